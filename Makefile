@@ -1,0 +1,60 @@
+# gametap: `make setup` installs everything (idempotent), `make run` serves the default
+# match, `make test` runs the test suite, `make bench` prints the performance figures.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := openarena-server gcc make
+LIB := native/build/libgametap_q3.so
+PROTO_SRC := $(shell find proto -name '*.proto' | sort)
+PROTO_STAMP := server/gametap/v1/.generated
+
+.PHONY: setup apt venv proto native run test test-fast bench lint clean
+
+setup: apt venv proto native
+
+# System packages (needs root: run as root or with sudo available).
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Generated protobuf/gRPC modules (not committed): proto/gametap/v1 -> server/gametap/v1, etc.
+proto: $(PROTO_STAMP)
+$(PROTO_STAMP): $(PROTO_SRC) $(VENV)/.installed
+	rm -rf server/gametap/v1 server/gametap/q3/v1
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=server --pyi_out=server --grpc_python_out=server $(PROTO_SRC)
+	touch server/gametap/v1/__init__.py server/gametap/q3/v1/__init__.py $@
+
+native: $(LIB)
+$(LIB): $(wildcard native/src/*.c native/src/*.h native/include/*.h) native/exports.map native/Makefile
+	$(MAKE) -C native
+
+run: setup
+	$(VENV)/bin/gametap serve --state-dir .state
+
+test: setup
+	$(MAKE) -C native test
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not game"
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check server tests benchmarks
+
+clean:
+	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 .pytest_cache

@@ -1,0 +1,99 @@
+/*
+ * gametap link protocol: libgametap_q3 (inside the game process) <-> gametap daemon.
+ *
+ * Transport: one SOCK_STREAM Unix socket, inherited by the game as file
+ * descriptor $GAMETAP_LINK_FD. Every message is an 8-byte header followed by
+ * `size` payload bytes. All integers are little-endian.
+ *
+ *   game -> daemon   HELLO (msgpack)   once, at library load
+ *   daemon -> game   WELCOME (msgpack) run settings, or ERROR to refuse
+ *   game -> daemon   MODULE (msgpack)  after every game module load: identity + ABI sizes
+ *   daemon -> game   MODULE_OK (msgpack) {ok, reason}: the daemon knows this module (or not)
+ *   game -> daemon   FRAME (binary)    after every GAME_RUN_FRAME
+ *   daemon -> game   COMMAND (text)    a server console command
+ *   game -> daemon   END (msgpack)     the game stops sending frames {reason, frame}
+ *   either way       ERROR (msgpack)   {message}; the sender closes the link
+ *
+ * Python mirror: server/gametap/link/protocol.py (keep the two in step; the
+ * version number changes with any layout change).
+ */
+#ifndef GAMETAP_LINK_H
+#define GAMETAP_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GT_LINK_PROTOCOL_VERSION 1
+#define GT_LINK_MAX_PAYLOAD (16u * 1024u * 1024u)
+
+enum gt_msg_type {
+    GT_MSG_HELLO = 1,
+    GT_MSG_WELCOME = 2,
+    GT_MSG_MODULE = 3,
+    GT_MSG_MODULE_OK = 4,
+    GT_MSG_FRAME = 5,
+    GT_MSG_COMMAND = 6,
+    GT_MSG_END = 7,
+    GT_MSG_ERROR = 8,
+};
+
+typedef struct {
+    uint32_t size;     /* payload bytes after this header, <= GT_LINK_MAX_PAYLOAD */
+    uint16_t type;     /* enum gt_msg_type */
+    uint16_t reserved; /* 0 */
+} gt_msg_header_t;
+
+/* ---- FRAME payload --------------------------------------------------------
+ * gt_frame_header_t, then n_players gt_player_record_t, then n_entities
+ * gt_entity_record_t, then n_configstrings variable records
+ * {uint16 index, uint16 length, length bytes of text}, then log_size bytes of
+ * the game's printed text (G_PRINT) since the previous frame.
+ */
+enum gt_frame_flags {
+    GT_FRAME_CAPTURED = 1u << 0, /* records are present (capture on) */
+    GT_FRAME_RESET = 1u << 1,    /* first frame after a game module (re)load:
+                                    forget all earlier entities/players/configstrings */
+};
+
+typedef struct {
+    uint32_t frame;           /* 1, 2, ...: GAME_RUN_FRAME calls since the process started */
+    int32_t level_time_ms;    /* the game's level time for this frame */
+    uint16_t n_players;
+    uint16_t n_entities;
+    uint16_t n_configstrings;
+    uint16_t flags;           /* enum gt_frame_flags */
+    uint32_t log_size;
+    uint32_t reserved;        /* 0 */
+} gt_frame_header_t;
+
+/* Sizes of the ABI regions the library copies (OpenArena 0.8.8 / ioquake3). */
+#define GT_PLAYERSTATE_SIZE 468   /* playerState_t: gclient_t bytes 0..467 */
+#define GT_ENTITYSTATE_SIZE 208   /* entityState_t: gentity_t bytes 0..207 */
+#define GT_ENTITYSHARED_OFFSET 416 /* entityShared_t from r.linked on (skips its unused entityState_t copy) */
+#define GT_ENTITYSHARED_SIZE 100  /* gentity_t bytes 416..515: linked .. ownerNum */
+#define GT_MAX_CLIENTS 64         /* entity slots 0..63 are client bodies: sent as players instead */
+#define GT_MAX_GENTITIES 1024
+
+/* A player slot whose playerState changed. */
+typedef struct {
+    uint16_t client;
+    uint16_t reserved;
+    uint8_t ps[GT_PLAYERSTATE_SIZE];
+} gt_player_record_t;
+
+/* An entity (number >= 64) that changed or was unlinked (shared.linked == 0). */
+typedef struct {
+    uint16_t number;
+    uint16_t reserved;
+    uint8_t state[GT_ENTITYSTATE_SIZE];
+    uint8_t shared[GT_ENTITYSHARED_SIZE];
+} gt_entity_record_t;
+
+_Static_assert(sizeof(gt_msg_header_t) == 8, "header layout");
+_Static_assert(sizeof(gt_frame_header_t) == 24, "frame header layout");
+_Static_assert(offsetof(gt_frame_header_t, flags) == 14, "frame header layout");
+_Static_assert(sizeof(gt_player_record_t) == 4 + GT_PLAYERSTATE_SIZE, "player record layout");
+_Static_assert(sizeof(gt_entity_record_t) == 4 + GT_ENTITYSTATE_SIZE + GT_ENTITYSHARED_SIZE,
+               "entity record layout");
+
+#endif /* GAMETAP_LINK_H */

@@ -1,0 +1,89 @@
+/* Shared declarations of libgametap_q3's parts (not an installed header). */
+#ifndef GT_INTERNAL_H
+#define GT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gametap_link.h"
+
+/* ---- engine <-> game module ABI (ioquake3 g_public.h) ---- */
+typedef intptr_t (*gt_syscall_fn)(intptr_t cmd, ...);
+typedef intptr_t (*gt_vmmain_fn)(int cmd, int a0, int a1, int a2, int a3, int a4, int a5,
+                                 int a6, int a7, int a8, int a9, int a10, int a11);
+typedef void (*gt_dllentry_fn)(gt_syscall_fn syscall);
+
+enum { GAME_INIT = 0, GAME_SHUTDOWN = 1, GAME_RUN_FRAME = 8 };
+enum {
+    G_PRINT = 0,
+    G_CVAR_VARIABLE_INTEGER_VALUE = 6,
+    G_SEND_CONSOLE_COMMAND = 14,
+    G_LOCATE_GAME_DATA = 15,
+    G_SET_CONFIGSTRING = 18,
+    G_GET_CONFIGSTRING = 19,
+};
+enum { EXEC_APPEND = 2 };
+enum { CS_SERVERINFO = 0, MAX_CONFIGSTRINGS = 1024 };
+
+/* ---- run settings, from the daemon's WELCOME ---- */
+struct gt_settings {
+    int active;          /* a link to the daemon exists */
+    int lockstep;        /* virtual clock (else wall clock) */
+    int capture;         /* send records (else frame headers only) */
+    uint32_t seed;       /* replaces GAME_INIT's random seed when non-zero */
+    int64_t epoch_s;     /* virtual clock start, seconds since 1970 */
+    uint64_t max_frames; /* stop after this frame; 0 = never */
+    uint32_t flush_frames; /* send buffered frames at least this often */
+};
+extern struct gt_settings gt_cfg;
+
+/* ---- real libc functions, filled once by gt_init_real() ---- */
+struct gt_real_fns {
+    void *(*dlsym)(void *handle, const char *name);
+    int (*gettimeofday)(struct timeval *tv, void *tz);
+    int (*clock_gettime)(clockid_t clk, struct timespec *ts);
+    time_t (*time)(time_t *t);
+    int (*select)(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv);
+    int (*usleep)(useconds_t us);
+    int (*nanosleep)(const struct timespec *req, struct timespec *rem);
+};
+extern struct gt_real_fns gt_real;
+void gt_init_real(void);
+
+/* ---- messages: debug log only with GAMETAP_DEBUG set; warnings always ---- */
+void gt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- virtual clock (vclock.c) ---- */
+void gt_vclock_start(int64_t epoch_s);
+
+/* ---- link to the daemon (link.c) ---- */
+int gt_link_open_from_env(void); /* 0 = no link configured; exits the process on handshake failure */
+int gt_link_alive(void);
+int gt_link_send(uint16_t type, const void *payload, uint32_t size); /* buffered */
+int gt_link_send_parts(uint16_t type, const void *a, uint32_t alen, const void *b, uint32_t blen);
+int gt_link_flush(void);
+void gt_link_poll(void); /* read and dispatch what the daemon sent, without blocking */
+int gt_link_check_module(const char *path, const char *build_id, int gentity_size,
+                         int gclient_size, char *reason, size_t reason_size);
+void gt_link_end(const char *reason, uint32_t frame);
+void gt_link_fail(const char *why);
+
+/* ---- the game (shim.c) ---- */
+void gt_game_console(const char *text); /* queue a server console command */
+void gt_game_quit(const char *why);     /* end the game cleanly, once */
+intptr_t gt_game_syscall2(intptr_t cmd, intptr_t a, intptr_t b, intptr_t c);
+
+/* ---- capture (capture.c) ---- */
+void gt_capture_module_loaded(int fresh_map);
+void gt_capture_locate(void *gents, int num, int gsize, void *clients, int csize);
+void gt_capture_configstring(int index, const char *text);
+void gt_capture_print(const char *text);
+void gt_capture_frame(int level_time);
+int gt_capture_stopped(void);
+
+#endif

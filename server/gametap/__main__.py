@@ -1,0 +1,5 @@
+import sys
+
+from gametap.cli import main
+
+sys.exit(main())

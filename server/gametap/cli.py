@@ -1,0 +1,188 @@
+"""`gametap`: run the daemon, or talk to a running one.
+
+    gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR]
+    gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
+    gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format
+
+from gametap import __version__
+from gametap.client.sync import DEFAULT_ADDRESS, Client
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import match_pb2 as mpb
+
+
+def _print_json(message) -> None:
+    print(json_format.MessageToJson(message, indent=2))
+
+
+def _bot(spec: str) -> mpb.BotConfig:
+    """NAME[:SKILL[:TEAM]], e.g. Sarge:4:red."""
+    name, _, rest = spec.partition(":")
+    skill, _, team = rest.partition(":")
+    bot = mpb.BotConfig(name=name)
+    if skill:
+        if not skill.isdigit():
+            raise argparse.ArgumentTypeError(f"bot skill {skill!r} is not a number")
+        bot.skill = int(skill)
+    if team:
+        try:
+            bot.team = wpb.Team.Value(f"TEAM_{team.upper()}")
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bot team {team!r} is not red, blue or free") from None
+    return bot
+
+
+def _enum_arg(enum_type, prefix: str):
+    def parse(text: str) -> int:
+        try:
+            return enum_type.Value(prefix + text.upper().replace("-", "_"))
+        except ValueError:
+            names = ", ".join(n[len(prefix):].lower() for n in enum_type.keys() if not n.endswith("UNSPECIFIED"))
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of: {names}") from None
+    return parse
+
+
+def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
+    config = json_format.Parse(a.config_json, mpb.MatchConfig()) if a.config_json else mpb.MatchConfig()
+    for field in ("map", "game_type", "clock", "seed", "max_frames", "keyframe_interval",
+                  "frag_limit", "time_limit_s", "server_fps", "capture_limit"):
+        value = getattr(a, field)
+        if value is not None:
+            setattr(config, field, value)
+    config.bots.extend(a.bot or [])
+    return config
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from gametap import daemon, settings
+    try:
+        s = settings.load(a.config)
+    except settings.SettingsError as e:
+        print(f"gametap: bad config: {e}", file=sys.stderr)
+        return 2
+    s = s.with_overrides(grpc=a.grpc, http=a.http, state_dir=a.state_dir)
+    if a.no_default_match:
+        s = dataclasses.replace(s, default_match=None)
+    return daemon.run(s)
+
+
+def cmd_create(a, client: Client) -> int:
+    _print_json(client.create_match(_config_from_args(a)))
+    return 0
+
+
+def cmd_list(a, client: Client) -> int:
+    matches = client.list_matches()
+    if a.json:
+        print(json.dumps([json_format.MessageToDict(m) for m in matches], indent=2))
+        return 0
+    print(f"{'ID':<14}{'STATUS':<10}{'CLOCK':<10}{'MAP':<16}{'BOTS':>5}{'FRAME':>10}{'FPS':>9}")
+    for m in matches:
+        print(f"{m.id:<14}{mpb.MatchStatus.Name(m.status):<10}{mpb.Clock.Name(m.config.clock):<10}"
+              f"{m.config.map:<16}{len(m.config.bots):>5}{m.frame:>10}{m.frames_per_second:>9.0f}")
+    return 0
+
+
+def cmd_get(a, client: Client) -> int:
+    _print_json(client.get_match(a.match_id))
+    return 0
+
+
+def cmd_stop(a, client: Client) -> int:
+    _print_json(client.stop_match(a.match_id))
+    return 0
+
+
+def cmd_state(a, client: Client) -> int:
+    _print_json(client.get_state(a.match_id))
+    return 0
+
+
+def cmd_command(a, client: Client) -> int:
+    print(client.run_command(a.match_id, " ".join(a.command)))
+    return 0
+
+
+def cmd_watch(a, client: Client) -> int:
+    """One line per update: frame, kind, players/entities in it, events."""
+    for n, update in enumerate(client.watch(a.match_id, max_batch=64)):
+        kind = update.WhichOneof("update")
+        body = getattr(update, kind)
+        events = [e.WhichOneof("kind") for e in body.events]
+        print(f"{body.frame:>8} {kind:<8} players={len(body.players):<3} entities={len(body.entities):<4}"
+              f"{' events=' + ','.join(events) if events else ''}", flush=True)
+        if a.count and n + 1 >= a.count:
+            break
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gametap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"gametap {__version__}")
+    p.add_argument("--server", default=DEFAULT_ADDRESS, help=f"daemon's gRPC address (default {DEFAULT_ADDRESS})")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    s = sub.add_parser("serve", help="run the daemon (by default with one REALTIME match on oa_dm1, 4 bots)")
+    s.add_argument("--config", type=Path, help="TOML settings file (see gametap.settings)")
+    s.add_argument("--grpc", help="gRPC listen address HOST:PORT (default 127.0.0.1:50051)")
+    s.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
+    s.add_argument("--state-dir", type=Path, help="where matches keep logs and recordings")
+    s.add_argument("--no-default-match", action="store_true", help="start with no match")
+    s.set_defaults(run=cmd_serve)
+
+    c = sub.add_parser("create", help="start a match; prints it as JSON")
+    c.add_argument("--map")
+    c.add_argument("--game-type", type=_enum_arg(wpb.GameType, "GAME_TYPE_"), help="ffa, team, ctf, tournament, ...")
+    c.add_argument("--clock", type=_enum_arg(mpb.Clock, ""), help="realtime or lockstep")
+    c.add_argument("--bot", type=_bot, action="append", help="NAME[:SKILL[:TEAM]], repeatable")
+    c.add_argument("--seed", type=int)
+    c.add_argument("--max-frames", type=int)
+    c.add_argument("--keyframe-interval", type=int)
+    c.add_argument("--frag-limit", type=int)
+    c.add_argument("--time-limit-s", type=int)
+    c.add_argument("--capture-limit", type=int)
+    c.add_argument("--server-fps", type=int)
+    c.add_argument("--config-json", help="a MatchConfig as JSON; the flags above override it")
+    c.set_defaults(run=cmd_create)
+
+    ls = sub.add_parser("list", help="list matches")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=cmd_list)
+    for verb, func, text in (("get", cmd_get, "show a match"), ("stop", cmd_stop, "stop a match"),
+                             ("state", cmd_state, "print a match's current world state as JSON")):
+        v = sub.add_parser(verb, help=text)
+        v.add_argument("match_id")
+        v.set_defaults(run=func)
+    cm = sub.add_parser("command", help="run a server console command in a match")
+    cm.add_argument("match_id")
+    cm.add_argument("command", nargs="+")
+    cm.set_defaults(run=cmd_command)
+    w = sub.add_parser("watch", help="follow a match's updates")
+    w.add_argument("match_id")
+    w.add_argument("--count", type=int, default=0, help="stop after this many updates")
+    w.set_defaults(run=cmd_watch)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verb == "serve":
+        return args.run(args)
+    with Client(args.server) as client:
+        try:
+            return args.run(args, client)
+        except grpc.RpcError as e:
+            print(f"gametap: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130

@@ -1,0 +1,103 @@
+"""The daemon: MatchManager + gRPC + HTTP, until SIGINT/SIGTERM; then every game is stopped."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from gametap import __version__
+from gametap.httpapi.app import build_app
+from gametap.manager import MatchManager
+from gametap.rpc.server import build_server, mark_serving
+from gametap.settings import Settings
+from gametap.v1 import match_pb2 as mpb
+
+log = logging.getLogger("gametap")
+
+
+class StartupError(Exception):
+    pass
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise StartupError(f"{address!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+async def _start_http(manager: MatchManager, address: str) -> tuple[web.AppRunner, str]:
+    host, port = split_address(address)
+    runner = web.AppRunner(build_app(manager), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise StartupError(f"cannot listen for HTTP on {address}: {e.strerror}") from e
+    bound = site._server.sockets[0].getsockname()  # the real port when 0 was asked for
+    return runner, f"{host}:{bound[1]}"
+
+
+async def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    problems = settings.problems()
+    if problems:
+        raise StartupError("cannot start:\n  " + "\n  ".join(problems))
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    manager = MatchManager(settings)
+    server, health = build_server(manager)
+    host, _ = split_address(settings.grpc)
+    grpc_port = server.add_insecure_port(settings.grpc)
+    if not grpc_port:
+        raise StartupError(f"cannot listen for gRPC on {settings.grpc}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    http_runner = None
+    try:
+        await server.start()
+        await mark_serving(health)
+        http_runner, http_address = await _start_http(manager, settings.http)
+        announce(f"gametap {__version__} serving (state in {settings.state_dir})")
+        announce(f"  gRPC  {host}:{grpc_port}")
+        announce(f"  HTTP  http://{http_address}/")
+        if settings.default_match is not None:
+            match = await manager.create(settings.default_match)
+            announce(describe_match(match.to_proto(), settings.game_bind))
+        announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
+        await stop.wait()
+        announce("stopping: ending every game ...")
+    finally:
+        await manager.shutdown()
+        await server.stop(grace=2)
+        if http_runner is not None:
+            await http_runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def describe_match(m: mpb.Match, game_bind: str) -> str:
+    c = m.config
+    text = (f"  match {m.id}: {mpb.Clock.Name(c.clock)} {c.map}, {len(c.bots)} bots, "
+            f"status {mpb.MatchStatus.Name(m.status)}")
+    if m.game_port:
+        text += f"; OpenArena clients connect to {game_bind}:{m.game_port}"
+    if m.failure:
+        text += f"\n    failed: {m.failure}"
+    return text
+
+
+def run(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as e:
+        print(f"gametap: {e}", file=sys.stderr)
+        return 2
+    return 0

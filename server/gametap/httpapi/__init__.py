@@ -1,0 +1,1 @@
+"""HTTP (aiohttp): health and the JSON API."""

@@ -1,0 +1,127 @@
+"""GameLink: the daemon's end of one game's link (asyncio protocol).
+
+States: AWAIT_HELLO -> (WELCOME sent) RUNNING -> ENDED. A MODULE message may
+come at any time while running (every map load reloads the game module) and is
+answered before the game goes on. Any breach of the protocol closes the link
+and is reported through `error`.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+
+from gametap.link import protocol as lp
+
+
+class LinkState(enum.Enum):
+    AWAIT_HELLO = "awaiting HELLO"
+    RUNNING = "running"
+    ENDED = "ended"
+    CLOSED = "closed"
+
+
+_ALLOWED = {
+    LinkState.AWAIT_HELLO: {lp.MsgType.HELLO, lp.MsgType.ERROR},
+    LinkState.RUNNING: {lp.MsgType.MODULE, lp.MsgType.FRAME, lp.MsgType.END, lp.MsgType.ERROR},
+    LinkState.ENDED: {lp.MsgType.ERROR},
+}
+
+
+class GameLink(asyncio.Protocol):
+    def __init__(self, welcome: dict, check_module: Callable[[dict], str | None],
+                 on_frames: Callable[[list[lp.RawFrame]], None]):
+        """welcome: the WELCOME fields; check_module(fields) returns None to accept a
+        game module or the reason to refuse it; on_frames gets every batch of frames."""
+        self._welcome = dict(welcome, protocol=lp.PROTOCOL_VERSION)
+        self._check_module = check_module
+        self._on_frames = on_frames
+        self._reader = lp.MessageReader()
+        self._transport: asyncio.Transport | None = None
+        self.state = LinkState.AWAIT_HELLO
+        self.hello: dict = {}
+        self.module: dict = {}
+        self.end: dict | None = None     # the game's END message, once it came
+        self.error: str | None = None    # why the link was closed by us or by the game
+        self.closed = asyncio.get_running_loop().create_future()
+
+    # ---- asyncio.Protocol ----
+
+    def connection_made(self, transport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        frames: list[lp.RawFrame] = []
+        try:
+            for msg_type, payload in self._reader.feed(data):
+                self._dispatch(msg_type, payload, frames)
+        except lp.LinkProtocolError as e:
+            self._fail(f"link protocol error: {e}")
+        finally:
+            if frames:
+                self._on_frames(frames)
+
+    def eof_received(self):
+        return False  # close our end too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._reader.pending and self.error is None:
+            self.error = f"the game closed the link in the middle of a message ({self._reader.pending} bytes)"
+        self.state = LinkState.CLOSED
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # ---- messages ----
+
+    def _dispatch(self, msg_type: lp.MsgType, payload: bytes, frames: list) -> None:
+        if msg_type not in _ALLOWED.get(self.state, ()):
+            raise lp.LinkProtocolError(f"unexpected {msg_type.name} while {self.state.value}")
+        if msg_type == lp.MsgType.FRAME:
+            frames.append(lp.decode_frame(payload))
+            return
+        fields = lp.decode_control(msg_type, payload)
+        if msg_type == lp.MsgType.HELLO:
+            self._hello(fields)
+        elif msg_type == lp.MsgType.MODULE:
+            self._module(fields)
+        elif msg_type == lp.MsgType.END:
+            self.end = fields
+            self.state = LinkState.ENDED
+        elif msg_type == lp.MsgType.ERROR:
+            raise lp.LinkProtocolError(f"the game reported: {fields.get('message', '(no message)')}")
+
+    def _hello(self, fields: dict) -> None:
+        version = fields.get("protocol")
+        if version != lp.PROTOCOL_VERSION:
+            message = f"the game's library speaks link protocol {version!r}, the daemon {lp.PROTOCOL_VERSION}"
+            self._send(lp.encode_control(lp.MsgType.ERROR, {"message": message}))
+            raise lp.LinkProtocolError(message)
+        self.hello = fields
+        self._send(lp.encode_control(lp.MsgType.WELCOME, self._welcome))
+        self.state = LinkState.RUNNING
+
+    def _module(self, fields: dict) -> None:
+        self.module = fields
+        reason = self._check_module(fields)
+        self._send(lp.encode_control(lp.MsgType.MODULE_OK, {"ok": reason is None, "reason": reason or ""}))
+        if reason is not None:
+            self.error = reason  # the game ends itself with this message
+
+    # ---- to the game ----
+
+    def send_command(self, text: str) -> None:
+        self._send(lp.encode_message(lp.MsgType.COMMAND, text.encode("utf-8")))
+
+    def _send(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _fail(self, reason: str) -> None:
+        if self.error is None:
+            self.error = reason
+        if self._transport is not None:
+            self._transport.close()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

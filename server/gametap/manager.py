@@ -1,0 +1,66 @@
+"""MatchManager: creates, finds and stops matches; each match is its own game process."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gametap.errors import NotFound
+from gametap.match import Match, new_match_id
+from gametap.q3 import match_config
+from gametap.q3.game_data import GameData, load_game_data
+from gametap.settings import Settings
+from gametap.v1 import match_pb2 as mpb
+
+log = logging.getLogger(__name__)
+
+
+class MatchManager:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._matches: dict[str, Match] = {}
+        self._game_data: GameData | None = None
+
+    @property
+    def game_data(self) -> GameData:
+        if self._game_data is None:
+            self._game_data = load_game_data(self.settings.install.basepath)
+        return self._game_data
+
+    async def create(self, config: mpb.MatchConfig) -> Match:
+        """Validates config (InvalidArgument names the field) and starts the game."""
+        validated = match_config.validate(config, self.game_data)
+        match = Match(new_match_id(), validated, self.settings)
+        self._matches[match.id] = match
+        try:
+            await match.start()
+        except Exception as e:
+            log.exception("match %s: cannot start the game", match.id)
+            match.fail_to_start(f"cannot start the game: {e}")
+        self._forget_old()
+        log.info("match %s: %s on %s, %d bots, seed %d", match.id, mpb.Clock.Name(validated.clock),
+                 validated.map, len(validated.bots), validated.seed)
+        return match
+
+    def get(self, match_id: str) -> Match:
+        try:
+            return self._matches[match_id]
+        except KeyError:
+            raise NotFound(f"no match with id {match_id[:64]!r}") from None
+
+    def list(self) -> list[Match]:
+        return list(self._matches.values())
+
+    async def stop(self, match_id: str) -> Match:
+        match = self.get(match_id)
+        await match.stop()
+        return match
+
+    async def shutdown(self) -> None:
+        """Stops every running match (in parallel) and waits for their games to exit."""
+        running = [m for m in self._matches.values() if not m.is_ended]
+        await asyncio.gather(*(m.stop() for m in running), return_exceptions=True)
+
+    def _forget_old(self) -> None:
+        ended = [m for m in self._matches.values() if m.is_ended]
+        for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
+            del self._matches[m.id]

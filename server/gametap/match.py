@@ -1,0 +1,278 @@
+"""Match: one game process and everything the daemon keeps about it.
+
+Lifecycle (enforced): STARTING -> RUNNING -> one of FINISHED / STOPPED / FAILED.
+The game's frames flow link -> WorldBuilder -> (recording, Hub). The match
+keeps its final state after the game is gone, so GetState still answers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections import deque
+
+from gametap.errors import FailedPrecondition, InvalidArgument
+from gametap.game_process import GameProcess
+from gametap.hub import Hub
+from gametap.link.gamelink import GameLink
+from gametap.link.protocol import RawFrame
+from gametap.q3 import abi, launch
+from gametap.q3.world import WorldBuilder
+from gametap.recording import Recorder
+from gametap.settings import Settings
+from gametap.v1 import match_pb2 as mpb
+
+log = logging.getLogger(__name__)
+
+VIRTUAL_EPOCH_S = 1_700_000_000  # LOCKSTEP games start their clock here, so runs repeat
+STARTUP_TIMEOUT_S = 60.0
+COMMAND_TIMEOUT_S = 10.0
+MAX_COMMAND_CHARS = 900
+LOCKSTEP_FLUSH_FRAMES = 32  # the library sends LOCKSTEP frames in batches of this many
+_ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+
+
+def new_match_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class FrameRate:
+    """Frames per second of wall-clock time over the last few seconds."""
+
+    def __init__(self, window_s: float = 2.0):
+        self._samples: deque[tuple[float, int]] = deque()
+        self._window = window_s
+
+    def add(self, frame: int) -> None:
+        now = time.monotonic()
+        self._samples.append((now, frame))
+        while len(self._samples) > 2 and now - self._samples[1][0] > self._window:
+            self._samples.popleft()
+
+    def value(self) -> float:
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, f0), (t1, f1) = self._samples[0], self._samples[-1]
+        return (f1 - f0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class Match:
+    def __init__(self, match_id: str, config: mpb.MatchConfig, settings: Settings):
+        self.id = match_id
+        self.config = config
+        self.settings = settings
+        self.status = mpb.STARTING
+        self.failure = ""
+        self.log_tail: list[str] = []
+        self.dir = settings.state_dir / "matches" / match_id
+        self.builder = WorldBuilder(config.keyframe_interval)
+        self.hub = Hub(self.builder.keyframe_update)
+        self.recorder: Recorder | None = None
+        self.process: GameProcess | None = None
+        self.link: GameLink | None = None
+        self.udp_port = 0
+        self.frame_rate = FrameRate()
+        self._stop_requested = False
+        self._internal_error: str | None = None
+        self._first_frame = asyncio.Event()
+        self._supervisor: asyncio.Task | None = None
+        self.ended = asyncio.Event()
+
+    # ---- lifecycle ----
+
+    async def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "home").mkdir(exist_ok=True)
+        if self.settings.record:
+            self.recorder = Recorder(self.dir / "updates.gtrec", self._metadata(), self.settings.record_max_bytes)
+        realtime = self.config.clock == mpb.REALTIME
+        if realtime:
+            self.udp_port = _free_udp_port(self.settings.game_bind)
+        argv = launch.command_line(self.settings.install, self.config, self.dir / "home",
+                                   hostname=f"gametap {self.id}", udp_port=self.udp_port or None,
+                                   bind_ip=self.settings.game_bind)
+        env = dict(os.environ, LD_PRELOAD=_preload(str(self.settings.library)))
+        self.process = GameProcess(argv, env, self.dir / "game.log", cwd=self.dir)
+        sock = await self.process.start()
+        welcome = {
+            "clock": "realtime" if realtime else "lockstep",
+            "capture": True,
+            "seed": self.config.seed,
+            "epoch_s": VIRTUAL_EPOCH_S,
+            "max_frames": self.config.max_frames,
+            "flush_frames": 1 if realtime else LOCKSTEP_FLUSH_FRAMES,
+        }
+        loop = asyncio.get_running_loop()
+        _, self.link = await loop.create_unix_connection(
+            lambda: GameLink(welcome, self._check_module, self._on_frames), sock=sock)
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
+
+    def _metadata(self) -> dict:
+        from google.protobuf import json_format
+        return {"match_id": self.id, "started": time.time(),
+                "config": json_format.MessageToJson(self.config, indent=None)}
+
+    def _check_module(self, fields: dict) -> str | None:
+        build_id = fields.get("build_id", "")
+        if build_id not in abi.KNOWN_MODULES:
+            known = ", ".join(f"{k} ({v})" for k, v in abi.KNOWN_MODULES.items())
+            return (f"unknown game module {fields.get('path', '?')} (build-id {build_id or 'none'}); "
+                    f"gametap's ABI tables describe {known}")
+        sizes = (fields.get("gentity_size"), fields.get("gclient_size"))
+        if sizes != (abi.GENTITY_SIZE, abi.GCLIENT_SIZE):
+            return (f"game module reports gentity/gclient sizes {sizes}, "
+                    f"expected {(abi.GENTITY_SIZE, abi.GCLIENT_SIZE)}")
+        return None
+
+    def _on_frames(self, frames: list[RawFrame]) -> None:
+        if self._internal_error:
+            return
+        try:
+            updates = self.builder.apply(frames)
+        except Exception as e:  # a bug here must fail this match, not the daemon
+            log.exception("match %s: cannot decode frame %d", self.id, frames[0].frame)
+            self._internal_error = f"internal error decoding frame {frames[0].frame}: {e!r}"
+            self.link.close()
+            return
+        rec = self.recorder
+        for u in updates:
+            if rec is not None:
+                rec.write(u.delta)
+                if u.keyframe is not None:
+                    rec.write(u.keyframe)
+            self.hub.publish(u.delta, u.keyframe)
+        if rec is not None:
+            rec.flush()
+        self.frame_rate.add(self.builder.frame)
+        if self.status == mpb.STARTING:
+            self.status = mpb.RUNNING
+            self._first_frame.set()
+
+    async def _supervise(self) -> None:
+        assert self.process and self.link
+        try:
+            started = asyncio.ensure_future(self._first_frame.wait())
+            exited = asyncio.ensure_future(self.process.wait())
+            await asyncio.wait({started, exited}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            if not started.done() and not exited.done():
+                self._internal_error = f"the game did not run its first frame within {STARTUP_TIMEOUT_S:.0f} s"
+                await self.process.stop()
+            started.cancel()
+            returncode = await exited
+            try:
+                await asyncio.wait_for(asyncio.shield(self.link.closed), 5)
+            except TimeoutError:
+                self.link.close()
+            self._finish(returncode)
+        except asyncio.CancelledError:
+            await self.process.stop(grace_s=2)
+            self._finish(self.process.returncode)
+            raise
+        finally:
+            self.hub.close()
+            if self.recorder is not None:
+                self.recorder.close()
+            self.ended.set()
+
+    def _finish(self, returncode: int | None) -> None:
+        end = self.link.end if self.link else None
+        error = self._internal_error or (self.link.error if self.link else None)
+        if error:
+            self._fail(error)
+        elif self._stop_requested:
+            self.status = mpb.STOPPED
+        elif (end and end.get("reason") == "max_frames") or returncode == 0:
+            self.status = mpb.FINISHED
+        elif returncode is not None and returncode < 0:
+            self._fail(f"the game was killed by {signal.Signals(-returncode).name}")
+        else:
+            self._fail(f"the game exited with code {returncode}")
+
+    def _fail(self, reason: str) -> None:
+        self.status = mpb.FAILED
+        self.failure = reason
+        self.log_tail = self.process.tail(20) if self.process else []
+        log.warning("match %s failed: %s", self.id, reason)
+
+    def fail_to_start(self, reason: str) -> None:
+        self._fail(reason)
+        self.hub.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.ended.set()
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Ends the game (console quit, then SIGTERM, then SIGKILL) and waits for the end."""
+        if self.status in _ENDED or self._supervisor is None:
+            return
+        self._stop_requested = True
+        if self.link:
+            self.link.send_command("quit")
+        try:
+            await asyncio.wait_for(self.ended.wait(), grace_s)
+        except TimeoutError:
+            await self.process.stop(grace_s)
+            await self.ended.wait()
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in _ENDED
+
+    # ---- console ----
+
+    async def run_command(self, command: str, timeout_s: float = COMMAND_TIMEOUT_S) -> str:
+        command = command.strip()
+        if not command or len(command) > MAX_COMMAND_CHARS or any(c in command for c in "\r\n\0"):
+            raise InvalidArgument("command", f"must be one line of 1..{MAX_COMMAND_CHARS} characters")
+        if self.status != mpb.RUNNING:
+            raise FailedPrecondition(f"match {self.id} is {mpb.MatchStatus.Name(self.status)}, not RUNNING")
+        marker = uuid.uuid4().hex[:12]
+        begin, end = f"gametap-begin-{marker}", f"gametap-end-{marker}"
+        lines: list[str] = []
+        done = asyncio.get_running_loop().create_future()
+        collecting = False
+
+        def listen(line: str) -> None:
+            nonlocal collecting
+            if line == end and not done.done():
+                done.set_result(None)
+            elif collecting:
+                lines.append(line)
+            elif line == begin:
+                collecting = True
+
+        self.process.add_listener(listen)
+        try:
+            self.link.send_command(f"echo {begin}\n{command}\necho {end}")
+            await asyncio.wait_for(asyncio.shield(done), timeout_s)
+        except TimeoutError:
+            raise FailedPrecondition(f"the game did not run the command within {timeout_s:.0f} s") from None
+        finally:
+            self.process.remove_listener(listen)
+        return "\n".join(lines)
+
+    # ---- reporting ----
+
+    def to_proto(self) -> mpb.Match:
+        return mpb.Match(
+            id=self.id, config=self.config, status=self.status, frame=self.builder.frame,
+            level_time_ms=self.builder.level_time_ms, failure=self.failure, log_tail=self.log_tail,
+            game_port=self.udp_port, frames_per_second=0.0 if self.is_ended else self.frame_rate.value(),
+            pid=(self.process.pid or 0) if self.process and not self.is_ended else 0,
+            dropped_updates=self.hub.dropped,
+        )
+
+
+def _preload(library: str) -> str:
+    existing = os.environ.get("LD_PRELOAD", "")
+    return f"{library}:{existing}" if existing else library
+
+
+def _free_udp_port(ip: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((ip, 0))
+        return s.getsockname()[1]

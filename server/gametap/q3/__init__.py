@@ -1,0 +1,1 @@
+"""OpenArena (ioquake3) specifics: ABI tables, game data, decoding, launching."""

@@ -1,0 +1,61 @@
+"""The ioq3ded command line that runs a validated MatchConfig."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gametap.q3 import abi
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import match_pb2 as mpb
+
+_TEAM_NAMES = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue", wpb.TEAM_FREE: "free"}
+
+
+@dataclass(frozen=True)
+class GameInstall:
+    binary: Path = Path("/usr/lib/ioquake3/ioq3ded")
+    basepath: Path = Path("/usr/lib/openarena-server")
+    game: str = "baseoa"
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.binary.is_file():
+            out.append(f"game server {self.binary} is missing (apt-get install openarena-server, or make setup)")
+        if not (self.basepath / self.game).is_dir():
+            out.append(f"game data {self.basepath / self.game} is missing (apt-get install openarena-server)")
+        return out
+
+
+def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, hostname: str,
+                 udp_port: int | None = None, bind_ip: str = "127.0.0.1") -> list[str]:
+    """udp_port: REALTIME matches listen for human clients there; LOCKSTEP ones have no network."""
+    sets = {
+        "dedicated": "1",
+        "vm_game": "0",  # the native module (the engine would find it anyway; be explicit)
+        "com_basegame": install.game,
+        "fs_basepath": str(install.basepath),
+        "fs_homepath": str(home),
+        "sv_hostname": hostname,
+        "sv_maxclients": str(abi.MAX_CLIENTS),
+        "sv_fps": str(config.server_fps),
+        "g_gametype": str(config.game_type - 1),
+        "fraglimit": str(config.frag_limit),
+        "timelimit": str(config.time_limit_s // 60),
+        "capturelimit": str(config.capture_limit),
+        "bot_minplayers": "0",
+        "g_inactivity": "0",
+        "nextmap": "quit",  # when the game's limits end the match, the server exits
+    }
+    if config.clock == mpb.LOCKSTEP or udp_port is None:
+        sets["net_enabled"] = "0"
+    else:
+        sets.update(net_enabled="1", net_ip=bind_ip, net_port=str(udp_port))
+    argv = [str(install.binary)]
+    for name, value in sets.items():
+        argv += ["+set", name, value]
+    argv += ["+map", config.map]
+    for bot in config.bots:
+        argv += ["+addbot", bot.name, str(bot.skill)]
+        if bot.team in _TEAM_NAMES:
+            argv.append(_TEAM_NAMES[bot.team])
+    return argv

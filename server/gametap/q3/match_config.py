@@ -1,0 +1,76 @@
+"""MatchConfig validation for OpenArena: every check names the field it rejects."""
+from __future__ import annotations
+
+import random
+import re
+
+from gametap.errors import InvalidArgument
+from gametap.q3 import abi
+from gametap.q3.game_data import GameData
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import match_pb2 as mpb
+
+DEFAULT_MAP = "oa_dm1"
+DEFAULT_KEYFRAME_INTERVAL = 100
+DEFAULT_SERVER_FPS = 20
+DEFAULT_BOT_SKILL = 3
+MAX_SERVER_FPS = 1000
+MAX_KEYFRAME_INTERVAL = 100_000
+_MAP_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def validate(config: mpb.MatchConfig, data: GameData, rng: random.Random | None = None) -> mpb.MatchConfig:
+    """A copy of config with defaults filled in; raises InvalidArgument naming the bad field."""
+    c = mpb.MatchConfig()
+    c.CopyFrom(config)
+    c.map = _map(c.map or DEFAULT_MAP, data)
+    c.game_type = _enum(c.game_type or wpb.GAME_TYPE_FFA, wpb.GameType, "game_type")
+    c.clock = _enum(c.clock or mpb.REALTIME, mpb.Clock, "clock")
+    team_game = c.game_type - 1 >= abi.GT_TEAM and c.game_type - 1 != abi.GT_LMS
+    if len(c.bots) > abi.MAX_CLIENTS:
+        raise InvalidArgument("bots", f"{len(c.bots)} bots requested; a match holds at most {abi.MAX_CLIENTS} players")
+    for i, bot in enumerate(c.bots):
+        _bot(bot, f"bots[{i}]", data, team_game)
+    if not c.seed:
+        c.seed = (rng or random.SystemRandom()).randrange(1, 2**31)
+    c.keyframe_interval = _range(c.keyframe_interval or DEFAULT_KEYFRAME_INTERVAL, 1, MAX_KEYFRAME_INTERVAL, "keyframe_interval")
+    c.frag_limit = _range(c.frag_limit, 0, 10_000, "frag_limit")
+    c.capture_limit = _range(c.capture_limit, 0, 10_000, "capture_limit")
+    c.time_limit_s = _range(c.time_limit_s, 0, 7 * 24 * 3600, "time_limit_s")
+    if c.time_limit_s % 60:
+        raise InvalidArgument("time_limit_s", f"{c.time_limit_s} is not a whole number of minutes (the game counts its time limit in minutes)")
+    c.server_fps = _range(c.server_fps or DEFAULT_SERVER_FPS, 1, MAX_SERVER_FPS, "server_fps")
+    return c
+
+
+def _map(name: str, data: GameData) -> str:
+    if not _MAP_NAME.match(name):
+        raise InvalidArgument("map", f"{name[:80]!r} is not a map name (letters, digits, '_' and '-' only)")
+    if name.lower() not in data.maps:
+        raise InvalidArgument("map", f"unknown map {name!r}; installed maps: {', '.join(sorted(data.maps))}")
+    return name.lower()
+
+
+def _bot(bot: mpb.BotConfig, where: str, data: GameData, team_game: bool) -> None:
+    spelled = data.bots.get(bot.name.lower())
+    if spelled is None:
+        raise InvalidArgument(f"{where}.name", f"unknown bot {bot.name[:40]!r}; known bots: {', '.join(sorted(data.bots.values()))}")
+    bot.name = spelled
+    bot.skill = _range(bot.skill or DEFAULT_BOT_SKILL, 1, 5, f"{where}.skill")
+    team = _enum(bot.team, wpb.Team, f"{where}.team")
+    if team == wpb.TEAM_SPECTATOR:
+        raise InvalidArgument(f"{where}.team", "bots cannot be spectators")
+    if team in (wpb.TEAM_RED, wpb.TEAM_BLUE) and not team_game:
+        raise InvalidArgument(f"{where}.team", f"{wpb.Team.Name(team)} needs a team game type")
+
+
+def _enum(value: int, enum_type, field: str) -> int:
+    if value not in enum_type.values():
+        raise InvalidArgument(field, f"{value} is not a valid {enum_type.DESCRIPTOR.name}")
+    return value
+
+
+def _range(value: int, low: int, high: int, field: str) -> int:
+    if not low <= value <= high:
+        raise InvalidArgument(field, f"{value} is outside {low}..{high}")
+    return value

@@ -1,0 +1,112 @@
+"""Match recordings: an append-only file of serialized WorldUpdates.
+
+Layout: 8-byte magic (format version in its last byte), then records of
+[u32 length][u32 crc32][payload]. The first record is the metadata (a msgpack
+map: match id, config as JSON, start time); every later one is a serialized
+gametap.v1.WorldUpdate, in the order the daemon produced them (each frame's
+delta, and after it that frame's keyframe when it has one). A crash can only
+leave a torn last record: readers return everything before it.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import msgpack
+
+MAGIC = b"GAMETAP\x01"
+RECORD_HEAD = struct.Struct("<II")
+MAX_RECORD = 64 * 1024 * 1024
+
+
+class RecordingError(Exception):
+    """The file is not a recording, or a record in it is corrupt."""
+
+
+class Recorder:
+    def __init__(self, path: Path, metadata: dict, max_bytes: int):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.truncated = False  # stopped at max_bytes
+        self._file: BinaryIO | None = open(path, "xb")
+        self._size = 0
+        self._file.write(MAGIC)
+        self._append(msgpack.packb(metadata, use_bin_type=True))
+
+    def write(self, payload: bytes) -> None:
+        if self._file is None:
+            return
+        if self._size + len(payload) > self.max_bytes:
+            self.truncated = True
+            self.close()
+            return
+        self._append(payload)
+
+    def _append(self, payload: bytes) -> None:
+        self._file.write(RECORD_HEAD.pack(len(payload), zlib.crc32(payload)))
+        self._file.write(payload)
+        self._size += RECORD_HEAD.size + len(payload)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass
+class Recording:
+    metadata: dict
+    updates: list[bytes] = field(default_factory=list)
+    torn_tail: bool = False  # the last record was incomplete (the writer died mid-write)
+
+
+def iter_records(f: BinaryIO) -> Iterator[bytes]:
+    """Complete records of a recording; raises RecordingError on a bad file or record,
+    stops quietly before a torn last record (check f's remaining bytes to tell)."""
+    magic = f.read(len(MAGIC))
+    if magic != MAGIC:
+        if magic[:7] == MAGIC[:7]:
+            raise RecordingError(f"recording format version {magic[7:8].hex() or '?'} is not supported (this reader: {MAGIC[7]})")
+        raise RecordingError("not a gametap recording (bad magic)")
+    index = 0
+    while head := f.read(RECORD_HEAD.size):
+        if len(head) < RECORD_HEAD.size:
+            return
+        length, crc = RECORD_HEAD.unpack(head)
+        if length > MAX_RECORD:
+            raise RecordingError(f"record {index} claims {length} bytes (limit {MAX_RECORD})")
+        payload = f.read(length)
+        if len(payload) < length:
+            return
+        if zlib.crc32(payload) != crc:
+            raise RecordingError(f"record {index} is corrupt (checksum mismatch)")
+        yield payload
+        index += 1
+
+
+def read_recording(path: Path) -> Recording:
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(0)
+        records = iter_records(f)
+        try:
+            head = next(records)
+        except StopIteration:
+            raise RecordingError("recording has no metadata record") from None
+        try:
+            metadata = msgpack.unpackb(head, raw=False)
+        except Exception as e:
+            raise RecordingError(f"metadata record is not valid msgpack ({e})") from e
+        if not isinstance(metadata, dict):
+            raise RecordingError("metadata record is not a map")
+        rec = Recording(metadata=metadata, updates=list(records))
+        rec.torn_tail = f.tell() < size
+        return rec

@@ -1,0 +1,1 @@
+"""gRPC: the daemon's services (gametap.v1) on a grpc.aio server."""

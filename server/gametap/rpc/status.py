@@ -1,0 +1,30 @@
+"""GametapError -> gRPC status, in one place."""
+from __future__ import annotations
+
+import functools
+
+import grpc
+
+from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound, Unavailable
+
+_CODES = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def code_for(error: GametapError) -> grpc.StatusCode:
+    return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+
+
+def translate_errors(method):
+    """Turns a GametapError raised by a unary handler into the matching gRPC status."""
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except GametapError as e:
+            await context.abort(code_for(e), str(e))
+    return wrapper

@@ -1,0 +1,110 @@
+"""Daemon settings: defaults, a TOML file (`gametap serve --config FILE`), command-line overrides.
+
+Example file (every key optional):
+
+    [server]
+    grpc = "127.0.0.1:50051"
+    http = "127.0.0.1:8080"
+    state_dir = "/var/lib/gametap"
+    game_bind = "127.0.0.1"      # address REALTIME games listen on for human clients
+
+    [game]
+    binary = "/usr/lib/ioquake3/ioq3ded"
+    basepath = "/usr/lib/openarena-server"
+    library = "/usr/lib/gametap/libgametap_q3.so"
+
+    [recording]
+    enabled = true
+    max_bytes = 1073741824       # per match; recording stops (the match goes on) past this
+
+    [default_match]              # started with the daemon; `enabled = false` for none
+    map = "oa_dm1"
+    clock = "REALTIME"
+    bots = [{ name = "Sarge", skill = 3 }, { name = "Grism", skill = 3 }]
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from gametap.q3.launch import GameInstall
+from gametap.v1 import match_pb2 as mpb
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_LIBRARY = REPO_ROOT / "native" / "build" / "libgametap_q3.so"
+DEFAULT_BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
+
+
+class SettingsError(Exception):
+    pass
+
+
+def default_match() -> mpb.MatchConfig:
+    return mpb.MatchConfig(map="oa_dm1", clock=mpb.REALTIME,
+                           bots=[mpb.BotConfig(name=n, skill=3) for n in DEFAULT_BOTS])
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "gametap"
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc: str = "127.0.0.1:50051"
+    http: str = "127.0.0.1:8080"
+    state_dir: Path = field(default_factory=default_state_dir)
+    game_bind: str = "127.0.0.1"
+    install: GameInstall = field(default_factory=GameInstall)
+    library: Path = field(default_factory=lambda: Path(os.environ.get("GAMETAP_LIBRARY", DEFAULT_LIBRARY)))
+    record: bool = True
+    record_max_bytes: int = 1 << 30
+    default_match: mpb.MatchConfig | None = field(default_factory=default_match)
+    max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
+
+    def with_overrides(self, **kw) -> Settings:
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+    def problems(self) -> list[str]:
+        out = self.install.problems()
+        if not self.library.is_file():
+            out.append(f"{self.library} is missing (build it with `make native`, or set GAMETAP_LIBRARY)")
+        return out
+
+
+def load(path: Path | None) -> Settings:
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"{path}: {e}") from e
+    try:
+        return _from_dict(data)
+    except (KeyError, TypeError, ValueError, json_format.ParseError) as e:
+        raise SettingsError(f"{path}: {e}") from e
+
+
+def _from_dict(data: dict) -> Settings:
+    unknown = set(data) - {"server", "game", "recording", "default_match"}
+    if unknown:
+        raise ValueError(f"unknown sections {sorted(unknown)}")
+    server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
+    s = Settings()
+    install = GameInstall(binary=Path(game.get("binary", s.install.binary)),
+                          basepath=Path(game.get("basepath", s.install.basepath)))
+    match = s.default_match
+    if "default_match" in data:
+        table = dict(data["default_match"])
+        match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
+    return Settings(
+        grpc=str(server.get("grpc", s.grpc)), http=str(server.get("http", s.http)),
+        state_dir=Path(server.get("state_dir", s.state_dir)), game_bind=str(server.get("game_bind", s.game_bind)),
+        install=install, library=Path(game.get("library", s.library)),
+        record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
+        default_match=match,
+    )
