@@ -40,7 +40,7 @@ class Recorder:
     def write(self, payload: bytes) -> None:
         if self._file is None:
             return
-        if self._size + len(payload) > self.max_bytes:
+        if self._size + RECORD_HEAD.size + len(payload) > self.max_bytes:
             self.truncated = True
             self.close()
             return
@@ -70,26 +70,30 @@ class Recording:
 
 def iter_records(f: BinaryIO) -> Iterator[bytes]:
     """Complete records of a recording; raises RecordingError on a bad file or record,
-    stops quietly before a torn last record (check f's remaining bytes to tell)."""
+    stops quietly before a torn last record, leaving f positioned at its start."""
     magic = f.read(len(MAGIC))
     if magic != MAGIC:
         if magic[:7] == MAGIC[:7]:
             raise RecordingError(f"recording format version {magic[7:8].hex() or '?'} is not supported (this reader: {MAGIC[7]})")
         raise RecordingError("not a gametap recording (bad magic)")
     index = 0
+    start = f.tell()
     while head := f.read(RECORD_HEAD.size):
         if len(head) < RECORD_HEAD.size:
+            f.seek(start)
             return
         length, crc = RECORD_HEAD.unpack(head)
         if length > MAX_RECORD:
             raise RecordingError(f"record {index} claims {length} bytes (limit {MAX_RECORD})")
         payload = f.read(length)
         if len(payload) < length:
+            f.seek(start)
             return
         if zlib.crc32(payload) != crc:
             raise RecordingError(f"record {index} is corrupt (checksum mismatch)")
         yield payload
         index += 1
+        start = f.tell()
 
 
 def read_recording(path: Path) -> Recording:

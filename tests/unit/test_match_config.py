@@ -1,0 +1,63 @@
+"""MatchConfig validation: defaults, and errors that name the field."""
+import random
+
+import pytest
+
+from gametap.errors import InvalidArgument
+from gametap.q3.game_data import GameData
+from gametap.q3.match_config import validate
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import match_pb2 as mpb
+
+DATA = GameData(maps=frozenset({"oa_dm1", "oasago2"}), maps_with_bots=frozenset({"oa_dm1"}),
+                bots={"sarge": "Sarge", "grism": "Grism"})
+
+
+def check(**kw):
+    bots = kw.pop("bots", [])
+    return validate(mpb.MatchConfig(bots=bots, **kw), DATA, random.Random(5))
+
+
+def test_defaults_are_filled_in():
+    c = check(bots=[mpb.BotConfig(name="sarge")])
+    assert (c.map, c.game_type, c.clock, c.keyframe_interval, c.server_fps) == ("oa_dm1", wpb.GAME_TYPE_FFA, mpb.REALTIME, 100, 20)
+    assert c.seed != 0 and c.bots[0].name == "Sarge" and c.bots[0].skill == 3
+
+
+def test_given_seed_is_kept():
+    assert check(seed=42).seed == 42
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(map="nowhere"), "map"),
+    (dict(map="../etc/passwd"), "map"),
+    (dict(map="oa dm1; quit"), "map"),
+    (dict(bots=[mpb.BotConfig(name="Sarge", skill=9)]), "bots[0].skill"),
+    (dict(bots=[mpb.BotConfig(name="Sarge"), mpb.BotConfig(name="Nobody")]), "bots[1].name"),
+    (dict(bots=[mpb.BotConfig(name="Sarge")] * 65), "bots"),
+    (dict(bots=[mpb.BotConfig(name="Sarge", team=wpb.TEAM_RED)]), "bots[0].team"),
+    (dict(bots=[mpb.BotConfig(name="Sarge", team=wpb.TEAM_SPECTATOR)], game_type=wpb.GAME_TYPE_TEAM), "bots[0].team"),
+    (dict(frag_limit=-1), "frag_limit"),
+    (dict(time_limit_s=-60), "time_limit_s"),
+    (dict(time_limit_s=90), "time_limit_s"),
+    (dict(capture_limit=-3), "capture_limit"),
+    (dict(server_fps=-5), "server_fps"),
+    (dict(server_fps=5000), "server_fps"),
+    (dict(game_type=99), "game_type"),
+    (dict(clock=7), "clock"),
+])
+def test_bad_values_name_their_field(kwargs, field):
+    with pytest.raises(InvalidArgument) as e:
+        check(**kwargs)
+    assert e.value.field == field
+    assert str(e.value).startswith(field + ":")
+
+
+def test_team_bots_in_team_games():
+    c = check(game_type=wpb.GAME_TYPE_CTF, bots=[mpb.BotConfig(name="Sarge", team=wpb.TEAM_RED),
+                                                 mpb.BotConfig(name="Grism", team=wpb.TEAM_BLUE)])
+    assert [b.team for b in c.bots] == [wpb.TEAM_RED, wpb.TEAM_BLUE]
+
+
+def test_sixty_four_bots_are_allowed():
+    assert len(check(bots=[mpb.BotConfig(name="Sarge")] * 64).bots) == 64

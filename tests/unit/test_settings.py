@@ -1,0 +1,42 @@
+"""Settings files: defaults, overrides, and clear errors."""
+from pathlib import Path
+
+import pytest
+
+from gametap import settings
+from gametap.v1 import match_pb2 as mpb
+
+
+def test_defaults_serve_one_realtime_match_on_loopback():
+    s = settings.load(None)
+    assert s.grpc.startswith("127.0.0.1:") and s.http.startswith("127.0.0.1:")
+    assert s.default_match.map == "oa_dm1" and s.default_match.clock == mpb.REALTIME
+    assert len(s.default_match.bots) == 4
+
+
+def test_file_values_and_default_match(tmp_path: Path):
+    f = tmp_path / "g.toml"
+    f.write_text('[server]\ngrpc = "0.0.0.0:1234"\nstate_dir = "/tmp/x"\n'
+                 '[default_match]\nmap = "oasago2"\nclock = "LOCKSTEP"\nbots = [{ name = "Grism", skill = 2 }]\n')
+    s = settings.load(f)
+    assert s.grpc == "0.0.0.0:1234" and s.state_dir == Path("/tmp/x")
+    assert s.default_match.map == "oasago2" and s.default_match.clock == mpb.LOCKSTEP
+    assert s.default_match.bots[0].skill == 2
+
+
+def test_default_match_can_be_disabled(tmp_path: Path):
+    f = tmp_path / "g.toml"
+    f.write_text("[default_match]\nenabled = false\n")
+    assert settings.load(f).default_match is None
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[server\n", "g.toml"),
+    ("[surprise]\n", "unknown sections"),
+    ('[default_match]\nmapp = "x"\n', "mapp"),
+])
+def test_bad_files_say_what_is_wrong(tmp_path: Path, text, needle):
+    f = tmp_path / "g.toml"
+    f.write_text(text)
+    with pytest.raises(settings.SettingsError, match=needle):
+        settings.load(f)
