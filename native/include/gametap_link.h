@@ -46,8 +46,11 @@ typedef struct {
 /* ---- FRAME payload --------------------------------------------------------
  * gt_frame_header_t, then n_players gt_player_record_t, then n_entities
  * gt_entity_record_t, then n_configstrings variable records
- * {uint16 index, uint16 length, length bytes of text}, then log_size bytes of
- * the game's printed text (G_PRINT) since the previous frame.
+ * {uint16 index, uint16 length, length bytes of text}, then n_commands records
+ * {uint16 length, length bytes} of console commands the game itself issued
+ * (G_SEND_CONSOLE_COMMAND, e.g. "vstr nextmap" when its limits end the level),
+ * then log_size bytes of the game's printed text (G_PRINT).
+ * Text is what the game issued since the previous frame.
  */
 enum gt_frame_flags {
     GT_FRAME_CAPTURED = 1u << 0, /* records are present (capture on) */
@@ -63,7 +66,8 @@ typedef struct {
     uint16_t n_configstrings;
     uint16_t flags;           /* enum gt_frame_flags */
     uint32_t log_size;
-    uint32_t reserved;        /* 0 */
+    uint16_t n_commands;
+    uint16_t reserved;        /* 0 */
 } gt_frame_header_t;
 
 /* Sizes of the ABI regions the library copies (OpenArena 0.8.8 / ioquake3). */

@@ -33,7 +33,8 @@ static uint16_t dirty_cs[MAX_CONFIGSTRINGS];
 static uint8_t is_dirty[MAX_CONFIGSTRINGS];
 static int n_dirty;
 
-static struct buffer game_log, frame_buf;
+static struct buffer game_log, game_commands, frame_buf;
+static uint16_t n_commands;
 static int log_truncated;
 static uint32_t frame_no, unflushed;
 static int reset_pending, stopped;
@@ -116,6 +117,15 @@ void gt_capture_print(const char *text)
         return;
     }
     append(&game_log, text, n);
+}
+
+void gt_capture_command(const char *text)
+{
+    if (!gt_cfg.active || !gt_cfg.capture || !text || n_commands == UINT16_MAX)
+        return;
+    uint16_t len = (uint16_t)strnlen(text, 4096);
+    if (append(&game_commands, &len, sizeof(len)) == 0 && append(&game_commands, text, len) == 0)
+        n_commands++;
 }
 
 /* The engine maintains CS_SERVERINFO itself (cvar changes), so poll it. */
@@ -216,6 +226,10 @@ static void send_frame(int level_time)
         h.n_players = capture_players();
         h.n_entities = capture_entities();
         h.n_configstrings = capture_configstrings(reset_pending);
+        append(&frame_buf, game_commands.data, game_commands.len);
+        h.n_commands = n_commands;
+        game_commands.len = 0;
+        n_commands = 0;
         if (log_truncated) {
             static const char note[] = "\n[gametap: game output truncated]\n";
             append(&game_log, note, sizeof(note) - 1);

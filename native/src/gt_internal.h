@@ -83,6 +83,7 @@ void gt_capture_module_loaded(int fresh_map);
 void gt_capture_locate(void *gents, int num, int gsize, void *clients, int csize);
 void gt_capture_configstring(int index, const char *text);
 void gt_capture_print(const char *text);
+void gt_capture_command(const char *text);
 void gt_capture_frame(int level_time);
 int gt_capture_stopped(void);
 

@@ -183,6 +183,9 @@ static intptr_t wrap_syscall(intptr_t cmd, ...)
     case G_SET_CONFIGSTRING:
         gt_capture_configstring((int)a[0], (const char *)a[1]);
         break;
+    case G_SEND_CONSOLE_COMMAND:
+        gt_capture_command((const char *)a[1]);
+        break;
     case G_LOCATE_GAME_DATA:
         if (!module_checked && gt_link_alive()) {
             module_checked = 1;

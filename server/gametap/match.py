@@ -19,7 +19,7 @@ from gametap.errors import FailedPrecondition, InvalidArgument
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
 from gametap.link.gamelink import GameLink
-from gametap.link.protocol import RawFrame
+from gametap.link.protocol import FrameFlags, RawFrame
 from gametap.q3 import abi, launch
 from gametap.q3.world import WorldBuilder
 from gametap.recording import Recorder
@@ -77,6 +77,7 @@ class Match:
         self.udp_port = 0
         self.frame_rate = FrameRate()
         self._stop_requested = False
+        self._level_over = False  # the game's own limits ended the match
         self._internal_error: str | None = None
         self._first_frame = asyncio.Event()
         self._supervisor: asyncio.Task | None = None
@@ -148,6 +149,12 @@ class Match:
         if rec is not None:
             rec.flush()
         self.frame_rate.add(self.builder.frame)
+        if self.builder.level_exited and not self._stop_requested:
+            self._stop_requested = self._level_over = True  # the game ended the level: end the match
+            self.link.send_command("quit")
+        elif self.status == mpb.RUNNING and any(f.flags & FrameFlags.RESET for f in frames):
+            for command in launch.MAP_START_COMMANDS:  # a console command loaded another map
+                self.link.send_command(command)
         if self.status == mpb.STARTING:
             self.status = mpb.RUNNING
             self._first_frame.set()
@@ -183,9 +190,11 @@ class Match:
         error = self._internal_error or (self.link.error if self.link else None)
         if error:
             self._fail(error)
+        elif self._level_over or (end and end.get("reason") == "max_frames"):
+            self.status = mpb.FINISHED
         elif self._stop_requested:
             self.status = mpb.STOPPED
-        elif (end and end.get("reason") == "max_frames") or returncode == 0:
+        elif returncode == 0:  # the game quit by itself (a `quit` console command)
             self.status = mpb.FINISHED
         elif returncode is not None and returncode < 0:
             self._fail(f"the game was killed by {signal.Signals(-returncode).name}")

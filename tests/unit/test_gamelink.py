@@ -35,7 +35,7 @@ def hello(version=lp.PROTOCOL_VERSION):
 
 
 def frame(n):
-    return lp.encode_message(lp.MsgType.FRAME, lp.FRAME_HEADER.pack(n, n * 50, 0, 0, 0, 1, 0, 0))
+    return lp.encode_message(lp.MsgType.FRAME, lp.FRAME_HEADER.pack(n, n * 50, 0, 0, 0, 1, 0, 0, 0))
 
 
 def test_handshake_then_frames_then_end():

@@ -9,12 +9,14 @@ import pytest
 from gametap.link import protocol as lp
 
 
-def frame_payload(frame=7, level_time=350, players=b"", entities=b"", configstrings=(), log=b"", flags=1):
+def frame_payload(frame=7, level_time=350, players=b"", entities=b"", configstrings=(), commands=(), log=b"", flags=1):
     cs = b"".join(struct.pack("<HH", i, len(t)) + t for i, t in configstrings)
+    cmds = b"".join(struct.pack("<H", len(c)) + c for c in commands)
     n_players = len(players) // lp.PLAYER_RECORD_SIZE
     n_entities = len(entities) // lp.ENTITY_RECORD_SIZE
-    head = lp.FRAME_HEADER.pack(frame, level_time, n_players, n_entities, len(configstrings), flags, len(log), 0)
-    return head + players + entities + cs + log
+    head = lp.FRAME_HEADER.pack(frame, level_time, n_players, n_entities, len(configstrings), flags, len(log),
+                                len(commands), 0)
+    return head + players + entities + cs + cmds + log
 
 
 def test_reader_splits_messages_across_arbitrary_chunks():
@@ -68,10 +70,12 @@ def test_frame_round_trip():
     players = (players + bytes(lp.PLAYER_RECORD_SIZE))[: lp.PLAYER_RECORD_SIZE]
     entities = bytes(lp.ENTITY_RECORD_SIZE * 2)
     f = lp.decode_frame(frame_payload(frame=9, level_time=-5, players=players, entities=entities,
-                                      configstrings=[(5, b"123"), (544, b"")], log=b"Kill: 1 2 3: x\n", flags=3))
+                                      configstrings=[(5, b"123"), (544, b"")], commands=[b"vstr nextmap\n"],
+                                      log=b"Kill: 1 2 3: x\n", flags=3))
     assert (f.frame, f.level_time_ms, f.n_players, f.n_entities) == (9, -5, 1, 2)
     assert f.flags == lp.FrameFlags.CAPTURED | lp.FrameFlags.RESET
     assert f.configstrings == [(5, "123"), (544, "")]
+    assert f.commands == ["vstr nextmap\n"]
     assert f.log == "Kill: 1 2 3: x\n"
     assert f.players == players
 
@@ -95,6 +99,15 @@ def test_frame_with_bad_configstrings():
     bad_index = frame_payload(configstrings=[(1024, b"x")])
     with pytest.raises(lp.LinkProtocolError, match="bad configstring"):
         lp.decode_frame(bad_index)
+
+
+def test_frame_with_bad_command_records():
+    payload = frame_payload(commands=[b"map_restart 0"])
+    with pytest.raises(lp.LinkProtocolError, match="command record"):
+        lp.decode_frame(payload[:-3])
+    head = lp.FRAME_HEADER.pack(1, 0, 0, 0, 0, 1, 0, 2, 0)
+    with pytest.raises(lp.LinkProtocolError, match="truncated command"):
+        lp.decode_frame(head + struct.pack("<H", 1) + b"x")
 
 
 def test_frame_log_size_must_match():

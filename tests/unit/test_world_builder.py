@@ -45,10 +45,11 @@ def entity(number, etype=abi.ET_ITEM, modelindex=12, origin=(5.0, 6.0, 7.0), lin
     return r.tobytes()
 
 
-def frame(n, players=(), entities=(), configstrings=(), log="", reset=False):
+def frame(n, players=(), entities=(), configstrings=(), log="", reset=False, commands=()):
     flags = FrameFlags.CAPTURED | (FrameFlags.RESET if reset else 0)
     return RawFrame(frame=n, level_time_ms=50 * n, flags=flags, players=b"".join(players),
-                    entities=b"".join(entities), configstrings=list(configstrings), log=log)
+                    entities=b"".join(entities), configstrings=list(configstrings), log=log,
+                    commands=list(commands))
 
 
 def first_frame():
@@ -183,3 +184,13 @@ def test_world_refuses_gaps_and_deltas_before_a_keyframe():
     world.apply(parse(ups[0].keyframe))
     with pytest.raises(WorldError, match="does not follow"):
         world.apply(parse(ups[2].delta))
+
+
+def test_level_exit_ends_the_stream_before_the_games_score_reset():
+    b = WorldBuilder()
+    b.apply([first_frame(), frame(2, players=[player(0, score=5)])])
+    ups = b.apply([frame(3, players=[player(0, score=0)], commands=["vstr nextmap\n"]), frame(4)])
+    assert ups == [] and b.level_exited
+    assert b.frame == 2
+    assert wpb.WorldState.FromString(b.state_bytes()).players[0].score == 5
+    assert b.apply([frame(5)]) == []

@@ -22,8 +22,9 @@ PLAYER_RECORD_SIZE = 4 + PLAYERSTATE_SIZE
 ENTITY_RECORD_SIZE = 4 + ENTITYSTATE_SIZE + ENTITYSHARED_SIZE
 
 HEADER = struct.Struct("<IHH")  # size, type, reserved
-FRAME_HEADER = struct.Struct("<IiHHHHII")  # frame, level_time, players, entities, configstrings, flags, log_size, reserved
+FRAME_HEADER = struct.Struct("<IiHHHHIHH")  # frame, level_time, players, entities, configstrings, flags, log_size, commands, reserved
 CONFIGSTRING_HEAD = struct.Struct("<HH")  # index, length
+COMMAND_HEAD = struct.Struct("<H")  # length
 MAX_CONFIGSTRINGS = 1024
 
 
@@ -123,6 +124,7 @@ class RawFrame:
     players: bytes = b""      # n_players records of PLAYER_RECORD_SIZE bytes
     entities: bytes = b""     # n_entities records of ENTITY_RECORD_SIZE bytes
     configstrings: list[tuple[int, str]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # console commands the game issued
     log: str = ""
 
     @property
@@ -137,7 +139,7 @@ class RawFrame:
 def decode_frame(payload: bytes) -> RawFrame:
     if len(payload) < FRAME_HEADER.size:
         raise LinkProtocolError(f"FRAME: {len(payload)} bytes is shorter than its {FRAME_HEADER.size}-byte header")
-    frame, level_time, n_players, n_entities, n_cs, flags, log_size, reserved = FRAME_HEADER.unpack_from(payload)
+    frame, level_time, n_players, n_entities, n_cs, flags, log_size, n_commands, reserved = FRAME_HEADER.unpack_from(payload)
     if reserved != 0 or flags & ~int(FrameFlags.CAPTURED | FrameFlags.RESET):
         raise LinkProtocolError(f"FRAME {frame}: unknown flags {flags:#x} or reserved field {reserved}")
     pos = FRAME_HEADER.size
@@ -146,6 +148,7 @@ def decode_frame(payload: bytes) -> RawFrame:
     if end_entities > len(payload):
         raise LinkProtocolError(f"FRAME {frame}: truncated records ({n_players} players, {n_entities} entities)")
     configstrings, pos = _decode_configstrings(payload, end_entities, n_cs, frame)
+    commands, pos = _decode_commands(payload, pos, n_commands, frame)
     if pos + log_size != len(payload):
         raise LinkProtocolError(f"FRAME {frame}: {len(payload) - pos} bytes left for a {log_size}-byte log")
     return RawFrame(
@@ -155,6 +158,7 @@ def decode_frame(payload: bytes) -> RawFrame:
         players=payload[FRAME_HEADER.size:end_players],
         entities=payload[end_players:end_entities],
         configstrings=configstrings,
+        commands=commands,
         log=payload[pos:].decode("utf-8", "replace") if log_size else "",
     )
 
@@ -169,5 +173,19 @@ def _decode_configstrings(payload: bytes, pos: int, count: int, frame: int) -> t
         if index >= MAX_CONFIGSTRINGS or pos + length > len(payload):
             raise LinkProtocolError(f"FRAME {frame}: bad configstring record (index {index}, {length} bytes)")
         out.append((index, payload[pos:pos + length].decode("utf-8", "replace")))
+        pos += length
+    return out, pos
+
+
+def _decode_commands(payload: bytes, pos: int, count: int, frame: int) -> tuple[list[str], int]:
+    out = []
+    for _ in range(count):
+        if pos + COMMAND_HEAD.size > len(payload):
+            raise LinkProtocolError(f"FRAME {frame}: truncated command record")
+        (length,) = COMMAND_HEAD.unpack_from(payload, pos)
+        pos += COMMAND_HEAD.size
+        if pos + length > len(payload):
+            raise LinkProtocolError(f"FRAME {frame}: command record of {length} bytes runs past the frame")
+        out.append(payload[pos:pos + length].decode("utf-8", "replace"))
         pos += length
     return out, pos

@@ -63,6 +63,15 @@ def event_from_line(line: str, client_by_name: dict[str, int]) -> pb.Event | Non
     return None
 
 
+# The console command the game issues when its limits end the level (ExitLevel);
+# in the same frame it zeroes every score for the next level.
+LEVEL_EXIT_COMMAND = "vstr nextmap"
+
+
+def is_level_exit(commands: list[str]) -> bool:
+    return any(c.strip() == LEVEL_EXIT_COMMAND for c in commands)
+
+
 def exit_reason(line: str) -> str | None:
     """"Exit: Fraglimit hit." -> "Fraglimit hit." (the game is entering intermission)."""
     m = _EXIT.match(line)

@@ -8,6 +8,10 @@ from gametap.q3 import abi
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 
+# Run after every map load: loading a map resets nextmap to "map_restart 0", and a
+# match is over when the game's limits end its map, so the server should exit then.
+MAP_START_COMMANDS = ("set nextmap quit",)
+
 _TEAM_NAMES = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue", wpb.TEAM_FREE: "free"}
 
 
@@ -44,7 +48,6 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
         "capturelimit": str(config.capture_limit),
         "bot_minplayers": "0",
         "g_inactivity": "0",
-        "nextmap": "quit",  # when the game's limits end the match, the server exits
     }
     if config.clock == mpb.LOCKSTEP or udp_port is None:
         sets["net_enabled"] = "0"
@@ -54,6 +57,7 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
     for name, value in sets.items():
         argv += ["+set", name, value]
     argv += ["+map", config.map]
+    argv += [word for command in MAP_START_COMMANDS for word in ["+" + command.split()[0], *command.split()[1:]]]
     for bot in config.bots:
         argv += ["+addbot", bot.name, str(bot.skill)]
         if bot.team in _TEAM_NAMES:

@@ -48,6 +48,9 @@ class WorldBuilder:
         self.frame = 0
         self.level_time_ms = 0
         self.phase = pb.MATCH_PHASE_UNSPECIFIED
+        # The game ended the level (its limits were hit): the match is over, and the
+        # frame that did it (which zeroes the scores for a next level) is not applied.
+        self.level_exited = False
         self.stats = BuilderStats()
         self._cs: dict[int, str] = {}
         self._info: dict[int, PlayerInfo] = {}
@@ -86,6 +89,11 @@ class WorldBuilder:
 
     def apply(self, frames: list[RawFrame]) -> list[Update]:
         """Applies consecutive frames; decodes all their records in one batch."""
+        for i, f in enumerate(frames):
+            if self.level_exited or game_text.is_level_exit(f.commands):
+                self.level_exited = True
+                frames = frames[:i]
+                break
         prows = player_rows(b"".join(f.players for f in frames))
         erows = entity_rows(b"".join(f.entities for f in frames))
         out, pi, ei = [], 0, 0

@@ -1,0 +1,75 @@
+"""Quake 3 BSP (IBSP version 46) reading: header, lumps, and the world model's bounds.
+
+Reference: shared/reference/ioq3-abi.md section 7. Map files come from the
+game's pk3 archives; every read is bounds-checked and a malformed file raises
+BspError.
+"""
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from gametap.q3.game_data import pk3_files
+
+IDENT = b"IBSP"
+VERSION = 46
+NUM_LUMPS = 17
+HEADER = struct.Struct("<4si" + "ii" * NUM_LUMPS)
+LUMP_MODELS = 7
+MODEL = np.dtype([("mins", "<f4", (3,)), ("maxs", "<f4", (3,)), ("firstSurface", "<i4"),
+                  ("numSurfaces", "<i4"), ("firstBrush", "<i4"), ("numBrushes", "<i4")])
+assert MODEL.itemsize == 40
+
+
+class BspError(Exception):
+    pass
+
+
+def lumps(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of every lump, checked against the file's size."""
+    if len(data) < HEADER.size:
+        raise BspError(f"{len(data)} bytes is shorter than the {HEADER.size}-byte BSP header")
+    ident, version, *raw = HEADER.unpack_from(data)
+    if ident != IDENT:
+        raise BspError(f"not a Quake 3 BSP (ident {ident!r})")
+    if version != VERSION:
+        raise BspError(f"BSP version {version}; only {VERSION} is supported")
+    out = list(zip(raw[0::2], raw[1::2]))
+    for i, (offset, length) in enumerate(out):
+        if offset < 0 or length < 0 or offset + length > len(data):
+            raise BspError(f"lump {i} ({offset}+{length}) lies outside the {len(data)}-byte file")
+    return out
+
+
+def lump_array(data: bytes, index: int, dtype: np.dtype) -> np.ndarray:
+    offset, length = lumps(data)[index]
+    if length % dtype.itemsize:
+        raise BspError(f"lump {index} is {length} bytes, not a multiple of its {dtype.itemsize}-byte records")
+    return np.frombuffer(data, dtype, count=length // dtype.itemsize, offset=offset)
+
+
+def world_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """mins, maxs of model 0 (the static world): every playable point lies inside."""
+    models = lump_array(data, LUMP_MODELS, MODEL)
+    if len(models) == 0:
+        raise BspError("the BSP has no world model")
+    return models[0]["mins"].copy(), models[0]["maxs"].copy()
+
+
+def read_map(basepath: Path, name: str) -> bytes:
+    """maps/<name>.bsp from the game's pk3 files (the last archive that has it wins)."""
+    inner, found = f"maps/{name}.bsp", None
+    for pk3 in pk3_files(basepath):
+        try:
+            with zipfile.ZipFile(pk3) as archive:
+                found = archive.read(inner)
+        except KeyError:
+            continue
+        except (OSError, zipfile.BadZipFile) as e:
+            raise BspError(f"cannot read {pk3}: {e}") from e
+    if found is None:
+        raise BspError(f"no {inner} in the game's pk3 files")
+    return found
