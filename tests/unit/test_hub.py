@@ -22,7 +22,7 @@ def test_batches_are_bounded_by_max_items():
     async def main():
         hub = Hub(lambda: b"K", queue_limit=100)
         sub = hub.subscribe()
-        for i in range(5):
+        for _i in range(5):
             hub.publish(b"D")
         return [len(await sub.next_batch(2)) for _ in range(3)]
     assert run(main()) == [2, 2, 2]

@@ -166,7 +166,7 @@ def test_keyframe_plus_deltas_equals_state():
         frames.append(frame(n, players=[player(0, origin=(float(n), 0.0, 0.0), score=n // 10, health=100 - n)],
                             entities=[entity(70, eflags=abi.EF_NODRAW if n % 7 == 0 else 0),
                                       entity(90 + n % 3, etype=abi.ET_MISSILE, modelindex=0, origin=(n, n, n))],
-                            log=f"Item: 0 item_health\n" if n % 5 == 0 else ""))
+                            log="Item: 0 item_health\n" if n % 5 == 0 else ""))
     world = World()
     for i, u in enumerate(b.apply(frames)):
         world.apply(parse(u.keyframe if i == 0 else u.delta))
