@@ -7,10 +7,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.testing import wait_until
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
 
-from .conftest import lockstep, wait_ended, wait_until
+from .conftest import lockstep, wait_ended
 
 pytestmark = pytest.mark.game
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from .conftest import wait_until
+from gametap.testing import wait_until
 
 pytestmark = pytest.mark.game
 

@@ -5,9 +5,10 @@ import socket
 
 import pytest
 
+from gametap.testing import pid_alive, start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 
-from .conftest import lockstep, pid_alive, start_daemon, wait_until
+from .conftest import lockstep
 
 pytestmark = pytest.mark.game
 

@@ -20,7 +20,7 @@ def run_and_hash(client, daemon, seed):
     match = client.create_match(lockstep(max_frames=FRAMES, seed=seed))
     final = wait_ended(client, match.id)
     assert final.status == mpb.FINISHED, final.failure
-    recording = read_recording(daemon.state_dir / "matches" / match.id / "updates.gtrec")
+    recording = read_recording(daemon.match_dir(match.id) / "updates.gtrec")
     assert not recording.torn_tail and recording.metadata["match_id"] == match.id
     return [hashlib.sha256(u).hexdigest() for u in recording.updates]
 

@@ -1,0 +1,138 @@
+"""Bare game vs. full pipeline, LOCKSTEP, 4 bots, oa_dm1 (issue: the backbone).
+
+bare: the same ioq3ded command line with libgametap_q3 preloaded and capture off
+      (virtual clock on, frame headers only); frames/s measured from their arrival.
+full: the real daemon (a subprocess) runs the match with capture, deltas and its
+      recording, and this process follows it with one Watch stream (batched);
+      frames/s measured from the deltas' arrival.
+Both rates cover the same frame window of the same seeded game, so both runs do
+the same game work; rounds are interleaved so machine noise hits both alike.
+"""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gametap.game_process import GameProcess
+from gametap.link.gamelink import GameLink
+from gametap.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
+from gametap.q3 import launch, match_config
+from gametap.q3.game_data import load_game_data
+from gametap.settings import Settings
+from gametap.testing import start_daemon
+from gametap.v1 import match_pb2 as mpb
+
+BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
+
+
+@dataclass(frozen=True)
+class Window:
+    first: int  # frames before this one are start-up (map load, bots joining)
+    last: int
+
+
+def config(seed: int, frames: int) -> mpb.MatchConfig:
+    c = mpb.MatchConfig(map="oa_dm1", clock=mpb.LOCKSTEP, seed=seed, max_frames=frames,
+                        bots=[mpb.BotConfig(name=n, skill=3) for n in BOTS])
+    return match_config.validate(c, load_game_data(Settings().install.basepath))
+
+
+def rate(times: dict[int, float], window: Window) -> float:
+    return (window.last - window.first) / (times[window.last] - times[window.first])
+
+
+async def _bare(seed: int, window: Window, home: Path) -> float:
+    s = Settings()
+    cfg = config(seed, window.last)
+    argv = launch.command_line(s.install, cfg, home, hostname="bench")
+    proc = GameProcess(argv, {"LD_PRELOAD": str(s.library), "PATH": "/usr/bin:/bin"}, home / "game.log", home)
+    times: dict[int, float] = {}
+
+    def on_frames(frames):
+        now = time.perf_counter()
+        for f in frames:
+            times[f.frame] = now
+
+    sock = await proc.start()
+    welcome = {"clock": "lockstep", "capture": False, "seed": cfg.seed, "epoch_s": VIRTUAL_EPOCH_S,
+               "max_frames": cfg.max_frames, "flush_frames": LOCKSTEP_FLUSH_FRAMES}
+    loop = asyncio.get_running_loop()
+    _, link = await loop.create_unix_connection(lambda: GameLink(welcome, lambda m: None, on_frames), sock=sock)
+    await proc.wait()
+    await link.closed
+    return rate(times, window)
+
+
+def bare_game(seed: int, window: Window) -> float:
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-") as tmp:
+        return asyncio.run(_bare(seed, window, Path(tmp)))
+
+
+@dataclass
+class PipelineRun:
+    fps: float
+    delta_bytes: float
+    keyframe_bytes: float
+    updates: int
+    resyncs: int
+
+
+def full_pipeline(daemon, seed: int, window: Window) -> PipelineRun:
+    with daemon.client() as client:
+        match = client.create_match(config(seed, window.last))
+        times: dict[int, float] = {}
+        sizes = {"delta": [], "keyframe": []}
+        updates = resyncs = 0
+        for response in client.observe.Watch(_watch_request(match.id)):
+            now = time.perf_counter()
+            for u in response.updates:
+                kind = u.WhichOneof("update")
+                body = getattr(u, kind)
+                times[body.frame] = now
+                sizes[kind].append(body.ByteSize())
+                updates += 1
+                resyncs += kind == "keyframe"
+        final = client.get_match(match.id)
+        if final.status != mpb.FINISHED:
+            raise RuntimeError(f"benchmark match ended {mpb.MatchStatus.Name(final.status)}: {final.failure}")
+        keyframe = client.get_state(match.id).ByteSize()  # a keyframe of the final state
+    return PipelineRun(rate(times, window), sum(sizes["delta"]) / max(1, len(sizes["delta"])),
+                       keyframe, updates, resyncs - 1)
+
+
+def _watch_request(match_id: str):
+    from gametap.v1 import observe_pb2 as opb
+    return opb.WatchRequest(match_id=match_id, max_batch=1024)
+
+
+def median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+
+DEFAULT_WINDOW = Window(1000, 21000)
+
+
+def run(rounds: int = 5, seed: int = 1234, window: Window = DEFAULT_WINDOW, report=print) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-state-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            bare, full = [], []
+            for r in range(rounds):
+                bare.append(bare_game(seed, window))
+                full.append(full_pipeline(daemon, seed, window))
+                report(f"  round {r + 1}/{rounds}: bare {bare[-1]:,.0f} frames/s, full {full[-1].fps:,.0f} frames/s")
+        finally:
+            daemon.stop()
+    bare_fps, full_fps = median(bare), median([f.fps for f in full])
+    last = full[-1]
+    return {
+        "bare_fps": bare_fps, "full_fps": full_fps, "ratio": full_fps / bare_fps,
+        "paired_ratio": median([f.fps / b for b, f in zip(bare, full)]),
+        "bare_runs": bare, "full_runs": [f.fps for f in full],
+        "delta_bytes": last.delta_bytes, "keyframe_bytes": last.keyframe_bytes,
+        "watch_resyncs": last.resyncs, "frames": window.last - window.first,
+    }
