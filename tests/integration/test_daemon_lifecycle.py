@@ -20,7 +20,8 @@ def udp_getstatus(port: int) -> bytes:
         return s.recvfrom(65536)[0]
 
 
-def test_default_match_serves_realtime_and_sigterm_leaves_no_game(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_default_match_serves_realtime_and_stopping_leaves_no_game(tmp_path, stop_signal):
     d = start_daemon(tmp_path / "state")
     try:
         text = "\n".join(d.output)
@@ -36,7 +37,7 @@ def test_default_match_serves_realtime_and_sigterm_leaves_no_game(tmp_path):
             assert status.count(b'"') >= 8  # one quoted name per bot
             pid = running.pid
     finally:
-        assert d.stop(signal.SIGTERM) == 0
+        assert d.stop(stop_signal) == 0
     assert not pid_alive(pid)
 
 
