@@ -11,6 +11,8 @@
  *   daemon -> game   MODULE_OK (msgpack) {ok, reason}: the daemon knows this module (or not)
  *   game -> daemon   FRAME (binary)    after every GAME_RUN_FRAME
  *   daemon -> game   COMMAND (text)    a server console command
+ *   daemon -> game   CONTROL (binary)  how far the game may run, and agents' commands
+ *   game -> daemon   WAITING (binary)  the game finished a frame and waits to run the next
  *   game -> daemon   END (msgpack)     the game stops sending frames {reason, frame}
  *   either way       ERROR (msgpack)   {message}; the sender closes the link
  *
@@ -23,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GT_LINK_PROTOCOL_VERSION 1
+#define GT_LINK_PROTOCOL_VERSION 2
 #define GT_LINK_MAX_PAYLOAD (16u * 1024u * 1024u)
 
 enum gt_msg_type {
@@ -35,6 +37,8 @@ enum gt_msg_type {
     GT_MSG_COMMAND = 6,
     GT_MSG_END = 7,
     GT_MSG_ERROR = 8,
+    GT_MSG_CONTROL = 9,
+    GT_MSG_WAITING = 10,
 };
 
 typedef struct {
@@ -67,7 +71,10 @@ typedef struct {
     uint16_t flags;           /* enum gt_frame_flags */
     uint32_t log_size;
     uint16_t n_commands;
+    uint16_t n_usercmds;
+    uint16_t n_visibility;
     uint16_t reserved;        /* 0 */
+    uint32_t reserved2;       /* 0 */
 } gt_frame_header_t;
 
 /* Sizes of the ABI regions the library copies (OpenArena 0.8.8 / ioquake3). */
@@ -77,6 +84,7 @@ typedef struct {
 #define GT_ENTITYSHARED_SIZE 100  /* gentity_t bytes 416..515: linked .. ownerNum */
 #define GT_MAX_CLIENTS 64         /* entity slots 0..63 are client bodies: sent as players instead */
 #define GT_MAX_GENTITIES 1024
+#define GT_USERCMD_SIZE 24        /* usercmd_t */
 
 /* A player slot whose playerState changed. */
 typedef struct {
@@ -93,8 +101,49 @@ typedef struct {
     uint8_t shared[GT_ENTITYSHARED_SIZE];
 } gt_entity_record_t;
 
+/* The bot AI's command for a slot an agent drives (before the agent's replaced it). */
+typedef struct {
+    uint16_t client;
+    uint16_t reserved;
+    uint8_t usercmd[GT_USERCMD_SIZE];
+} gt_usercmd_record_t;
+
+/* ---- CONTROL payload (daemon -> game) -------------------------------------
+ * gt_control_header_t, then n_actions gt_action_record_t. LOCKSTEP: the game
+ * runs frames up to and including run_until, then sends WAITING {uint32 frame}
+ * and blocks until a CONTROL lets it go on (GT_RUN_FREE: never blocks).
+ * Actions stay in force until replaced; REALTIME games apply them at once.
+ */
+#define GT_RUN_FREE 0xFFFFFFFFu
+
+enum gt_action_flags {
+    GT_ACTION_OVERRIDE = 1u << 0,   /* drive the slot with this command (0: back to its bot AI) */
+    GT_ACTION_VISIBILITY = 1u << 1, /* report what the slot sees, in FRAME visibility records */
+};
+
+typedef struct {
+    uint32_t run_until;
+    uint16_t n_actions;
+    uint16_t reserved; /* 0 */
+} gt_control_header_t;
+
+typedef struct {
+    uint8_t client;
+    uint8_t flags;       /* enum gt_action_flags */
+    uint8_t weapon;      /* WP_*; 0 keeps the current weapon */
+    int8_t forward;      /* usercmd forwardmove, -127..127 */
+    int8_t right;        /* rightmove */
+    int8_t up;           /* upmove: + jump, - crouch */
+    uint16_t buttons;    /* BUTTON_* */
+    uint16_t angles[3];  /* absolute view angles (pitch, yaw, roll), 65536 = 360 degrees */
+    uint16_t reserved;   /* 0 */
+} gt_action_record_t;
+
 _Static_assert(sizeof(gt_msg_header_t) == 8, "header layout");
-_Static_assert(sizeof(gt_frame_header_t) == 24, "frame header layout");
+_Static_assert(sizeof(gt_frame_header_t) == 32, "frame header layout");
+_Static_assert(sizeof(gt_usercmd_record_t) == 28, "usercmd record layout");
+_Static_assert(sizeof(gt_control_header_t) == 8, "control header layout");
+_Static_assert(sizeof(gt_action_record_t) == 16, "action record layout");
 _Static_assert(offsetof(gt_frame_header_t, flags) == 14, "frame header layout");
 _Static_assert(sizeof(gt_player_record_t) == 4 + GT_PLAYERSTATE_SIZE, "player record layout");
 _Static_assert(sizeof(gt_entity_record_t) == 4 + GT_ENTITYSTATE_SIZE + GT_ENTITYSHARED_SIZE,

@@ -14,14 +14,7 @@
 #define SERVERINFO_SIZE 8192  /* BIG_INFO_STRING */
 #define LINKED_OFFSET GT_ENTITYSHARED_OFFSET
 
-struct buffer {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-};
-
-static uint8_t *gents, *gclients;
-static int num_gents, gent_size, gclient_size, max_clients = GT_MAX_CLIENTS;
+static struct gt_game_data game = {.max_clients = GT_MAX_CLIENTS};
 
 /* What was sent last, per entity and per player. */
 static uint8_t sent_entity[GT_MAX_GENTITIES][GT_ENTITYSTATE_SIZE + GT_ENTITYSHARED_SIZE];
@@ -33,32 +26,27 @@ static uint16_t dirty_cs[MAX_CONFIGSTRINGS];
 static uint8_t is_dirty[MAX_CONFIGSTRINGS];
 static int n_dirty;
 
-static struct buffer game_log, game_commands, frame_buf;
+static struct gt_buffer game_log, game_commands, frame_buf;
 static uint16_t n_commands;
 static int log_truncated;
 static uint32_t frame_no, unflushed;
 static int reset_pending, stopped;
 
-static int append(struct buffer *b, const void *src, size_t n)
-{
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap - b->len < n)
-            cap *= 2;
-        uint8_t *p = realloc(b->data, cap);
-        if (!p)
-            return -1;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, src, n);
-    b->len += n;
-    return 0;
-}
+#define append gt_buffer_append
 
 int gt_capture_stopped(void)
 {
     return stopped;
+}
+
+uint32_t gt_capture_frame_no(void)
+{
+    return frame_no;
+}
+
+const struct gt_game_data *gt_game_data(void)
+{
+    return &game;
 }
 
 void gt_capture_module_loaded(int fresh_map)
@@ -66,8 +54,8 @@ void gt_capture_module_loaded(int fresh_map)
     memset(sent_entity, 0, sizeof(sent_entity));
     memset(sent_linked, 0, sizeof(sent_linked));
     memset(sent_ps, 0, sizeof(sent_ps));
-    gents = gclients = NULL;
-    num_gents = 0;
+    game.gents = game.gclients = NULL;
+    game.num_gents = 0;
     reset_pending = 1;
     if (fresh_map) { /* a new map starts with no configstrings; a restart keeps them */
         for (int i = 0; i < MAX_CONFIGSTRINGS; i++) {
@@ -76,16 +64,18 @@ void gt_capture_module_loaded(int fresh_map)
         }
     }
     intptr_t n = gt_game_syscall2(G_CVAR_VARIABLE_INTEGER_VALUE, (intptr_t) "sv_maxclients", 0, 0);
-    max_clients = (n > 0 && n <= GT_MAX_CLIENTS) ? (int)n : GT_MAX_CLIENTS;
+    game.max_clients = (n > 0 && n <= GT_MAX_CLIENTS) ? (int)n : GT_MAX_CLIENTS;
 }
 
 void gt_capture_locate(void *g, int num, int gsize, void *clients, int csize)
 {
-    gents = g;
-    num_gents = num < 0 ? 0 : (num > GT_MAX_GENTITIES ? GT_MAX_GENTITIES : num);
-    gent_size = gsize;
-    gclients = clients;
-    gclient_size = csize;
+    /* Strides smaller than the ABI regions copied would read past a record: refuse them. */
+    int usable = gsize >= GT_ENTITYSHARED_OFFSET + GT_ENTITYSHARED_SIZE && csize >= GT_PLAYERSTATE_SIZE;
+    game.gents = usable ? g : NULL;
+    game.num_gents = num < 0 ? 0 : (num > GT_MAX_GENTITIES ? GT_MAX_GENTITIES : num);
+    game.gent_size = gsize;
+    game.gclients = usable ? clients : NULL;
+    game.gclient_size = csize;
 }
 
 static void mark_dirty(int index)
@@ -142,10 +132,10 @@ static uint16_t capture_players(void)
 {
     uint16_t n = 0;
     gt_player_record_t rec = {0};
-    if (!gclients || gclient_size < GT_PLAYERSTATE_SIZE)
+    if (!game.gclients)
         return 0;
-    for (int c = 0; c < max_clients; c++) {
-        const uint8_t *ps = gclients + (size_t)c * (size_t)gclient_size;
+    for (int c = 0; c < game.max_clients; c++) {
+        const uint8_t *ps = game.gclients + (size_t)c * (size_t)game.gclient_size;
         if (memcmp(ps, sent_ps[c], GT_PLAYERSTATE_SIZE) == 0)
             continue;
         memcpy(sent_ps[c], ps, GT_PLAYERSTATE_SIZE);
@@ -161,10 +151,10 @@ static uint16_t capture_entities(void)
 {
     uint16_t n = 0;
     gt_entity_record_t rec = {0};
-    if (!gents || gent_size < GT_ENTITYSHARED_OFFSET + GT_ENTITYSHARED_SIZE)
+    if (!game.gents)
         return 0;
-    for (int i = GT_MAX_CLIENTS; i < num_gents; i++) {
-        const uint8_t *e = gents + (size_t)i * (size_t)gent_size;
+    for (int i = GT_MAX_CLIENTS; i < game.num_gents; i++) {
+        const uint8_t *e = game.gents + (size_t)i * (size_t)game.gent_size;
         int32_t linked;
         memcpy(&linked, e + LINKED_OFFSET, sizeof(linked));
         if (!linked && !sent_linked[i])
@@ -230,6 +220,8 @@ static void send_frame(int level_time)
         h.n_commands = n_commands;
         game_commands.len = 0;
         n_commands = 0;
+        gt_agents_frame_records(&frame_buf, gt_agents_observed_frame(frame_no), &h.n_usercmds,
+                                &h.n_visibility);
         if (log_truncated) {
             static const char note[] = "\n[gametap: game output truncated]\n";
             append(&game_log, note, sizeof(note) - 1);
@@ -259,6 +251,6 @@ void gt_capture_frame(int level_time)
     if (++unflushed >= gt_cfg.flush_frames) {
         unflushed = 0;
         if (gt_link_flush() == 0)
-            gt_link_poll(); /* commands from the daemon, once per flush */
+            gt_link_poll(0); /* commands from the daemon, once per flush */
     }
 }

@@ -17,7 +17,7 @@ typedef intptr_t (*gt_vmmain_fn)(int cmd, int a0, int a1, int a2, int a3, int a4
                                  int a6, int a7, int a8, int a9, int a10, int a11);
 typedef void (*gt_dllentry_fn)(gt_syscall_fn syscall);
 
-enum { GAME_INIT = 0, GAME_SHUTDOWN = 1, GAME_RUN_FRAME = 8 };
+enum { GAME_INIT = 0, GAME_SHUTDOWN = 1, GAME_RUN_FRAME = 8, BOTAI_START_FRAME = 10 };
 enum {
     G_PRINT = 0,
     G_CVAR_VARIABLE_INTEGER_VALUE = 6,
@@ -25,9 +25,20 @@ enum {
     G_LOCATE_GAME_DATA = 15,
     G_SET_CONFIGSTRING = 18,
     G_GET_CONFIGSTRING = 19,
+    G_IN_PVS = 26,
+    G_GET_USERCMD = 36,
 };
 enum { EXEC_APPEND = 2 };
 enum { CS_SERVERINFO = 0, MAX_CONFIGSTRINGS = 1024 };
+
+/* ---- growable byte buffers (buffer.c) ---- */
+struct gt_buffer {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+};
+int gt_buffer_reserve(struct gt_buffer *b, size_t extra); /* 0, or -1 out of memory */
+int gt_buffer_append(struct gt_buffer *b, const void *src, size_t n);
 
 /* ---- run settings, from the daemon's WELCOME ---- */
 struct gt_settings {
@@ -38,6 +49,7 @@ struct gt_settings {
     int64_t epoch_s;     /* virtual clock start, seconds since 1970 */
     uint64_t max_frames; /* stop after this frame; 0 = never */
     uint32_t flush_frames; /* send buffered frames at least this often */
+    uint32_t run_until;    /* LOCKSTEP: the last frame the game may run before waiting */
 };
 extern struct gt_settings gt_cfg;
 
@@ -67,7 +79,7 @@ int gt_link_alive(void);
 int gt_link_send(uint16_t type, const void *payload, uint32_t size); /* buffered */
 int gt_link_send_parts(uint16_t type, const void *a, uint32_t alen, const void *b, uint32_t blen);
 int gt_link_flush(void);
-void gt_link_poll(void); /* read and dispatch what the daemon sent, without blocking */
+void gt_link_poll(int timeout_ms); /* read and dispatch what the daemon sent; 0 = do not wait */
 int gt_link_check_module(const char *path, const char *build_id, int gentity_size,
                          int gclient_size, char *reason, size_t reason_size);
 void gt_link_end(const char *reason, uint32_t frame);
@@ -78,7 +90,25 @@ void gt_game_console(const char *text); /* queue a server console command */
 void gt_game_quit(const char *why);     /* end the game cleanly, once */
 intptr_t gt_game_syscall2(intptr_t cmd, intptr_t a, intptr_t b, intptr_t c);
 
+/* ---- the game's data, as the game last located it (capture.c) ---- */
+struct gt_game_data {
+    uint8_t *gents;
+    int num_gents, gent_size;
+    uint8_t *gclients;
+    int gclient_size, max_clients;
+};
+const struct gt_game_data *gt_game_data(void);
+
+/* ---- agents: lockstep gate, usercmd overrides, teacher, visibility (agents.c) ---- */
+int gt_agents_control(const uint8_t *payload, uint32_t size); /* 0, or -1 if malformed */
+void gt_agents_usercmd(int client, uint8_t *usercmd); /* after the engine filled it */
+void gt_agents_gate(uint32_t next_frame);
+int gt_agents_observed_frame(uint32_t frame); /* the daemon will look at this frame */
+void gt_agents_frame_records(struct gt_buffer *out, int visibility, uint16_t *n_usercmds,
+                             uint16_t *n_visibility);
+
 /* ---- capture (capture.c) ---- */
+uint32_t gt_capture_frame_no(void);
 void gt_capture_module_loaded(int fresh_map);
 void gt_capture_locate(void *gents, int num, int gsize, void *clients, int csize);
 void gt_capture_configstring(int index, const char *text);

@@ -19,30 +19,10 @@
 #define HANDSHAKE_TIMEOUT_MS 30000
 #define AUTO_FLUSH_BYTES (256u * 1024u)
 
-struct buffer {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-};
-
 static int link_fd = -1;
 static int link_dead;
-static struct buffer out, in;
-
-static int reserve(struct buffer *b, size_t extra)
-{
-    if (b->cap - b->len >= extra)
-        return 0;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap - b->len < extra)
-        cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p)
-        return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
+static struct gt_buffer out, in;
+#define reserve gt_buffer_reserve
 
 int gt_link_alive(void)
 {
@@ -193,6 +173,12 @@ static int dispatch_async(const gt_msg_header_t *h, const uint8_t *payload)
         gt_debug("console command: %s", text);
         gt_game_console(text);
         return 0;
+    case GT_MSG_CONTROL:
+        if (gt_agents_control(payload, h->size)) {
+            gt_link_fail("the daemon sent a malformed CONTROL message");
+            return -1;
+        }
+        return 0;
     case GT_MSG_ERROR:
         read_error_message(payload, h->size, text, sizeof(text));
         gt_link_fail(text);
@@ -234,13 +220,13 @@ static int wait_for(uint16_t want, gt_msg_header_t *h, uint8_t **payload, const 
     }
 }
 
-void gt_link_poll(void)
+void gt_link_poll(int timeout_ms)
 {
     gt_msg_header_t h;
     uint8_t *payload;
-    if (!gt_link_alive())
+    if (!gt_link_alive() || fill(timeout_ms) < 0)
         return;
-    while (fill(0) > 0)
+    while (gt_link_alive() && fill(0) > 0)
         ;
     for (;;) {
         int got = gt_link_alive() ? pop_message(&h, &payload) : 0;
@@ -269,6 +255,7 @@ static int parse_welcome(const uint8_t *p, uint32_t size, char *err, size_t err_
         return -1;
     }
     gt_cfg.flush_frames = 1;
+    gt_cfg.run_until = GT_RUN_FREE;
     while (n--) {
         if (mp_read_value(&r, &k) || mp_read_value(&r, &v) || k.kind != MP_STR) {
             snprintf(err, err_size, "malformed WELCOME from the daemon");
@@ -288,6 +275,8 @@ static int parse_welcome(const uint8_t *p, uint32_t size, char *err, size_t err_
             gt_cfg.max_frames = (uint64_t)v.i;
         else if (mp_str_eq(&k, "flush_frames") && v.kind == MP_INT && v.i > 0)
             gt_cfg.flush_frames = (uint32_t)v.i;
+        else if (mp_str_eq(&k, "run_until") && v.kind == MP_INT && v.i >= 0 && v.i <= GT_RUN_FREE)
+            gt_cfg.run_until = (uint32_t)v.i;
     }
     if (protocol != GT_LINK_PROTOCOL_VERSION) {
         snprintf(err, err_size, "the daemon speaks link protocol %lld, this library %d",

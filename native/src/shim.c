@@ -177,6 +177,11 @@ static intptr_t wrap_syscall(intptr_t cmd, ...)
     va_end(ap);
 
     switch ((int)cmd) {
+    case G_GET_USERCMD: {
+        intptr_t r = engine_syscall(cmd, a[0], a[1]);
+        gt_agents_usercmd((int)a[0], (uint8_t *)a[1]);
+        return r;
+    }
     case G_PRINT:
         gt_capture_print((const char *)a[0]);
         break;
@@ -217,7 +222,11 @@ static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int
             a1 = (int)gt_cfg.seed; /* GAME_INIT's randomSeed feeds the game's srand */
         gt_capture_module_loaded(!a2);
         break;
+    case BOTAI_START_FRAME: /* bots choose their commands here: agents' must be in place */
+        gt_agents_gate(gt_capture_frame_no() + 1);
+        break;
     case GAME_RUN_FRAME:
+        gt_agents_gate(gt_capture_frame_no() + 1);
         r = real_vmMain(cmd, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
         gt_capture_frame(a0);
         return r;

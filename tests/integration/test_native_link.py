@@ -58,13 +58,13 @@ class ScriptedGame:
         self.sock.sendall(data)
 
     def handshake(self, welcome=WELCOME, module_ok=None):
-        hello = lp.decode_control(lp.MsgType.HELLO, self.expect(lp.MsgType.HELLO))
+        hello = lp.decode_msgpack(lp.MsgType.HELLO, self.expect(lp.MsgType.HELLO))
         assert hello["protocol"] == lp.PROTOCOL_VERSION and hello["pid"] == self.proc.pid
-        self.send(lp.encode_control(lp.MsgType.WELCOME, welcome))
+        self.send(lp.encode_msgpack(lp.MsgType.WELCOME, welcome))
         if welcome.get("protocol") != lp.PROTOCOL_VERSION:
             return None
-        module = lp.decode_control(lp.MsgType.MODULE, self.expect(lp.MsgType.MODULE))
-        self.send(lp.encode_control(lp.MsgType.MODULE_OK, module_ok or {"ok": True}))
+        module = lp.decode_msgpack(lp.MsgType.MODULE, self.expect(lp.MsgType.MODULE))
+        self.send(lp.encode_msgpack(lp.MsgType.MODULE_OK, module_ok or {"ok": True}))
         return module
 
     def finish(self, timeout=30) -> tuple[int, str]:
@@ -111,7 +111,7 @@ def test_wrong_protocol_version_is_refused_by_the_library(tmp_path):
     g = ScriptedGame(tmp_path)
     g.handshake(welcome=dict(WELCOME, protocol=99))
     error = g.expect(lp.MsgType.ERROR)
-    assert "protocol 99" in lp.decode_control(lp.MsgType.ERROR, error)["message"]
+    assert "protocol 99" in lp.decode_msgpack(lp.MsgType.ERROR, error)["message"]
     code, out = g.finish()
     assert code == 1 and "link protocol 99" in out
 

@@ -31,11 +31,11 @@ async def read_message(sock):
 
 
 def hello(version=lp.PROTOCOL_VERSION):
-    return lp.encode_control(lp.MsgType.HELLO, {"protocol": version, "pid": 1})
+    return lp.encode_msgpack(lp.MsgType.HELLO, {"protocol": version, "pid": 1})
 
 
 def frame(n):
-    return lp.encode_message(lp.MsgType.FRAME, lp.FRAME_HEADER.pack(n, n * 50, 0, 0, 0, 1, 0, 0, 0))
+    return lp.encode_message(lp.MsgType.FRAME, lp.FRAME_HEADER.pack(n, n * 50, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0))
 
 
 def test_handshake_then_frames_then_end():
@@ -44,7 +44,7 @@ def test_handshake_then_frames_then_end():
         game.sendall(hello())
         msg_type, payload = await read_message(game)
         welcome = msgpack.unpackb(payload)
-        game.sendall(frame(1) + frame(2) + lp.encode_control(lp.MsgType.END, {"reason": "max_frames", "frame": 2}))
+        game.sendall(frame(1) + frame(2) + lp.encode_msgpack(lp.MsgType.END, {"reason": "max_frames", "frame": 2}))
         await asyncio.sleep(0.05)
         game.close()
         await asyncio.wait_for(link.closed, 2)
@@ -73,7 +73,7 @@ def test_unknown_module_is_refused():
         link, game, _ = await start_link(check_module=lambda f: f"unknown module {f['build_id']}")
         game.sendall(hello())
         await read_message(game)
-        game.sendall(lp.encode_control(lp.MsgType.MODULE, {"build_id": "abcd", "gentity_size": 1}))
+        game.sendall(lp.encode_msgpack(lp.MsgType.MODULE, {"build_id": "abcd", "gentity_size": 1}))
         msg_type, payload = await read_message(game)
         return msg_type, msgpack.unpackb(payload), link.error
     msg_type, body, error = asyncio.run(main())

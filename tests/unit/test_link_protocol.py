@@ -15,7 +15,7 @@ def frame_payload(frame=7, level_time=350, players=b"", entities=b"", configstri
     n_players = len(players) // lp.PLAYER_RECORD_SIZE
     n_entities = len(entities) // lp.ENTITY_RECORD_SIZE
     head = lp.FRAME_HEADER.pack(frame, level_time, n_players, n_entities, len(configstrings), flags, len(log),
-                                len(commands), 0)
+                                len(commands), 0, 0, 0, 0)
     return head + players + entities + cs + cmds + log
 
 
@@ -105,7 +105,7 @@ def test_frame_with_bad_command_records():
     payload = frame_payload(commands=[b"map_restart 0"])
     with pytest.raises(lp.LinkProtocolError, match="command record"):
         lp.decode_frame(payload[:-3])
-    head = lp.FRAME_HEADER.pack(1, 0, 0, 0, 0, 1, 0, 2, 0)
+    head = lp.FRAME_HEADER.pack(1, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0)
     with pytest.raises(lp.LinkProtocolError, match="truncated command"):
         lp.decode_frame(head + struct.pack("<H", 1) + b"x")
 
@@ -122,10 +122,10 @@ def test_frame_unknown_flags():
 
 
 def test_control_messages_must_be_string_keyed_maps():
-    assert lp.decode_control(lp.MsgType.HELLO, msgpack.packb({"protocol": 1})) == {"protocol": 1}
+    assert lp.decode_msgpack(lp.MsgType.HELLO, msgpack.packb({"protocol": 1})) == {"protocol": 1}
     for bad in (msgpack.packb([1, 2]), msgpack.packb({1: 2}), b"\xc1", b"", msgpack.packb({"a": 1})[:-1]):
         with pytest.raises(lp.LinkProtocolError, match="HELLO"):
-            lp.decode_control(lp.MsgType.HELLO, bad)
+            lp.decode_msgpack(lp.MsgType.HELLO, bad)
 
 
 def test_random_bytes_never_crash_the_decoders():
@@ -137,7 +137,7 @@ def test_random_bytes_never_crash_the_decoders():
                 if msg_type == lp.MsgType.FRAME:
                     lp.decode_frame(payload)
                 else:
-                    lp.decode_control(msg_type, payload)
+                    lp.decode_msgpack(msg_type, payload)
         except lp.LinkProtocolError:
             pass
         try:

@@ -23,19 +23,22 @@ class LinkState(enum.Enum):
 
 _ALLOWED = {
     LinkState.AWAIT_HELLO: {lp.MsgType.HELLO, lp.MsgType.ERROR},
-    LinkState.RUNNING: {lp.MsgType.MODULE, lp.MsgType.FRAME, lp.MsgType.END, lp.MsgType.ERROR},
+    LinkState.RUNNING: {lp.MsgType.MODULE, lp.MsgType.FRAME, lp.MsgType.WAITING, lp.MsgType.END, lp.MsgType.ERROR},
     LinkState.ENDED: {lp.MsgType.ERROR},
 }
 
 
 class GameLink(asyncio.Protocol):
     def __init__(self, welcome: dict, check_module: Callable[[dict], str | None],
-                 on_frames: Callable[[list[lp.RawFrame]], None]):
+                 on_frames: Callable[[list[lp.RawFrame]], None],
+                 on_waiting: Callable[[int], None] | None = None):
         """welcome: the WELCOME fields; check_module(fields) returns None to accept a
-        game module or the reason to refuse it; on_frames gets every batch of frames."""
+        game module or the reason to refuse it; on_frames gets every batch of frames;
+        on_waiting(frame) hears that a LOCKSTEP game finished `frame` and waits."""
         self._welcome = dict(welcome, protocol=lp.PROTOCOL_VERSION)
         self._check_module = check_module
         self._on_frames = on_frames
+        self._on_waiting = on_waiting
         self._reader = lp.MessageReader()
         self._transport: asyncio.Transport | None = None
         self.state = LinkState.AWAIT_HELLO
@@ -52,14 +55,20 @@ class GameLink(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         frames: list[lp.RawFrame] = []
+        waiting = None
         try:
             for msg_type, payload in self._reader.feed(data):
-                self._dispatch(msg_type, payload, frames)
+                if msg_type == lp.MsgType.WAITING and self.state == LinkState.RUNNING:
+                    waiting = lp.decode_waiting(payload)  # the game sends nothing more until released
+                else:
+                    self._dispatch(msg_type, payload, frames)
         except lp.LinkProtocolError as e:
             self._fail(f"link protocol error: {e}")
         finally:
             if frames:
                 self._on_frames(frames)
+            if waiting is not None and self._on_waiting is not None:
+                self._on_waiting(waiting)
 
     def eof_received(self):
         return False  # close our end too
@@ -79,7 +88,7 @@ class GameLink(asyncio.Protocol):
         if msg_type == lp.MsgType.FRAME:
             frames.append(lp.decode_frame(payload))
             return
-        fields = lp.decode_control(msg_type, payload)
+        fields = lp.decode_msgpack(msg_type, payload)
         if msg_type == lp.MsgType.HELLO:
             self._hello(fields)
         elif msg_type == lp.MsgType.MODULE:
@@ -94,16 +103,16 @@ class GameLink(asyncio.Protocol):
         version = fields.get("protocol")
         if version != lp.PROTOCOL_VERSION:
             message = f"the game's library speaks link protocol {version!r}, the daemon {lp.PROTOCOL_VERSION}"
-            self._send(lp.encode_control(lp.MsgType.ERROR, {"message": message}))
+            self._send(lp.encode_msgpack(lp.MsgType.ERROR, {"message": message}))
             raise lp.LinkProtocolError(message)
         self.hello = fields
-        self._send(lp.encode_control(lp.MsgType.WELCOME, self._welcome))
+        self._send(lp.encode_msgpack(lp.MsgType.WELCOME, self._welcome))
         self.state = LinkState.RUNNING
 
     def _module(self, fields: dict) -> None:
         self.module = fields
         reason = self._check_module(fields)
-        self._send(lp.encode_control(lp.MsgType.MODULE_OK, {"ok": reason is None, "reason": reason or ""}))
+        self._send(lp.encode_msgpack(lp.MsgType.MODULE_OK, {"ok": reason is None, "reason": reason or ""}))
         if reason is not None:
             self.error = reason  # the game ends itself with this message
 
@@ -111,6 +120,9 @@ class GameLink(asyncio.Protocol):
 
     def send_command(self, text: str) -> None:
         self._send(lp.encode_message(lp.MsgType.COMMAND, text.encode("utf-8")))
+
+    def send_control(self, run_until: int, actions: list[tuple] = ()) -> None:
+        self._send(lp.encode_control(run_until, list(actions)))
 
     def _send(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():

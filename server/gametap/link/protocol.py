@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_PAYLOAD = 16 * 1024 * 1024
 
 PLAYERSTATE_SIZE = 468
@@ -22,9 +22,18 @@ PLAYER_RECORD_SIZE = 4 + PLAYERSTATE_SIZE
 ENTITY_RECORD_SIZE = 4 + ENTITYSTATE_SIZE + ENTITYSHARED_SIZE
 
 HEADER = struct.Struct("<IHH")  # size, type, reserved
-FRAME_HEADER = struct.Struct("<IiHHHHIHH")  # frame, level_time, players, entities, configstrings, flags, log_size, commands, reserved
+# frame, level_time, players, entities, configstrings, flags, log_size, commands, usercmds, visibility, reserved x2
+FRAME_HEADER = struct.Struct("<IiHHHHIHHHHI")
 CONFIGSTRING_HEAD = struct.Struct("<HH")  # index, length
 COMMAND_HEAD = struct.Struct("<H")  # length
+USERCMD_SIZE = 24
+USERCMD_RECORD = struct.Struct("<HH24s")  # client, reserved, usercmd_t
+VISIBILITY_HEAD = struct.Struct("<HH")  # client, count (then count x uint16 entity numbers)
+CONTROL_HEADER = struct.Struct("<IHH")  # run_until, n_actions, reserved
+ACTION_RECORD = struct.Struct("<BBBbbbHHHHH")  # client, flags, weapon, forward, right, up, buttons, angles[3], reserved
+WAITING = struct.Struct("<I")  # the frame the game finished
+RUN_FREE = 0xFFFFFFFF
+MAX_CLIENTS = 64
 MAX_CONFIGSTRINGS = 1024
 
 
@@ -41,11 +50,18 @@ class MsgType(enum.IntEnum):
     COMMAND = 6
     END = 7
     ERROR = 8
+    CONTROL = 9
+    WAITING = 10
 
 
 class FrameFlags(enum.IntFlag):
     CAPTURED = 1
     RESET = 2
+
+
+class ActionFlags(enum.IntFlag):
+    OVERRIDE = 1     # drive the slot with this command (else: back to its bot AI)
+    VISIBILITY = 2   # report what the slot sees
 
 
 def encode_message(msg_type: MsgType, payload: bytes) -> bytes:
@@ -54,12 +70,12 @@ def encode_message(msg_type: MsgType, payload: bytes) -> bytes:
     return HEADER.pack(len(payload), msg_type, 0) + payload
 
 
-def encode_control(msg_type: MsgType, fields: dict) -> bytes:
+def encode_msgpack(msg_type: MsgType, fields: dict) -> bytes:
     return encode_message(msg_type, msgpack.packb(fields, use_bin_type=True))
 
 
-def decode_control(msg_type: MsgType, payload: bytes | memoryview) -> dict:
-    """A msgpack map with string keys (HELLO, WELCOME, MODULE, MODULE_OK, END, ERROR)."""
+def decode_msgpack(msg_type: MsgType, payload: bytes | memoryview) -> dict:
+    """The msgpack map (string keys) of HELLO, WELCOME, MODULE, MODULE_OK, END and ERROR."""
     try:
         value = msgpack.unpackb(bytes(payload), raw=False, strict_map_key=True)
     except Exception as e:  # msgpack raises several unrelated types
@@ -125,6 +141,8 @@ class RawFrame:
     entities: bytes = b""     # n_entities records of ENTITY_RECORD_SIZE bytes
     configstrings: list[tuple[int, str]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # console commands the game issued
+    usercmds: dict[int, bytes] = field(default_factory=dict)  # client -> its bot AI's usercmd_t
+    visibility: dict[int, list[int]] = field(default_factory=dict)  # client -> entity numbers it sees
     log: str = ""
 
     @property
@@ -139,16 +157,19 @@ class RawFrame:
 def decode_frame(payload: bytes) -> RawFrame:
     if len(payload) < FRAME_HEADER.size:
         raise LinkProtocolError(f"FRAME: {len(payload)} bytes is shorter than its {FRAME_HEADER.size}-byte header")
-    frame, level_time, n_players, n_entities, n_cs, flags, log_size, n_commands, reserved = FRAME_HEADER.unpack_from(payload)
-    if reserved != 0 or flags & ~int(FrameFlags.CAPTURED | FrameFlags.RESET):
-        raise LinkProtocolError(f"FRAME {frame}: unknown flags {flags:#x} or reserved field {reserved}")
+    (frame, level_time, n_players, n_entities, n_cs, flags, log_size, n_commands, n_usercmds, n_visibility,
+     reserved, reserved2) = FRAME_HEADER.unpack_from(payload)
+    if reserved or reserved2 or flags & ~int(FrameFlags.CAPTURED | FrameFlags.RESET):
+        raise LinkProtocolError(f"FRAME {frame}: unknown flags {flags:#x} or reserved fields {reserved}, {reserved2}")
     pos = FRAME_HEADER.size
     end_players = pos + n_players * PLAYER_RECORD_SIZE
     end_entities = end_players + n_entities * ENTITY_RECORD_SIZE
     if end_entities > len(payload):
         raise LinkProtocolError(f"FRAME {frame}: truncated records ({n_players} players, {n_entities} entities)")
-    configstrings, pos = _decode_configstrings(payload, end_entities, n_cs, frame)
-    commands, pos = _decode_commands(payload, pos, n_commands, frame)
+    configstrings, pos = _decode_configstrings(payload, end_entities, n_cs, frame) if n_cs else ([], end_entities)
+    commands, pos = _decode_commands(payload, pos, n_commands, frame) if n_commands else ([], pos)
+    usercmds, pos = _decode_usercmds(payload, pos, n_usercmds, frame) if n_usercmds else ({}, pos)
+    visibility, pos = _decode_visibility(payload, pos, n_visibility, frame) if n_visibility else ({}, pos)
     if pos + log_size != len(payload):
         raise LinkProtocolError(f"FRAME {frame}: {len(payload) - pos} bytes left for a {log_size}-byte log")
     return RawFrame(
@@ -159,6 +180,8 @@ def decode_frame(payload: bytes) -> RawFrame:
         entities=payload[end_players:end_entities],
         configstrings=configstrings,
         commands=commands,
+        usercmds=usercmds,
+        visibility=visibility,
         log=payload[pos:].decode("utf-8", "replace") if log_size else "",
     )
 
@@ -189,3 +212,41 @@ def _decode_commands(payload: bytes, pos: int, count: int, frame: int) -> tuple[
         out.append(payload[pos:pos + length].decode("utf-8", "replace"))
         pos += length
     return out, pos
+
+
+def _decode_usercmds(payload: bytes, pos: int, count: int, frame: int) -> tuple[dict[int, bytes], int]:
+    end = pos + count * USERCMD_RECORD.size
+    if end > len(payload):
+        raise LinkProtocolError(f"FRAME {frame}: truncated usercmd records")
+    out = {}
+    for client, _, cmd in USERCMD_RECORD.iter_unpack(payload[pos:end]):
+        if client >= MAX_CLIENTS:
+            raise LinkProtocolError(f"FRAME {frame}: usercmd record for client {client}")
+        out[client] = cmd
+    return out, end
+
+
+def _decode_visibility(payload: bytes, pos: int, count: int, frame: int) -> tuple[dict[int, list[int]], int]:
+    out = {}
+    for _ in range(count):
+        if pos + VISIBILITY_HEAD.size > len(payload):
+            raise LinkProtocolError(f"FRAME {frame}: truncated visibility record")
+        client, n = VISIBILITY_HEAD.unpack_from(payload, pos)
+        pos += VISIBILITY_HEAD.size
+        if client >= MAX_CLIENTS or pos + 2 * n > len(payload):
+            raise LinkProtocolError(f"FRAME {frame}: bad visibility record (client {client}, {n} entities)")
+        out[client] = list(struct.unpack_from(f"<{n}H", payload, pos))
+        pos += 2 * n
+    return out, pos
+
+
+def encode_control(run_until: int, actions: list[tuple]) -> bytes:
+    """A CONTROL message; each action is the ACTION_RECORD fields without the trailing reserved 0."""
+    body = CONTROL_HEADER.pack(run_until, len(actions), 0) + b"".join(ACTION_RECORD.pack(*a, 0) for a in actions)
+    return encode_message(MsgType.CONTROL, body)
+
+
+def decode_waiting(payload: bytes) -> int:
+    if len(payload) != WAITING.size:
+        raise LinkProtocolError(f"WAITING: {len(payload)} bytes, expected {WAITING.size}")
+    return WAITING.unpack(payload)[0]
