@@ -21,3 +21,7 @@ class FailedPrecondition(GametapError):
 
 class Unavailable(GametapError):
     pass
+
+
+class ResourceExhausted(GametapError):
+    pass

@@ -29,7 +29,7 @@ class MatchManager:
     async def create(self, config: mpb.MatchConfig) -> Match:
         """Validates config (InvalidArgument names the field) and starts the game."""
         validated = match_config.validate(config, self.game_data)
-        match = Match(new_match_id(), validated, self.settings)
+        match = Match(new_match_id(), validated, self.settings, self.game_data)
         self._matches[match.id] = match
         try:
             await match.start()

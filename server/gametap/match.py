@@ -15,12 +15,14 @@ import time
 import uuid
 from collections import deque
 
+from gametap.agents.host import AgentHost
 from gametap.errors import FailedPrecondition, InvalidArgument
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
 from gametap.link.gamelink import GameLink
 from gametap.link.protocol import FrameFlags, RawFrame
 from gametap.q3 import abi, launch
+from gametap.q3.game_data import GameData
 from gametap.q3.world import WorldBuilder
 from gametap.recording import Recorder
 from gametap.settings import Settings
@@ -61,16 +63,18 @@ class FrameRate:
 
 
 class Match:
-    def __init__(self, match_id: str, config: mpb.MatchConfig, settings: Settings):
+    def __init__(self, match_id: str, config: mpb.MatchConfig, settings: Settings, game_data: GameData):
         self.id = match_id
         self.config = config
         self.settings = settings
+        self.game_data = game_data
         self.status = mpb.STARTING
         self.failure = ""
         self.log_tail: list[str] = []
         self.dir = settings.state_dir / "matches" / match_id
         self.builder = WorldBuilder(config.keyframe_interval)
         self.hub = Hub(self.builder.keyframe_update)
+        self.agents = AgentHost(self)
         self.recorder: Recorder | None = None
         self.process: GameProcess | None = None
         self.link: GameLink | None = None
@@ -106,10 +110,11 @@ class Match:
             "epoch_s": VIRTUAL_EPOCH_S,
             "max_frames": self.config.max_frames,
             "flush_frames": 1 if realtime else LOCKSTEP_FLUSH_FRAMES,
+            "run_until": self.agents.run_until,
         }
         loop = asyncio.get_running_loop()
         _, self.link = await loop.create_unix_connection(
-            lambda: GameLink(welcome, self._check_module, self._on_frames), sock=sock)
+            lambda: GameLink(welcome, self._check_module, self._on_frames, self.agents.on_waiting), sock=sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
 
     def _metadata(self) -> dict:
@@ -148,6 +153,7 @@ class Match:
             self.hub.publish(u.delta, u.keyframe)
         if rec is not None:
             rec.flush()
+        self.agents.on_frames(frames, updates)
         self.frame_rate.add(self.builder.frame)
         if self.builder.level_exited and not self._stop_requested:
             self._stop_requested = self._level_over = True  # the game ended the level: end the match
@@ -181,6 +187,7 @@ class Match:
             raise
         finally:
             self.hub.close()
+            self.agents.close()
             if self.recorder is not None:
                 self.recorder.close()
             self.ended.set()
@@ -210,6 +217,7 @@ class Match:
     def fail_to_start(self, reason: str) -> None:
         self._fail(reason)
         self.hub.close()
+        self.agents.close()
         if self.recorder is not None:
             self.recorder.close()
         self.ended.set()
@@ -220,6 +228,7 @@ class Match:
             return
         self._stop_requested = True
         if self.link:
+            self.agents.release_for_stop()
             self.link.send_command("quit")
         try:
             await asyncio.wait_for(self.ended.wait(), grace_s)
@@ -272,7 +281,8 @@ class Match:
             level_time_ms=self.builder.level_time_ms, failure=self.failure, log_tail=self.log_tail,
             game_port=self.udp_port, frames_per_second=0.0 if self.is_ended else self.frame_rate.value(),
             pid=(self.process.pid or 0) if self.process and not self.is_ended else 0,
-            dropped_updates=self.hub.dropped,
+            dropped_updates=self.hub.dropped, agent_clients=self.agents.agent_clients,
+            action_timeouts=self.agents.action_timeouts,
         )
 
 

@@ -182,7 +182,7 @@ def test_world_refuses_gaps_and_deltas_before_a_keyframe():
     with pytest.raises(WorldError, match="before any keyframe"):
         world.apply(parse(ups[1].delta))
     world.apply(parse(ups[0].keyframe))
-    with pytest.raises(WorldError, match="does not follow"):
+    with pytest.raises(WorldError, match="applies to frame 2, not to frame 1"):
         world.apply(parse(ups[2].delta))
 
 

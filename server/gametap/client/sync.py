@@ -17,12 +17,12 @@ class Client:
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0):
         self.address = address
         self.timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
-        self.matches = match_pb2_grpc.MatchServiceStub(self._channel)
-        self.observe = observe_pb2_grpc.ObserveServiceStub(self._channel)
+        self.channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
+        self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
 
     def close(self) -> None:
-        self._channel.close()
+        self.channel.close()
 
     def __enter__(self) -> Client:
         return self

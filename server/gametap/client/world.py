@@ -39,8 +39,9 @@ class World:
     def _delta(self, d: wpb.WorldDelta) -> None:
         if not self.has_state:
             raise WorldError(f"delta for frame {d.frame} before any keyframe")
-        if d.frame != self.frame + 1:
-            raise WorldError(f"delta for frame {d.frame} does not follow frame {self.frame}")
+        base = d.base_frame or d.frame - 1
+        if base != self.frame:
+            raise WorldError(f"delta for frame {d.frame} applies to frame {base}, not to frame {self.frame}")
         self.frame, self.level_time_ms = d.frame, d.level_time_ms
         if d.HasField("match"):
             self.match = d.match

@@ -36,6 +36,7 @@ class PlayerRow(NamedTuple):
     pm_flags: int
     ground: int
     ping: int
+    delta_angles: list  # what the game adds to usercmd angles (16-bit units)
 
 
 class EntityRow(NamedTuple):
@@ -91,6 +92,7 @@ def player_rows(buf: bytes) -> list[PlayerRow]:
         pers[:, abi.PERS_KILLED].tolist(), ps["weapon"].tolist(),
         ps["ammo"][:, : abi.NUM_WEAPONS].tolist(), active, ps["pm_type"].tolist(),
         ps["pm_flags"].tolist(), ps["groundEntityNum"].tolist(), ps["ping"].tolist(),
+        ps["delta_angles"].tolist(),
     )))
 
 

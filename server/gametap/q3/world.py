@@ -15,14 +15,46 @@ from gametap.q3 import abi, game_text
 from gametap.q3.decode import PlayerInfo, PlayerRow, entity_bytes, entity_rows, player_bytes, player_rows
 from gametap.q3.v1 import world_pb2 as pb
 
-# WorldUpdate fields (gametap.v1): keyframe = 1, delta = 2.
-# WorldState: frame 1, level_time_ms 2, match 3, players 4, entities 5, events 6.
-# WorldDelta: frame 1, level_time_ms 2, match 3, players 4, entities 5,
-#             removed_players 6, removed_entities 7, events 8.
 _MATCH_CONFIGSTRINGS = frozenset({
     abi.CS_SERVERINFO, abi.CS_WARMUP, abi.CS_SCORES1, abi.CS_SCORES2,
     abi.CS_LEVEL_START_TIME, abi.CS_INTERMISSION,
 })
+
+
+def encode_state(frame: int, level_time_ms: int, match: bytes, players, entities, events) -> bytes:
+    """A serialized WorldState from serialized parts (players/entities in the order given)."""
+    parts = [wire.varint_field(1, frame), wire.varint_field(2, level_time_ms)]
+    if match:
+        parts.append(wire.bytes_field(3, match))
+    parts += [wire.bytes_field(4, b) for b in players]
+    parts += [wire.bytes_field(5, b) for b in entities]
+    parts += [wire.bytes_field(6, e) for e in events]
+    return b"".join(parts)
+
+
+def encode_delta(frame: int, level_time_ms: int, match: bytes | None, players, entities,
+                 removed_players, removed_entities, events, base_frame: int = 0) -> bytes:
+    """A serialized WorldDelta from serialized parts; match None = unchanged."""
+    parts = [wire.varint_field(1, frame), wire.varint_field(2, level_time_ms)]
+    if match is not None:
+        parts.append(wire.bytes_field(3, match))
+    parts += [wire.bytes_field(4, b) for b in players]
+    parts += [wire.bytes_field(5, b) for b in entities]
+    parts.append(wire.packed_varints(6, removed_players))
+    parts.append(wire.packed_varints(7, removed_entities))
+    parts += [wire.bytes_field(8, e) for e in events]
+    parts.append(wire.varint_field(9, base_frame))
+    return b"".join(parts)
+
+
+def keyframe_update(state: bytes) -> bytes:
+    """WorldUpdate{keyframe} (field 1)."""
+    return wire.bytes_field(1, state)
+
+
+def delta_update(delta: bytes) -> bytes:
+    """WorldUpdate{delta} (field 2)."""
+    return wire.bytes_field(2, delta)
 
 
 @dataclass(slots=True)
@@ -30,6 +62,7 @@ class Update:
     frame: int
     delta: bytes            # serialized WorldUpdate{delta}
     keyframe: bytes | None  # serialized WorldUpdate{keyframe} when this frame has one
+    events: list[bytes]     # this frame's serialized events
 
 
 @dataclass(slots=True)
@@ -68,22 +101,42 @@ class WorldBuilder:
     def configstrings(self) -> dict[int, str]:
         return self._cs
 
+    # Serialized parts of the current state (read-only views for agents' observations).
+    @property
+    def players(self) -> dict[int, bytes]:
+        return self._players
+
+    @property
+    def entities(self) -> dict[int, bytes]:
+        return self._entities
+
+    @property
+    def match_bytes(self) -> bytes:
+        return self._match
+
+    @property
+    def events(self) -> list[bytes]:
+        """This frame's events."""
+        return self._events
+
+    def player_row(self, client: int) -> PlayerRow | None:
+        return self._rows.get(client)
+
+    def player_info(self, client: int) -> PlayerInfo | None:
+        return self._info.get(client)
+
     def state_bytes(self) -> bytes:
         """The current WorldState, serialized."""
-        parts = [wire.varint_field(1, self.frame), wire.varint_field(2, self.level_time_ms)]
-        if self._match:
-            parts.append(wire.bytes_field(3, self._match))
-        parts += [wire.bytes_field(4, self._players[c]) for c in sorted(self._players)]
-        parts += [wire.bytes_field(5, self._entities[n]) for n in sorted(self._entities)]
-        parts += [wire.bytes_field(6, e) for e in self._events]
-        return b"".join(parts)
+        return encode_state(self.frame, self.level_time_ms, self._match,
+                            [self._players[c] for c in sorted(self._players)],
+                            [self._entities[n] for n in sorted(self._entities)], self._events)
 
     def keyframe_update(self) -> bytes:
         """A WorldUpdate holding the current state as a keyframe."""
         state = self.state_bytes()
         self.stats.keyframes += 1
         self.stats.keyframe_bytes += len(state)
-        return wire.bytes_field(1, state)
+        return keyframe_update(state)
 
     # ---- applying frames ----
 
@@ -125,21 +178,14 @@ class WorldBuilder:
         match = self._update_match(reset or match_dirty, events)
 
         self._events = [e.SerializeToString() for e in events]
-        parts = [wire.varint_field(1, self.frame), wire.varint_field(2, self.level_time_ms)]
-        if match:
-            parts.append(wire.bytes_field(3, match))
-        parts += [wire.bytes_field(4, b) for b in players]
-        parts += [wire.bytes_field(5, b) for b in entities]
-        parts.append(wire.packed_varints(6, removed_players))
-        parts.append(wire.packed_varints(7, removed_entities))
-        parts += [wire.bytes_field(8, e) for e in self._events]
-        delta = b"".join(parts)
+        delta = encode_delta(self.frame, self.level_time_ms, match, players, entities,
+                             removed_players, removed_entities, self._events)
         self.stats.frames += 1
         self.stats.delta_bytes += len(delta)
         keyframe = None
         if reset or self.frame % self.keyframe_interval == 0:
             keyframe = self.keyframe_update()
-        return Update(self.frame, wire.bytes_field(2, delta), keyframe)
+        return Update(self.frame, delta_update(delta), keyframe, self._events)
 
     def _apply_configstrings(self, changes) -> tuple[set[int], bool]:
         touched, match_dirty = set(), False

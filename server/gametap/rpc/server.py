@@ -6,13 +6,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gametap.manager import MatchManager
+from gametap.rpc.agent_service import AgentService
 from gametap.rpc.match_service import MatchService
 from gametap.rpc.observe_service import ObserveService
-from gametap.v1 import match_pb2, match_pb2_grpc, observe_pb2
+from gametap.v1 import agent_pb2, match_pb2, match_pb2_grpc, observe_pb2
 
 SERVICE_NAMES = (
     match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
     observe_pb2.DESCRIPTOR.services_by_name["ObserveService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
 )
 
 
@@ -23,7 +25,7 @@ def build_server(manager: MatchManager) -> tuple[grpc.aio.Server, health.aio.Hea
         ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ])
     match_pb2_grpc.add_MatchServiceServicer_to_server(MatchService(manager), server)
-    server.add_generic_rpc_handlers((ObserveService(manager).handler(),))
+    server.add_generic_rpc_handlers((ObserveService(manager).handler(), AgentService(manager).handler()))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

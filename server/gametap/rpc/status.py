@@ -5,13 +5,14 @@ import functools
 
 import grpc
 
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound, Unavailable
+from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound, ResourceExhausted, Unavailable
 
 _CODES = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 

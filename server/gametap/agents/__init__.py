@@ -1,0 +1,1 @@
+"""Agents: researchers' controllers driving player slots (AgentService.Play)."""

@@ -1,0 +1,296 @@
+"""AgentHost: a match's agents — joining, leaving, observations, and the LOCKSTEP gate.
+
+LOCKSTEP: the game runs frames up to `run_until`, then says WAITING(frame). At
+such a pause every stream due to observe gets its observation and the game
+goes on when all of them acted (or their action_timeout passed: their last
+actions repeat, counted in action_timeouts). Then run_until becomes the next
+frame some stream must observe. With no agents the game runs free.
+REALTIME: nothing waits; each stream gets an observation every frames_per_step
+frames and its actions apply at once.
+
+hold_for_agents (LOCKSTEP): the game steps frame by frame until its bots are
+in, then waits until that many agent slots have asked to join, adds them all
+at once and steps until they are in, so agents join at the same frame in
+every run of the same config and seed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gametap.agents import actions as act
+from gametap.agents.session import AgentSession, Slot, validate_join
+from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from gametap.link.protocol import RUN_FREE, RawFrame
+from gametap.q3 import abi
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.q3.world import Update
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import match_pb2 as mpb
+
+log = logging.getLogger(__name__)
+
+
+class AgentHost:
+    def __init__(self, match):
+        self.match = match
+        self.builder = match.builder
+        config = match.config
+        self.lockstep = config.clock == mpb.LOCKSTEP
+        self.holding = self.lockstep and config.hold_for_agents > 0
+        self.sessions: list[AgentSession] = []
+        self.joining: list[AgentSession] = []     # addbots sent; waiting for the players to appear
+        self.gathered: list[AgentSession] = []    # holding: asked to join, addbots not sent yet
+        self.run_until = 0 if self.holding else RUN_FREE
+        self.waiting: int | None = None           # LOCKSTEP: the game finished this frame and waits
+        self.action_timeouts = 0
+        self._last: Update | None = None
+        self._teachers: dict[int, bytes] = {}
+        self._visible: dict[int, set[int]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending_records: list[tuple] = []  # actions for the next CONTROL
+
+    @property
+    def agent_clients(self) -> list[int]:
+        return sorted(c for s in self.sessions for c in s.clients)
+
+    # ---- joining and leaving ----
+
+    def join(self, req: apb.JoinRequest) -> AgentSession:
+        """Validates and starts a join; await session.joined for the client numbers."""
+        if self.match.is_ended:
+            raise FailedPrecondition(f"match {self.match.id} is {mpb.MatchStatus.Name(self.match.status)}")
+        game_type = self.match.config.game_type - 1
+        slots = validate_join(req, self.match.game_data, game_type >= abi.GT_TEAM and game_type != abi.GT_LMS)
+        taken = len(self.builder.players) + sum(len(s.slots) for s in self.joining + self.gathered)
+        if taken + len(slots) > abi.MAX_CLIENTS:
+            raise ResourceExhausted(f"the match is full: {taken} of {abi.MAX_CLIENTS} player slots are taken")
+        session = AgentSession(slots, max(1, req.frames_per_step),
+                               (req.action_timeout_ms or 1000) / 1000, realtime=not self.lockstep)
+        self.sessions.append(session)
+        if self.holding:
+            self.gathered.append(session)
+            self._step()
+        else:
+            self._add_players(session)
+        return session
+
+    def _add_players(self, session: AgentSession) -> None:
+        session.present_before = set(self.builder.players)
+        self.joining.append(session)
+        for slot in session.slots:
+            self.match.link.send_command(slot.addbot_command())
+
+    def _claim_players(self) -> None:
+        """Gives each joining slot the new player that carries its name."""
+        claimed = {c for s in self.sessions for c in s.clients}
+        for session in list(self.joining):
+            for slot in session.slots:
+                if slot.client < 0:
+                    slot.client = next((c for c in sorted(self.builder.players) if c not in claimed
+                                        and c not in session.present_before
+                                        and self._name(c) == slot.name), -1)
+                    claimed.add(slot.client)
+            if all(s.client >= 0 for s in session.slots):
+                self.joining.remove(session)
+                self._activate(session)
+
+    def _name(self, client: int) -> str | None:
+        info = self.builder.player_info(client)
+        return info.name if info else None
+
+    def _activate(self, session: AgentSession) -> None:
+        for slot in session.slots:
+            self.builder.controllers[slot.client] = wpb.CONTROLLER_AGENT
+            row = self.builder.player_row(slot.client)
+            pitch, yaw = (row.viewangles[0], row.viewangles[1]) if row else (0.0, 0.0)
+            slot.record = act.record(apb.Action(client=slot.client, pitch=pitch, yaw=yaw), slot.pvs)
+        session.active = True
+        session.next_obs = 0
+        if not session.joined.done():
+            session.joined.set_result([s.client for s in session.slots])
+        records = [s.record for s in session.slots]
+        if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
+            self.run_until = 0  # pause where the game is, to give the newcomer its first observation
+        self.match.link.send_control(self.run_until, records)
+        log.info("match %s: agents joined as clients %s", self.match.id, [s.client for s in session.slots])
+
+    def leave(self, session: AgentSession, clients: list[int] | None = None) -> None:
+        """Gives slots back: their players leave the game."""
+        mine = session.clients
+        unknown = set(clients or ()) - mine
+        if unknown:
+            raise InvalidArgument("clients", f"{sorted(unknown)} are not this stream's slots {sorted(mine)}")
+        gone = [s for s in session.slots if s.client >= 0 and (not clients or s.client in clients)]
+        for slot in gone:
+            self._free(slot)
+        session.slots = [s for s in session.slots if s not in gone]
+        if not session.slots:
+            session.active = False
+        self._step()
+
+    def _free(self, slot: Slot) -> None:
+        self.builder.controllers.pop(slot.client, None)
+        if not self.match.is_ended:
+            self.match.link.send_control(self.run_until, [act.release_record(slot.client)])
+            self.match.link.send_command(f"clientkick {slot.client}")
+        slot.client = -1
+
+    def close_session(self, session: AgentSession) -> None:
+        """The stream ended: its slots leave."""
+        if session in self.gathered:
+            self.gathered.remove(session)
+        if session in self.joining:
+            self.joining.remove(session)
+        if session in self.sessions:
+            self.leave(session)
+            self.sessions.remove(session)
+        session.close()
+        self._step()
+
+    # ---- the game's side ----
+
+    def on_frames(self, frames: list[RawFrame], updates: list[Update]) -> None:
+        for f in frames:
+            self._teachers.update(f.usercmds)
+            for client, numbers in f.visibility.items():
+                self._visible[client] = set(numbers)
+        views = [v for s in self.sessions if s.active for v in s.views()]
+        for u in updates:
+            for view in views:
+                view.add_events(u.events)
+        if updates:
+            self._last = updates[-1]
+        if self.joining:
+            self._claim_players()
+        self._notice_lost_players()
+        if not self.lockstep:
+            for session in self.sessions:
+                if session.due(self.builder.frame):
+                    self._observe(session)
+
+    def _notice_lost_players(self) -> None:
+        for session in self.sessions:
+            for slot in [s for s in session.slots if s.client >= 0 and s.client not in self.builder.players]:
+                if session.active:  # kicked from the console, or the game dropped it
+                    self.builder.controllers.pop(slot.client, None)
+                    session.left.append(slot.client)
+                    session.slots.remove(slot)
+
+    def on_waiting(self, frame: int) -> None:
+        self.waiting = frame
+        self._step()
+
+    def _observe(self, session: AgentSession, final: bool = False) -> None:
+        session.observe(self.builder, self._last, self._teachers, self._visible, final)
+
+    # ---- the LOCKSTEP gate ----
+
+    def _step(self) -> None:
+        """Decides what the waiting game does next."""
+        if not self.lockstep or self.waiting is None or self.match.is_ended:
+            return
+        frame = self.waiting
+        if self.holding:
+            self._hold_step()
+            return
+        due = [s for s in self.sessions if s.due(frame)]
+        for s in due:
+            if s.last_obs != frame:
+                self._observe(s)
+        if any(not s.acted for s in due):
+            if self._timer is None:
+                timeout = min(s.timeout_s for s in due if not s.acted)
+                self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, frame)
+            return
+        self._release()
+
+    def _hold_step(self) -> None:
+        bots_in = sum(1 for c in self.builder.players if (i := self.builder.player_info(c)) and i.is_bot)
+        if bots_in < len(self.match.config.bots):
+            self._release(self.waiting + 1)  # still booting: one frame at a time
+            return
+        if sum(len(s.slots) for s in self.gathered) < self.match.config.hold_for_agents:
+            return  # wait for more agents
+        self.holding = False
+        gathered = sorted(self.gathered, key=lambda s: [slot.name for slot in s.slots])
+        self.gathered.clear()
+        for session in gathered:
+            self._add_players(session)
+        self._release(self.waiting + 1)
+
+    def _timed_out(self, frame: int) -> None:
+        self._timer = None
+        if self.waiting != frame:
+            return
+        for s in self.sessions:
+            if s.due(frame) and not s.acted:
+                s.acted = True
+                s.timeouts += 1
+                self.action_timeouts += 1
+        self._step()
+
+    def _release(self, run_until: int | None = None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if run_until is None:
+            active = [s.next_obs for s in self.sessions if s.active and not s.closed]
+            if self.joining:
+                run_until = self.waiting + 1  # step until the newcomers are in
+            elif active:
+                run_until = max(self.waiting + 1, min(active))
+            else:
+                run_until = RUN_FREE
+        self.run_until = run_until
+        self.waiting = None
+        self.match.link.send_control(run_until, self._pending_records)
+        self._pending_records = []
+
+    # ---- the agents' side ----
+
+    def on_actions(self, session: AgentSession, batch: apb.ActionBatch) -> None:
+        if not session.active:
+            raise FailedPrecondition("this stream has no slot in the game yet" if session.slots
+                                     else "this stream has left all its slots")
+        if session.last_obs is None or batch.frame > session.last_obs:
+            raise InvalidArgument("frame", f"action for frame {batch.frame}, but the last observation "
+                                  f"was frame {session.last_obs}")
+        act.validate(batch.actions, session.clients)
+        stale = batch.frame < session.last_obs or (self.lockstep and session.acted)
+        if stale and self.lockstep:
+            session.late_actions += 1  # its step went on without it (timeout): ignore
+            return
+        records = []
+        for a in batch.actions:
+            slot = session.slot(a.client)
+            slot.record = act.record(a, slot.pvs)
+            records.append(slot.record)
+        if not self.lockstep:
+            self.match.link.send_control(RUN_FREE, records)
+            return
+        self._pending_records = self._pending_records + records
+        session.acted = True
+        self._step()
+
+    # ---- the end ----
+
+    def release_for_stop(self) -> None:
+        """Lets a waiting game run, so that it can obey a quit."""
+        self.holding = False
+        if self.lockstep and self.run_until != RUN_FREE:
+            self.run_until = RUN_FREE
+            self.waiting = None
+            self.match.link.send_control(RUN_FREE, [])
+
+    def close(self) -> None:
+        """The match ended: every stream gets a final observation, then its end."""
+        if self._timer is not None:
+            self._timer.cancel()
+        for session in self.sessions + self.gathered + self.joining:
+            if session.active:
+                self._observe(session, final=True)
+            elif not session.joined.done():
+                session.joined.set_exception(FailedPrecondition(
+                    f"match {self.match.id} ended ({mpb.MatchStatus.Name(self.match.status)}) before the slots joined"))
+            session.close()

@@ -1,0 +1,140 @@
+"""Driving player slots: the Play stream, sync (AgentStream) and asyncio (AsyncAgentStream).
+
+Both join on creation and keep the observed world current: `world` is the whole
+world (FULL slots), `views[client]` what each slot sees (its PVS view, or the
+whole world for FULL slots), `teachers[client]` what the slot's bot AI chose.
+
+    with AgentStream(client, match_id, [SlotSpec(name="bot-0")]) as agents:
+        obs = agents.observe()
+        while not obs.final:
+            obs = agents.step([Action(client=agents.clients[0], forward=1, yaw=90)])
+"""
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterable
+
+import grpc
+
+from gametap.client.world import World
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import agent_pb2_grpc
+
+_CLOSE = object()
+
+
+class _Observed:
+    """The worlds a stream's observations keep current."""
+
+    def __init__(self, joined: apb.Joined, slots: list[apb.SlotSpec]):
+        self.match_id = joined.match_id
+        self.clients = list(joined.clients)
+        self.frames_per_step = joined.frames_per_step
+        self.world = World()
+        self.views: dict[int, World] = {}
+        for client, spec in zip(self.clients, slots):
+            self.views[client] = World() if spec.visibility == apb.PVS else self.world
+        self.teachers: dict[int, apb.Action] = {}
+        self.frame = 0
+        self.final = False
+        self.left: list[int] = []
+
+    def _apply(self, obs: apb.Observation) -> apb.Observation:
+        if obs.HasField("world"):
+            self.world.apply(obs.world)
+        for s in obs.slots:
+            if s.HasField("view"):
+                self.views.setdefault(s.client, World()).apply(s.view)
+            if s.has_teacher:
+                self.teachers[s.client] = s.teacher
+        self.frame = obs.frame
+        self.final = obs.final
+        if obs.left:
+            self.left += obs.left
+            self.clients = [c for c in self.clients if c not in obs.left]
+        return obs
+
+
+def _join_request(match_id, slots, frames_per_step, action_timeout_ms) -> apb.PlayRequest:
+    return apb.PlayRequest(join=apb.JoinRequest(match_id=match_id, slots=slots, frames_per_step=frames_per_step,
+                                                action_timeout_ms=action_timeout_ms))
+
+
+def _act_request(frame: int, actions: Iterable[apb.Action]) -> apb.PlayRequest:
+    return apb.PlayRequest(act=apb.ActionBatch(frame=frame, actions=list(actions)))
+
+
+class AgentStream(_Observed):
+    """A blocking Play stream (gRPC runs the request side in its own thread)."""
+
+    def __init__(self, client, match_id: str, slots: list[apb.SlotSpec], frames_per_step: int = 1,
+                 action_timeout_ms: int = 0):
+        """client: a gametap.client.Client (its channel is used)."""
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests.put(_join_request(match_id, slots, frames_per_step, action_timeout_ms))
+        stub = agent_pb2_grpc.AgentServiceStub(client.channel)
+        self._call = stub.Play(iter(self._requests.get, _CLOSE))
+        first = next(self._call)
+        super().__init__(first.joined, list(slots))
+
+    def observe(self) -> apb.Observation:
+        """The next observation (blocks)."""
+        return self._apply(next(self._call).observation)
+
+    def act(self, actions: Iterable[apb.Action]) -> None:
+        self._requests.put(_act_request(self.frame, actions))
+
+    def step(self, actions: Iterable[apb.Action]) -> apb.Observation:
+        """Answers the last observation and waits for the next."""
+        self.act(actions)
+        return self.observe()
+
+    def leave(self, clients: Iterable[int] = ()) -> None:
+        self._requests.put(apb.PlayRequest(leave=apb.LeaveRequest(clients=list(clients))))
+
+    def close(self) -> None:
+        self._requests.put(_CLOSE)
+        self._call.cancel()
+
+    def __enter__(self) -> AgentStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncAgentStream(_Observed):
+    """An asyncio Play stream: `stream = await AsyncAgentStream.open(channel, ...)`."""
+
+    @classmethod
+    async def open(cls, channel: grpc.aio.Channel, match_id: str, slots: list[apb.SlotSpec],
+                   frames_per_step: int = 1, action_timeout_ms: int = 0) -> AsyncAgentStream:
+        call = agent_pb2_grpc.AgentServiceStub(channel).Play()
+        await call.write(_join_request(match_id, slots, frames_per_step, action_timeout_ms))
+        first = await call.read()
+        if first is grpc.aio.EOF:
+            await call  # raises the status the server ended the stream with
+        self = cls(first.joined, list(slots))
+        self._call = call
+        return self
+
+    async def observe(self) -> apb.Observation:
+        response = await self._call.read()
+        if response is grpc.aio.EOF:
+            await self._call
+            raise EOFError("the server ended the stream")
+        return self._apply(response.observation)
+
+    async def act(self, actions: Iterable[apb.Action]) -> None:
+        await self._call.write(_act_request(self.frame, actions))
+
+    async def step(self, actions: Iterable[apb.Action]) -> apb.Observation:
+        await self.act(actions)
+        return await self.observe()
+
+    async def leave(self, clients: Iterable[int] = ()) -> None:
+        await self._call.write(apb.PlayRequest(leave=apb.LeaveRequest(clients=list(clients))))
+
+    async def close(self) -> None:
+        await self._call.done_writing()
+        self._call.cancel()
