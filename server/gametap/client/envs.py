@@ -1,0 +1,222 @@
+"""PettingZoo and Gymnasium environments: each episode is one LOCKSTEP match on a gametap daemon.
+
+- OpenArenaParallelEnv (PettingZoo ParallelEnv): n agents act simultaneously; all
+  of them travel on one Play stream, so a step costs one round trip.
+- OpenArenaEnv (Gymnasium Env): one agent against the game's bots.
+
+Observation: gametap.client.features.encode (a float32 vector, see the README).
+Action: {"move": [forward, strafe, jump] in -1..1, "look": [turn, tilt] in -1..1
+(times max_turn_degrees per step; turn > 0 turns left, tilt > 0 looks down),
+"attack": 0/1, "weapon": 0..13 (0 keeps the current one)}.
+Reward: the change of the agent's score (frags) during the step.
+An episode terminates when the match ends (e.g. its frag limit) and is
+truncated after max_steps. reset(seed=s) replays the same match for the same s
+(the match holds for the agents, so they join at the same frame every time).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from gametap.client import features
+from gametap.client.agent import AgentStream
+from gametap.client.sync import DEFAULT_ADDRESS, Client
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import match_pb2 as mpb
+
+BOOT_FRAMES = 2000  # frames a match may spend loading and gathering its agents
+
+
+def action_space() -> spaces.Dict:
+    return spaces.Dict({
+        "move": spaces.Box(-1.0, 1.0, (3,), np.float32),
+        "look": spaces.Box(-1.0, 1.0, (2,), np.float32),
+        "attack": spaces.Discrete(2),
+        "weapon": spaces.Discrete(14),
+    })
+
+
+def observation_space() -> spaces.Box:
+    return spaces.Box(-features.LIMIT, features.LIMIT, (features.SIZE,), np.float32)
+
+
+@dataclass
+class MatchSpec:
+    """The match every episode plays (LOCKSTEP)."""
+    server: str = DEFAULT_ADDRESS
+    map: str = "oa_dm1"
+    game_type: int = wpb.GAME_TYPE_FFA
+    bots: tuple[tuple[str, int, int], ...] = (("Grism", 1, wpb.TEAM_UNSPECIFIED),)  # (name, skill, team)
+    agent_teams: tuple[int, ...] = ()       # per agent; empty = the game picks
+    frag_limit: int = 0
+    frames_per_step: int = 4
+    max_steps: int = 1000
+    visibility: int = apb.FULL
+    max_turn_degrees: float = 30.0
+    auto_respawn: bool = True               # press fire for a dead agent, so it comes back
+    action_timeout_ms: int = 0
+    names: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _Episodes:
+    """Runs one match per episode and drives its agent slots over one Play stream."""
+
+    def __init__(self, spec: MatchSpec, n_agents: int):
+        self.spec = spec
+        self.names = list(spec.names) or [f"agent_{i}" for i in range(n_agents)]
+        self.client: Client | None = None
+        self.stream: AgentStream | None = None
+        self.match_id: str | None = None
+        self.clients: list[int] = []
+        self.scores: dict[int, int] = {}
+        self.steps = 0
+
+    def start(self, seed: int) -> None:
+        self.end()
+        s = self.spec
+        if self.client is None:
+            self.client = Client(s.server)
+        config = mpb.MatchConfig(
+            map=s.map, game_type=s.game_type, clock=mpb.LOCKSTEP, seed=seed, frag_limit=s.frag_limit,
+            hold_for_agents=len(self.names), max_frames=BOOT_FRAMES + (s.max_steps + 1) * s.frames_per_step,
+            bots=[mpb.BotConfig(name=n, skill=k, team=t) for n, k, t in s.bots])
+        self.match_id = self.client.create_match(config).id
+        teams = list(s.agent_teams) or [wpb.TEAM_UNSPECIFIED] * len(self.names)
+        slots = [apb.SlotSpec(name=n, team=t, visibility=s.visibility) for n, t in zip(self.names, teams)]
+        self.stream = AgentStream(self.client, self.match_id, slots, s.frames_per_step, s.action_timeout_ms)
+        self.clients = list(self.stream.clients)
+        self.stream.observe()
+        self.scores = {c: self._player(c).score for c in self.clients}
+        self.steps = 0
+
+    def _player(self, client: int) -> wpb.Player:
+        return self.stream.views[client].players.get(client, wpb.Player(client=client))
+
+    def observation(self, client: int) -> np.ndarray:
+        return features.encode(self.stream.views[client], client)
+
+    def info(self, client: int) -> dict:
+        me = self._player(client)
+        info = {"frame": self.stream.frame, "score": me.score, "alive": me.alive, "client": client}
+        teacher = self.stream.teachers.get(client)
+        if teacher is not None:
+            info["teacher"] = {"forward": teacher.forward, "strafe": teacher.strafe, "jump": teacher.jump,
+                               "yaw": teacher.yaw, "pitch": teacher.pitch, "attack": teacher.attack,
+                               "weapon": int(teacher.weapon)}
+        return info
+
+    def to_action(self, client: int, a) -> apb.Action:
+        me = self._player(client)
+        move = np.clip(np.asarray(a["move"], dtype=np.float64), -1, 1)
+        look = np.clip(np.asarray(a["look"], dtype=np.float64), -1, 1)
+        turn = self.spec.max_turn_degrees
+        return apb.Action(
+            client=client, forward=move[0], strafe=move[1], jump=move[2],
+            yaw=(me.view_angles.y + look[0] * turn + 180) % 360 - 180,
+            pitch=float(np.clip(me.view_angles.x + look[1] * turn, -89, 89)),
+            attack=bool(a["attack"]) or (self.spec.auto_respawn and not me.alive),
+            weapon=int(a["weapon"]))
+
+    def step(self, actions: dict[int, dict]) -> tuple[dict[int, float], bool, bool]:
+        """Acts; returns (rewards, terminated, truncated)."""
+        obs = self.stream.step([self.to_action(c, a) for c, a in actions.items()])
+        self.steps += 1
+        rewards = {}
+        for c in self.clients:
+            score = self._player(c).score
+            rewards[c] = float(score - self.scores[c])
+            self.scores[c] = score
+        terminated = obs.final
+        truncated = not terminated and self.steps >= self.spec.max_steps
+        return rewards, terminated, truncated
+
+    def end(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        if self.match_id is not None:
+            self.client.stop_match(self.match_id)
+            self.match_id = None
+
+    def close(self) -> None:
+        self.end()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+class OpenArenaParallelEnv(ParallelEnv):
+    metadata = {"name": "gametap_openarena_v0", "render_modes": []}
+
+    def __init__(self, n_agents: int = 2, spec: MatchSpec | None = None):
+        self.possible_agents = list((spec.names if spec and spec.names else None)
+                                    or [f"agent_{i}" for i in range(n_agents)])
+        self._episodes = _Episodes(spec or MatchSpec(), len(self.possible_agents))
+        self._rng = np.random.default_rng()
+        self.agents: list[str] = []
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo requires
+    def observation_space(self, agent: str) -> spaces.Box:
+        return observation_space()
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def action_space(self, agent: str) -> spaces.Dict:
+        return action_space()
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._episodes.start(int(self._rng.integers(1, 2**31)))
+        self._client_of = dict(zip(self.possible_agents, self._episodes.clients))
+        self.agents = list(self.possible_agents)
+        return self._observations(), {a: self._episodes.info(c) for a, c in self._client_of.items()}
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {a: self._episodes.observation(c) for a, c in self._client_of.items() if a in self.agents}
+
+    def step(self, actions: dict):
+        rewards, terminated, truncated = self._episodes.step(
+            {self._client_of[a]: act for a, act in actions.items() if a in self.agents})
+        live = list(self.agents)
+        obs = self._observations()
+        infos = {a: self._episodes.info(self._client_of[a]) for a in live}
+        out = (obs, {a: rewards[self._client_of[a]] for a in live}, dict.fromkeys(live, terminated),
+               dict.fromkeys(live, truncated), infos)
+        if terminated or truncated:
+            self.agents = []
+            self._episodes.end()
+        return out
+
+    def close(self) -> None:
+        self._episodes.close()
+
+
+class OpenArenaEnv(gymnasium.Env):
+    metadata = {"render_modes": []}
+
+    def __init__(self, spec: MatchSpec | None = None):
+        self._episodes = _Episodes(spec or MatchSpec(), 1)
+        self.observation_space = observation_space()
+        self.action_space = action_space()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._episodes.start(int(self.np_random.integers(1, 2**31)))
+        (self._client,) = self._episodes.clients
+        return self._episodes.observation(self._client), self._episodes.info(self._client)
+
+    def step(self, action):
+        rewards, terminated, truncated = self._episodes.step({self._client: action})
+        obs, info = self._episodes.observation(self._client), self._episodes.info(self._client)
+        if terminated or truncated:
+            self._episodes.end()
+        return obs, rewards[self._client], terminated, truncated, info
+
+    def close(self) -> None:
+        self._episodes.close()
