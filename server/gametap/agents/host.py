@@ -62,7 +62,9 @@ class AgentHost:
             raise FailedPrecondition(f"match {self.match.id} is {mpb.MatchStatus.Name(self.match.status)}")
         game_type = self.match.config.game_type - 1
         slots = validate_join(req, self.match.game_data, game_type >= abi.GT_TEAM and game_type != abi.GT_LMS)
-        taken = len(self.builder.players) + sum(len(s.slots) for s in self.joining + self.gathered)
+        playing = max(len(self.builder.players),  # the configured bots count even before they are in
+                      len(self.match.config.bots) + sum(len(s.slots) for s in self.sessions if s.active))
+        taken = playing + sum(len(s.slots) for s in self.joining + self.gathered)
         if taken + len(slots) > abi.MAX_CLIENTS:
             raise ResourceExhausted(f"the match is full: {taken} of {abi.MAX_CLIENTS} player slots are taken")
         session = AgentSession(slots, max(1, req.frames_per_step),
@@ -101,12 +103,12 @@ class AgentHost:
 
     def _activate(self, session: AgentSession) -> None:
         for slot in session.slots:
-            self.builder.controllers[slot.client] = wpb.CONTROLLER_AGENT
+            self.builder.set_controller(slot.client, wpb.CONTROLLER_AGENT)
             row = self.builder.player_row(slot.client)
             pitch, yaw = (row.viewangles[0], row.viewangles[1]) if row else (0.0, 0.0)
             slot.record = act.record(apb.Action(client=slot.client, pitch=pitch, yaw=yaw), slot.pvs)
         session.active = True
-        session.next_obs = 0
+        session.next_obs = self.builder.frame + 1  # the first frame that shows the slot as an agent
         if not session.joined.done():
             session.joined.set_result([s.client for s in session.slots])
         records = [s.record for s in session.slots]
@@ -130,7 +132,7 @@ class AgentHost:
         self._step()
 
     def _free(self, slot: Slot) -> None:
-        self.builder.controllers.pop(slot.client, None)
+        self.builder.set_controller(slot.client, None)
         if not self.match.is_ended:
             self.match.link.send_control(self.run_until, [act.release_record(slot.client)])
             self.match.link.send_command(f"clientkick {slot.client}")
@@ -173,7 +175,7 @@ class AgentHost:
         for session in self.sessions:
             for slot in [s for s in session.slots if s.client >= 0 and s.client not in self.builder.players]:
                 if session.active:  # kicked from the console, or the game dropped it
-                    self.builder.controllers.pop(slot.client, None)
+                    self.builder.set_controller(slot.client, None)
                     session.left.append(slot.client)
                     session.slots.remove(slot)
 
@@ -194,16 +196,20 @@ class AgentHost:
         if self.holding:
             self._hold_step()
             return
-        due = [s for s in self.sessions if s.due(frame)]
-        for s in due:
-            if s.last_obs != frame:
+        for s in self.sessions:
+            if s.due(frame) and s.last_obs != frame:
                 self._observe(s)
-        if any(not s.acted for s in due):
+        awaiting = self._awaiting(frame)
+        if awaiting:
             if self._timer is None:
-                timeout = min(s.timeout_s for s in due if not s.acted)
+                timeout = min(s.timeout_s for s in awaiting)
                 self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, frame)
             return
         self._release()
+
+    def _awaiting(self, frame: int) -> list[AgentSession]:
+        """Streams that observed this frame and have not answered yet."""
+        return [s for s in self.sessions if s.active and not s.closed and s.last_obs == frame and not s.acted]
 
     def _hold_step(self) -> None:
         bots_in = sum(1 for c in self.builder.players if (i := self.builder.player_info(c)) and i.is_bot)
@@ -223,11 +229,10 @@ class AgentHost:
         self._timer = None
         if self.waiting != frame:
             return
-        for s in self.sessions:
-            if s.due(frame) and not s.acted:
-                s.acted = True
-                s.timeouts += 1
-                self.action_timeouts += 1
+        for s in self._awaiting(frame):
+            s.acted = True  # its last actions hold for this step
+            s.timeouts += 1
+            self.action_timeouts += 1
         self._step()
 
     def _release(self, run_until: int | None = None) -> None:

@@ -161,11 +161,11 @@ class OpenArenaParallelEnv(ParallelEnv):
         self._rng = np.random.default_rng()
         self.agents: list[str] = []
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo requires
+    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo requires
     def observation_space(self, agent: str) -> spaces.Box:
         return observation_space()
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Dict:
         return action_space()
 

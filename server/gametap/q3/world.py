@@ -94,6 +94,7 @@ class WorldBuilder:
         self._events: list[bytes] = []
         self._lines = game_text.LineSplitter()
         self._exit_reason = ""  # from the "Exit:" line, which precedes intermission by a second
+        self._restamp: set[int] = set()  # players to rebuild next frame (their controller changed)
 
     # ---- reading ----
 
@@ -124,6 +125,14 @@ class WorldBuilder:
 
     def player_info(self, client: int) -> PlayerInfo | None:
         return self._info.get(client)
+
+    def set_controller(self, client: int, controller: int | None) -> None:
+        """Who drives a slot (None: the game says, bot or human); shows from the next frame."""
+        if controller is None:
+            self.controllers.pop(client, None)
+        else:
+            self.controllers[client] = controller
+        self._restamp.add(client)
 
     def state_bytes(self) -> bytes:
         """The current WorldState, serialized."""
@@ -172,6 +181,8 @@ class WorldBuilder:
             self._rows[row.client] = row
         touched.update(row.client for row in prows)
         touched.update(old_players)
+        touched.update(self._restamp)
+        self._restamp.clear()
         players, removed_players = self._update_players(sorted(touched), events)
         entities, removed_entities = self._update_entities(erows, old_entities)
         self._log_events(f.log, events)
