@@ -177,6 +177,14 @@ class OpenArenaParallelEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         return self._observations(), {a: self._episodes.info(c) for a, c in self._client_of.items()}
 
+    def world(self, agent: str):
+        """The World behind an agent's observations (its PVS view, or the whole world)."""
+        return self._episodes.stream.views[self._client_of[agent]]
+
+    def client(self, agent: str) -> int:
+        """The agent's client number in the game."""
+        return self._client_of[agent]
+
     def _observations(self) -> dict[str, np.ndarray]:
         return {a: self._episodes.observation(c) for a, c in self._client_of.items() if a in self.agents}
 
@@ -210,6 +218,14 @@ class OpenArenaEnv(gymnasium.Env):
         self._episodes.start(int(self.np_random.integers(1, 2**31)))
         (self._client,) = self._episodes.clients
         return self._episodes.observation(self._client), self._episodes.info(self._client)
+
+    def world(self):
+        """The World behind the observations (the agent's PVS view, or the whole world)."""
+        return self._episodes.stream.views[self._client]
+
+    @property
+    def client(self) -> int:
+        return self._client
 
     def step(self, action):
         rewards, terminated, truncated = self._episodes.step({self._client: action})
