@@ -8,12 +8,16 @@ import argparse
 import json
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import agents  # noqa: E402
 import pipeline  # noqa: E402
+import transport  # noqa: E402
+from gametap.testing import start_daemon  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -22,10 +26,23 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--rounds", type=int, default=5, help="interleaved bare/full rounds (median reported)")
     p.add_argument("--frames", type=int, default=20000, help="measured frames per run")
+    p.add_argument("--steps", type=int, default=3000, help="measured agent steps per run")
+    p.add_argument("--only", choices=("pipeline", "agents"), help="run one part")
     args = p.parse_args()
-
     print(f"gametap benchmarks on {platform.node()} ({platform.processor() or platform.machine()}), "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
+    results = {}
+    if args.only != "agents":
+        results["pipeline"] = run_pipeline(args)
+    if args.only != "pipeline":
+        results["agents"] = run_agents(args, results.get("pipeline", {}).get("bare_fps"))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps({**results, "time": time.time()}, indent=2))
+    print(f"\nwritten to {RESULTS / 'latest.json'}")
+    return 0
+
+
+def run_pipeline(args) -> dict:
     print(f"pipeline: LOCKSTEP oa_dm1, 4 bots (skill 3), seed 1234, frames 1000..{1000 + args.frames}, "
           f"{args.rounds} interleaved rounds")
     r = pipeline.run(rounds=args.rounds, window=pipeline.Window(1000, 1000 + args.frames))
@@ -39,10 +56,35 @@ def main() -> int:
     print(f"  keyframe size (avg)                         {r['keyframe_bytes']:>9,.0f} bytes"
           f"   (delta/keyframe {r['delta_bytes'] / r['keyframe_bytes']:.2f}; budget <= 0.10)")
     print(f"  watcher resyncs                             {r['watch_resyncs']:>9d}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps({"pipeline": r, "time": time.time()}, indent=2))
-    print(f"\nwritten to {RESULTS / 'latest.json'}")
-    return 0
+    return r
+
+
+def run_agents(args, bare_fps: float | None) -> dict:
+    print("\nagents: LOCKSTEP oa_dm1, seed 1234, one action per frame")
+    if bare_fps is None:
+        bare_fps = pipeline.median([pipeline.bare_game(1234, pipeline.Window(1000, 11000)) for _ in range(3)])
+    floor = transport.pingpong()
+    print(f"  bare game (4 bots)                          {bare_fps:>9,.0f} frames/s  ({1e6 / bare_fps:.0f} us/frame)")
+    print(f"  transport floor: grpc.aio ping-pong         {floor['p50_us']:>9.0f} us p50  ({floor['p99_us']:.0f} us p99)")
+    ideal = 1e6 / (1e6 / bare_fps + floor["p50_us"])
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-agents-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            one = agents.run_async(daemon, agents=1, bots=3, steps=args.steps, floor_us=floor["p50_us"])
+            one_sync = agents.run_sync(daemon, agents=1, bots=3, steps=args.steps, floor_us=floor["p50_us"])
+            four = agents.run_async(daemon, agents=4, bots=4, steps=args.steps, floor_us=floor["p50_us"])
+        finally:
+            daemon.stop()
+    print(f"  one agent + 3 bots, asyncio client          {one['steps_per_s']:>9,.0f} steps/s"
+          f"   ({one['steps_per_s'] / ideal:.2f} x 1/(frame + ping-pong) = {ideal:,.0f}; goal >= 0.80)")
+    print(f"  one agent + 3 bots, blocking client         {one_sync['steps_per_s']:>9,.0f} steps/s")
+    print(f"  four agents + 4 bots, one stream            {four['steps_per_s']:>9,.0f} steps/s   (goal >= 1,000)")
+    print(f"  game time per step (inside the game)        {one['game_p50_us']:>9.0f} us p50 (one agent), "
+          f"{four['game_p50_us']:.0f} (four)")
+    print(f"  time the service adds beyond the floor      {one['added_p50_us']:>9.0f} us p50, "
+          f"{one['added_p99_us']:.0f} us p99   (goal p50 <= 200)")
+    return {"bare_fps": bare_fps, "pingpong": floor, "ideal_steps_per_s": ideal,
+            "one_agent": one, "one_agent_blocking": one_sync, "four_agents": four}
 
 
 if __name__ == "__main__":

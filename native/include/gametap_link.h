@@ -128,6 +128,11 @@ typedef struct {
 } gt_control_header_t;
 
 typedef struct {
+    uint32_t frame;   /* the frame just finished */
+    uint32_t busy_us; /* wall time the game ran since it was last released (0 the first time) */
+} gt_waiting_t;
+
+typedef struct {
     uint8_t client;
     uint8_t flags;       /* enum gt_action_flags */
     uint8_t weapon;      /* WP_*; 0 keeps the current weapon */
@@ -144,6 +149,7 @@ _Static_assert(sizeof(gt_frame_header_t) == 32, "frame header layout");
 _Static_assert(sizeof(gt_usercmd_record_t) == 28, "usercmd record layout");
 _Static_assert(sizeof(gt_control_header_t) == 8, "control header layout");
 _Static_assert(sizeof(gt_action_record_t) == 16, "action record layout");
+_Static_assert(sizeof(gt_waiting_t) == 8, "waiting layout");
 _Static_assert(offsetof(gt_frame_header_t, flags) == 14, "frame header layout");
 _Static_assert(sizeof(gt_player_record_t) == 4 + GT_PLAYERSTATE_SIZE, "player record layout");
 _Static_assert(sizeof(gt_entity_record_t) == 4 + GT_ENTITYSTATE_SIZE + GT_ENTITYSHARED_SIZE,

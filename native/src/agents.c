@@ -77,16 +77,26 @@ void gt_agents_usercmd(int client, uint8_t *cmd)
     memcpy(cmd + CMD_FORWARD, &a->forward, 3); /* forwardmove, rightmove, upmove */
 }
 
+static uint64_t wall_us(void)
+{
+    struct timespec ts; /* the real clock: in LOCKSTEP the game's clock is virtual */
+    gt_real.clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void gt_agents_gate(uint32_t next_frame)
 {
+    static uint64_t released_at;
     if (!gt_cfg.lockstep || next_frame <= gt_cfg.run_until || gt_capture_stopped() ||
         !gt_link_alive())
         return;
-    uint32_t done = next_frame - 1;
-    gt_link_send(GT_MSG_WAITING, &done, sizeof(done));
+    uint64_t busy = released_at ? wall_us() - released_at : 0;
+    gt_waiting_t w = {next_frame - 1, busy > UINT32_MAX ? UINT32_MAX : (uint32_t)busy};
+    gt_link_send(GT_MSG_WAITING, &w, sizeof(w));
     gt_link_flush();
     while (next_frame > gt_cfg.run_until && gt_link_alive())
         gt_link_poll(-1);
+    released_at = wall_us();
 }
 
 int gt_agents_observed_frame(uint32_t frame)

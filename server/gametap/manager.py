@@ -26,6 +26,10 @@ class MatchManager:
             self._game_data = load_game_data(self.settings.install.basepath)
         return self._game_data
 
+    def prepare(self) -> None:
+        """Reads the game's data (maps, bots) now rather than in the first CreateMatch."""
+        _ = self.game_data
+
     async def create(self, config: mpb.MatchConfig) -> Match:
         """Validates config (InvalidArgument names the field) and starts the game."""
         validated = match_config.validate(config, self.game_data)

@@ -35,6 +35,7 @@ STARTUP_TIMEOUT_S = 60.0
 COMMAND_TIMEOUT_S = 10.0
 MAX_COMMAND_CHARS = 900
 LOCKSTEP_FLUSH_FRAMES = 32  # the library sends LOCKSTEP frames in batches of this many
+RECORDING_FLUSH_S = 0.2     # a daemon crash loses at most this much of a recording
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
@@ -116,6 +117,13 @@ class Match:
         _, self.link = await loop.create_unix_connection(
             lambda: GameLink(welcome, self._check_module, self._on_frames, self.agents.on_waiting), sock=sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
+        if self.recorder is not None:
+            self._flusher = asyncio.create_task(self._flush_recording(), name=f"recording-{self.id}")
+
+    async def _flush_recording(self) -> None:
+        while not self.ended.is_set():
+            await asyncio.sleep(RECORDING_FLUSH_S)
+            self.recorder.flush()
 
     def _metadata(self) -> dict:
         from google.protobuf import json_format
@@ -151,8 +159,6 @@ class Match:
                 if u.keyframe is not None:
                     rec.write(u.keyframe)
             self.hub.publish(u.delta, u.keyframe)
-        if rec is not None:
-            rec.flush()
         self.agents.on_frames(frames, updates)
         self.frame_rate.add(self.builder.frame)
         if self.builder.level_exited and not self._stop_requested:

@@ -32,7 +32,7 @@ class Recorder:
         self.path = path
         self.max_bytes = max_bytes
         self.truncated = False  # stopped at max_bytes
-        self._file: BinaryIO | None = open(path, "xb")
+        self._file: BinaryIO | None = open(path, "xb", buffering=1 << 20)
         self._size = 0
         self._file.write(MAGIC)
         self._append(msgpack.packb(metadata, use_bin_type=True))

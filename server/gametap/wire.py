@@ -29,9 +29,13 @@ def varint_field(field: int, value: int) -> bytes:
     return varint(field << 3) + varint(value) if value else b""
 
 
+_TAGS = [varint(f << 3 | 2) for f in range(32)]
+
+
 def bytes_field(field: int, payload: bytes) -> bytes:
     """A length-delimited field: an embedded message, string or packed repeated scalars."""
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
+    n = len(payload)
+    return _TAGS[field] + (_SMALL[n] if n < 128 else varint(n)) + payload
 
 
 def packed_varints(field: int, values) -> bytes:

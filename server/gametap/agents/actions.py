@@ -6,7 +6,6 @@ yaw/pitch are exactly the view it gets.
 """
 from __future__ import annotations
 
-import math
 import struct
 
 from gametap.errors import InvalidArgument
@@ -16,6 +15,8 @@ from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
 
 BUTTON_ATTACK = 1
+_OVERRIDE = ActionFlags.OVERRIDE
+_OVERRIDE_PVS = ActionFlags.OVERRIDE | ActionFlags.VISIBILITY
 USERCMD = struct.Struct("<i3iiBbbb")  # serverTime, angles[3], buttons, weapon, forward, right, up
 _AXES = ("forward", "strafe", "jump")
 
@@ -34,33 +35,40 @@ def _move(value: float) -> int:
     return max(-127, min(127, round(value * 127)))
 
 
-def validate(actions, slots: set[int]) -> None:
-    """Raises InvalidArgument naming the first bad field of an ActionBatch's actions."""
-    seen = set()
+def records(actions, pvs_of: dict[int, bool]) -> list[tuple]:
+    """The CONTROL action records (without their reserved field) that make the slots do
+    `actions`; pvs_of maps each of the stream's slots to whether it reports visibility.
+    Raises InvalidArgument naming the first bad field."""
+    out, seen = [], set()
     for i, a in enumerate(actions):
-        where = f"actions[{i}]"
-        if a.client not in slots:
-            raise InvalidArgument(f"{where}.client", f"{a.client} is not one of this stream's slots {sorted(slots)}")
-        if a.client in seen:
-            raise InvalidArgument(f"{where}.client", f"a second action for client {a.client} in one step")
-        seen.add(a.client)
-        for axis in _AXES:
-            value = getattr(a, axis)
-            if not -1.0 <= value <= 1.0:  # also false for NaN
-                raise InvalidArgument(f"{where}.{axis}", f"{value} is outside -1..1")
-        for angle, limit in (("yaw", 1e6), ("pitch", 90.0)):
-            value = getattr(a, angle)
-            if not math.isfinite(value) or abs(value) > limit:
-                raise InvalidArgument(f"{where}.{angle}", f"{value} is not an angle within +-{limit:g} degrees")
-        if not 0 <= a.weapon < abi.NUM_WEAPONS:
-            raise InvalidArgument(f"{where}.weapon", f"{a.weapon} is not a Weapon")
+        client, forward, strafe, jump = a.client, a.forward, a.strafe, a.jump
+        yaw, pitch, weapon = a.yaw, a.pitch, a.weapon
+        pvs = pvs_of.get(client)
+        if pvs is None or client in seen:
+            _refuse(i, "client", client, pvs_of, seen)
+        seen.add(client)
+        if not (-1.0 <= forward <= 1.0 and -1.0 <= strafe <= 1.0 and -1.0 <= jump <= 1.0):  # NaN fails too
+            axis, value = next((n, v) for n, v in zip(_AXES, (forward, strafe, jump)) if not -1.0 <= v <= 1.0)
+            raise InvalidArgument(f"actions[{i}].{axis}", f"{value} is outside -1..1")
+        if not (abs(yaw) <= 1e6 and abs(pitch) <= 90.0):  # NaN and infinities fail too
+            name, value, limit = ("yaw", yaw, 1e6) if not abs(yaw) <= 1e6 else ("pitch", pitch, 90.0)
+            raise InvalidArgument(f"actions[{i}].{name}", f"{value} is not an angle within +-{limit:g} degrees")
+        if not 0 <= weapon < abi.NUM_WEAPONS:
+            raise InvalidArgument(f"actions[{i}].weapon", f"{weapon} is not a Weapon")
+        out.append((client, _OVERRIDE_PVS if pvs else _OVERRIDE, weapon, _move(forward), _move(strafe), _move(jump),
+                    BUTTON_ATTACK if a.attack else 0, angle_to_short(pitch), angle_to_short(yaw), 0))
+    return out
+
+
+def _refuse(i: int, field: str, client: int, pvs_of: dict, seen: set):
+    if client in seen:
+        raise InvalidArgument(f"actions[{i}].{field}", f"a second action for client {client} in one step")
+    raise InvalidArgument(f"actions[{i}].{field}", f"{client} is not one of this stream's slots {sorted(pvs_of)}")
 
 
 def record(a: apb.Action, visibility: bool) -> tuple:
-    """The CONTROL action record (without its reserved field) that makes the slot do `a`."""
-    flags = ActionFlags.OVERRIDE | (ActionFlags.VISIBILITY if visibility else 0)
-    return (a.client, flags, a.weapon, _move(a.forward), _move(a.strafe), _move(a.jump),
-            BUTTON_ATTACK if a.attack else 0, angle_to_short(a.pitch), angle_to_short(a.yaw), 0)
+    """The CONTROL action record of one (valid) action."""
+    return records([a], {a.client: visibility})[0]
 
 
 def release_record(client: int) -> tuple:
@@ -68,11 +76,14 @@ def release_record(client: int) -> tuple:
     return (client, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
-def teacher(client: int, usercmd: bytes, delta_angles: list[int]) -> apb.Action:
-    """What the bot AI's command means in agent terms."""
+# Action: client 1 (varint), forward 2, strafe 3, jump 4, yaw 5, pitch 6 (floats), attack 7, weapon 8 (varints).
+_TEACHER = struct.Struct("<BBBfBfBfBfBfBBBB")
+
+
+def teacher(client: int, usercmd: bytes, delta_angles) -> bytes:
+    """What the bot AI's command means in agent terms: a serialized Action."""
     _, a0, a1, _, buttons, weapon, forward, right, up = USERCMD.unpack(usercmd)
-    return apb.Action(
-        client=client, forward=forward / 127, strafe=right / 127, jump=max(-1.0, min(1.0, up / 127)),
-        pitch=short_to_angle(a0 + delta_angles[0]), yaw=short_to_angle(a1 + delta_angles[1]),
-        attack=bool(buttons & BUTTON_ATTACK), weapon=weapon if weapon < abi.NUM_WEAPONS else wpb.WEAPON_UNSPECIFIED,
-    )
+    return _TEACHER.pack(
+        0x08, client, 0x15, forward / 127, 0x1D, right / 127, 0x25, max(-1.0, min(1.0, up / 127)),
+        0x2D, short_to_angle(a1 + delta_angles[1]), 0x35, short_to_angle(a0 + delta_angles[0]),
+        0x38, buttons & BUTTON_ATTACK, 0x40, weapon if weapon < abi.NUM_WEAPONS else wpb.WEAPON_UNSPECIFIED)

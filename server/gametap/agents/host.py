@@ -47,8 +47,10 @@ class AgentHost:
         self._last: Update | None = None
         self._teachers: dict[int, bytes] = {}
         self._visible: dict[int, set[int]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the watchdog of action timeouts
+        self._pause: tuple[int, float] | None = None  # (frame, deadline) of the step being waited for
         self._pending_records: list[tuple] = []  # actions for the next CONTROL
+        self._game_us = 0  # wall time the game ran for the last step
 
     @property
     def agent_clients(self) -> list[int]:
@@ -102,16 +104,17 @@ class AgentHost:
         return info.name if info else None
 
     def _activate(self, session: AgentSession) -> None:
-        for slot in session.slots:
+        session.slots_changed()
+        records = []
+        for slot in session.slots:  # hold still, looking where the player looks, until told otherwise
             self.builder.set_controller(slot.client, wpb.CONTROLLER_AGENT)
             row = self.builder.player_row(slot.client)
             pitch, yaw = (row.viewangles[0], row.viewangles[1]) if row else (0.0, 0.0)
-            slot.record = act.record(apb.Action(client=slot.client, pitch=pitch, yaw=yaw), slot.pvs)
+            records.append(act.record(apb.Action(client=slot.client, pitch=pitch, yaw=yaw), slot.pvs))
         session.active = True
         session.next_obs = self.builder.frame + 1  # the first frame that shows the slot as an agent
         if not session.joined.done():
             session.joined.set_result([s.client for s in session.slots])
-        records = [s.record for s in session.slots]
         if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
             self.run_until = 0  # pause where the game is, to give the newcomer its first observation
         self.match.link.send_control(self.run_until, records)
@@ -127,6 +130,7 @@ class AgentHost:
         for slot in gone:
             self._free(slot)
         session.slots = [s for s in session.slots if s not in gone]
+        session.slots_changed()
         if not session.slots:
             session.active = False
         self._step()
@@ -178,13 +182,15 @@ class AgentHost:
                     self.builder.set_controller(slot.client, None)
                     session.left.append(slot.client)
                     session.slots.remove(slot)
+                    session.slots_changed()
 
-    def on_waiting(self, frame: int) -> None:
+    def on_waiting(self, frame: int, busy_us: int = 0) -> None:
         self.waiting = frame
+        self._game_us = busy_us
         self._step()
 
     def _observe(self, session: AgentSession, final: bool = False) -> None:
-        session.observe(self.builder, self._last, self._teachers, self._visible, final)
+        session.observe(self.builder, self._last, self._teachers, self._visible, final, self._game_us)
 
     # ---- the LOCKSTEP gate ----
 
@@ -201,9 +207,11 @@ class AgentHost:
                 self._observe(s)
         awaiting = self._awaiting(frame)
         if awaiting:
-            if self._timer is None:
-                timeout = min(s.timeout_s for s in awaiting)
-                self._timer = asyncio.get_running_loop().call_later(timeout, self._timed_out, frame)
+            if self._pause is None or self._pause[0] != frame:
+                loop = asyncio.get_running_loop()
+                self._pause = (frame, loop.time() + min(s.timeout_s for s in awaiting))
+                if self._timer is None:  # one watchdog, re-armed lazily: no timer per step
+                    self._timer = loop.call_at(self._pause[1], self._watchdog)
             return
         self._release()
 
@@ -225,20 +233,24 @@ class AgentHost:
             self._add_players(session)
         self._release(self.waiting + 1)
 
-    def _timed_out(self, frame: int) -> None:
+    def _watchdog(self) -> None:
         self._timer = None
-        if self.waiting != frame:
+        if self._pause is None or self.waiting != self._pause[0]:
+            return  # that step went on in time
+        loop = asyncio.get_running_loop()
+        frame, deadline = self._pause
+        if loop.time() < deadline:
+            self._timer = loop.call_at(deadline, self._watchdog)
             return
         for s in self._awaiting(frame):
             s.acted = True  # its last actions hold for this step
             s.timeouts += 1
             self.action_timeouts += 1
+        self._pause = None
         self._step()
 
     def _release(self, run_until: int | None = None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._pause = None
         if run_until is None:
             active = [s.next_obs for s in self.sessions if s.active and not s.closed]
             if self.joining:
@@ -261,16 +273,11 @@ class AgentHost:
         if session.last_obs is None or batch.frame > session.last_obs:
             raise InvalidArgument("frame", f"action for frame {batch.frame}, but the last observation "
                                   f"was frame {session.last_obs}")
-        act.validate(batch.actions, session.clients)
+        records = act.records(batch.actions, session.pvs_of)
         stale = batch.frame < session.last_obs or (self.lockstep and session.acted)
         if stale and self.lockstep:
             session.late_actions += 1  # its step went on without it (timeout): ignore
             return
-        records = []
-        for a in batch.actions:
-            slot = session.slot(a.client)
-            slot.record = act.record(a, slot.pvs)
-            records.append(slot.record)
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return

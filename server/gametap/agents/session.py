@@ -32,7 +32,6 @@ class Slot:
     skill: int
     client: int = -1     # known once the player appeared in the game
     view: SpanView | None = None  # PVS slots
-    record: tuple | None = None   # the CONTROL action record in force
 
     def addbot_command(self) -> str:
         team = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue"}.get(self.team, "free")
@@ -88,6 +87,7 @@ class AgentSession:
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     present_before: set[int] = field(default_factory=set)  # players in the game when it asked to join
     closed: bool = False
+    _pvs_of: dict[int, bool] | None = None
 
     def __post_init__(self) -> None:
         full = [s for s in self.slots if not s.pvs]
@@ -99,6 +99,16 @@ class AgentSession:
     @property
     def clients(self) -> set[int]:
         return {s.client for s in self.slots if s.client >= 0}
+
+    @property
+    def pvs_of(self) -> dict[int, bool]:
+        """client -> whether the slot reports what it sees (its PVS view)."""
+        if self._pvs_of is None:
+            self._pvs_of = {s.client: s.pvs for s in self.slots if s.client >= 0}
+        return self._pvs_of
+
+    def slots_changed(self) -> None:
+        self._pvs_of = None
 
     def slot(self, client: int) -> Slot | None:
         return next((s for s in self.slots if s.client == client), None)
@@ -112,7 +122,7 @@ class AgentSession:
         return self.active and not self.closed and frame >= self.next_obs
 
     def observe(self, builder: WorldBuilder, last: Update | None, teachers: dict[int, bytes],
-                visible: dict[int, set[int]], final: bool = False) -> None:
+                visible: dict[int, set[int]], final: bool = False, game_us: int = 0) -> None:
         """Queues the observation of the current frame for every slot."""
         if self.realtime and self.outbox.qsize() >= REALTIME_OUTBOX_LIMIT:
             for view in self.views():  # a slow agent: drop this one, resync with keyframes
@@ -127,6 +137,7 @@ class AgentSession:
                 parts.append(wire.bytes_field(4, self._slot_observation(s, builder, last, teachers, visible)))
         parts.append(wire.varint_field(5, final))
         parts.append(wire.packed_varints(6, self.left))
+        parts.append(wire.varint_field(7, game_us))
         self.left = []
         self.outbox.put_nowait(wire.bytes_field(2, b"".join(parts)))  # PlayResponse.observation
         self.last_obs = frame
@@ -141,7 +152,7 @@ class AgentSession:
             parts.append(wire.bytes_field(2, s.view.observe(builder, last, seen)))
         usercmd, row = teachers.get(s.client), builder.player_row(s.client)
         if usercmd is not None and row is not None:
-            parts.append(wire.bytes_field(3, act.teacher(s.client, usercmd, row.delta_angles).SerializeToString()))
+            parts.append(wire.bytes_field(3, act.teacher(s.client, usercmd, row.delta_angles)))
             parts.append(wire.varint_field(4, 1))
         return b"".join(parts)
 

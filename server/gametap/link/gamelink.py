@@ -31,10 +31,10 @@ _ALLOWED = {
 class GameLink(asyncio.Protocol):
     def __init__(self, welcome: dict, check_module: Callable[[dict], str | None],
                  on_frames: Callable[[list[lp.RawFrame]], None],
-                 on_waiting: Callable[[int], None] | None = None):
+                 on_waiting: Callable[[int, int], None] | None = None):
         """welcome: the WELCOME fields; check_module(fields) returns None to accept a
         game module or the reason to refuse it; on_frames gets every batch of frames;
-        on_waiting(frame) hears that a LOCKSTEP game finished `frame` and waits."""
+        on_waiting(frame, busy_us) hears that a LOCKSTEP game finished `frame` and waits."""
         self._welcome = dict(welcome, protocol=lp.PROTOCOL_VERSION)
         self._check_module = check_module
         self._on_frames = on_frames
@@ -68,7 +68,7 @@ class GameLink(asyncio.Protocol):
             if frames:
                 self._on_frames(frames)
             if waiting is not None and self._on_waiting is not None:
-                self._on_waiting(waiting)
+                self._on_waiting(*waiting)
 
     def eof_received(self):
         return False  # close our end too

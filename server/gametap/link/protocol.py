@@ -31,7 +31,7 @@ USERCMD_RECORD = struct.Struct("<HH24s")  # client, reserved, usercmd_t
 VISIBILITY_HEAD = struct.Struct("<HH")  # client, count (then count x uint16 entity numbers)
 CONTROL_HEADER = struct.Struct("<IHH")  # run_until, n_actions, reserved
 ACTION_RECORD = struct.Struct("<BBBbbbHHHHH")  # client, flags, weapon, forward, right, up, buttons, angles[3], reserved
-WAITING = struct.Struct("<I")  # the frame the game finished
+WAITING = struct.Struct("<II")  # the frame the game finished, wall microseconds it ran since released
 RUN_FREE = 0xFFFFFFFF
 MAX_CLIENTS = 64
 MAX_CONFIGSTRINGS = 1024
@@ -54,12 +54,18 @@ class MsgType(enum.IntEnum):
     WAITING = 10
 
 
-class FrameFlags(enum.IntFlag):
+_TYPES = {t.value: t for t in MsgType}
+
+
+class FrameFlags:
+    """FRAME header flags (plain ints: they are tested on every frame)."""
     CAPTURED = 1
     RESET = 2
+    ALL = CAPTURED | RESET
 
 
-class ActionFlags(enum.IntFlag):
+class ActionFlags:
+    """CONTROL action record flags."""
     OVERRIDE = 1     # drive the slot with this command (else: back to its bot AI)
     VISIBILITY = 2   # report what the slot sees
 
@@ -119,10 +125,9 @@ class MessageReader:
     def _check_header(self, size: int, raw_type: int, reserved: int) -> MsgType:
         if size > MAX_PAYLOAD:
             raise LinkProtocolError(f"message of {size} bytes exceeds the {MAX_PAYLOAD}-byte limit")
-        try:
-            msg_type = MsgType(raw_type)
-        except ValueError:
-            raise LinkProtocolError(f"unknown message type {raw_type}") from None
+        msg_type = _TYPES.get(raw_type)
+        if msg_type is None:
+            raise LinkProtocolError(f"unknown message type {raw_type}")
         if reserved != 0:
             raise LinkProtocolError(f"{msg_type.name}: reserved header field is {reserved}, not 0")
         if self._allowed is not None and msg_type not in self._allowed:
@@ -136,7 +141,7 @@ class RawFrame:
 
     frame: int
     level_time_ms: int
-    flags: FrameFlags
+    flags: int  # FrameFlags bits
     players: bytes = b""      # n_players records of PLAYER_RECORD_SIZE bytes
     entities: bytes = b""     # n_entities records of ENTITY_RECORD_SIZE bytes
     configstrings: list[tuple[int, str]] = field(default_factory=list)
@@ -159,7 +164,7 @@ def decode_frame(payload: bytes) -> RawFrame:
         raise LinkProtocolError(f"FRAME: {len(payload)} bytes is shorter than its {FRAME_HEADER.size}-byte header")
     (frame, level_time, n_players, n_entities, n_cs, flags, log_size, n_commands, n_usercmds, n_visibility,
      reserved, reserved2) = FRAME_HEADER.unpack_from(payload)
-    if reserved or reserved2 or flags & ~int(FrameFlags.CAPTURED | FrameFlags.RESET):
+    if reserved or reserved2 or flags & ~FrameFlags.ALL:
         raise LinkProtocolError(f"FRAME {frame}: unknown flags {flags:#x} or reserved fields {reserved}, {reserved2}")
     pos = FRAME_HEADER.size
     end_players = pos + n_players * PLAYER_RECORD_SIZE
@@ -175,7 +180,7 @@ def decode_frame(payload: bytes) -> RawFrame:
     return RawFrame(
         frame=frame,
         level_time_ms=level_time,
-        flags=FrameFlags(flags),
+        flags=flags,
         players=payload[FRAME_HEADER.size:end_players],
         entities=payload[end_players:end_entities],
         configstrings=configstrings,
@@ -246,7 +251,8 @@ def encode_control(run_until: int, actions: list[tuple]) -> bytes:
     return encode_message(MsgType.CONTROL, body)
 
 
-def decode_waiting(payload: bytes) -> int:
+def decode_waiting(payload: bytes) -> tuple[int, int]:
+    """(frame, busy_us)."""
     if len(payload) != WAITING.size:
         raise LinkProtocolError(f"WAITING: {len(payload)} bytes, expected {WAITING.size}")
-    return WAITING.unpack(payload)[0]
+    return WAITING.unpack(payload)

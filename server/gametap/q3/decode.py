@@ -1,9 +1,8 @@
 """Raw ABI records -> serialized gametap.q3.v1 Player and Entity messages.
 
-Records are decoded in batches with numpy (one frombuffer and one column
-extraction per batch of frames), then each record becomes a row of plain
-Python values; a row plus what the configstrings say about its player gives
-the serialized message.
+Each record becomes a row of plain Python values (one struct call, its layout
+derived from the numpy dtypes of gametap.q3.abi); a row plus what the
+configstrings say about its player gives the serialized message.
 """
 from __future__ import annotations
 
@@ -20,23 +19,68 @@ _CONTROLLER_BOT = pb.CONTROLLER_BOT
 _CONTROLLER_HUMAN = pb.CONTROLLER_HUMAN
 
 
+class RecordReader:
+    """Reads chosen fields of fixed-size records with one struct call per record.
+
+    The layout comes from the numpy structured dtype in gametap.q3.abi (the one
+    place the ABI is written down); `index` maps each field to its position(s)
+    in the flat tuple a record unpacks to.
+    """
+
+    _CODES = {"<i4": "i", "<f4": "f", "<u2": "H"}
+
+    def __init__(self, dtype: np.dtype, fields: list[str]):
+        found = []
+
+        def walk(dt: np.dtype, base: int, prefix: str) -> None:
+            for name, (sub, offset) in dt.fields.items():
+                if prefix + name in fields:
+                    found.append((base + offset, prefix + name, sub))
+                elif sub.fields:
+                    walk(sub, base + offset, prefix + name + ".")
+
+        walk(dtype, 0, "")
+        if len(found) != len(fields):
+            raise ValueError(f"fields not in {dtype}: {set(fields) - {f[1] for f in found}}")
+        fmt, pos, flat, self.index = "<", 0, 0, {}
+        for offset, name, sub in sorted(found, key=lambda f: f[0]):
+            count = int(np.prod(sub.shape)) if sub.shape else 1
+            fmt += "x" * (offset - pos) + f"{count}{self._CODES[(sub.base if sub.shape else sub).str]}"
+            self.index[name] = flat if not sub.shape else slice(flat, flat + count)
+            pos, flat = offset + sub.itemsize, flat + count
+        self.struct = struct.Struct(fmt + "x" * (dtype.itemsize - pos))
+        assert self.struct.size == dtype.itemsize
+
+    def rows(self, buf: bytes):
+        return self.struct.iter_unpack(buf) if buf else ()
+
+
+_PLAYER = RecordReader(abi.PLAYER_RECORD, [
+    "client", "ps.pm_type", "ps.pm_flags", "ps.origin", "ps.velocity", "ps.delta_angles",
+    "ps.groundEntityNum", "ps.weapon", "ps.viewangles", "ps.stats", "ps.persistant", "ps.powerups",
+    "ps.ammo", "ps.ping"])
+_ENTITY = RecordReader(abi.ENTITY_RECORD, [
+    "number", "s.eType", "s.eFlags", "s.pos.trDelta", "s.modelindex", "s.clientNum", "s.weapon",
+    "r.linked", "r.svFlags", "r.currentOrigin", "r.currentAngles", "r.ownerNum"])
+
+
 class PlayerRow(NamedTuple):
     client: int
-    origin: list
-    velocity: list
-    viewangles: list
-    stats: list        # STAT_HEALTH .. STAT_ARMOR
+    origin: tuple
+    velocity: tuple
+    viewangles: tuple
+    stats: tuple       # STAT_HEALTH .. STAT_ARMOR
     score: int
     team: int
     deaths: int
     weapon: int
-    ammo: list
+    ammo: tuple
     powerups: list     # indexes of active powerups
     pm_type: int
     pm_flags: int
     ground: int
     ping: int
-    delta_angles: list  # what the game adds to usercmd angles (16-bit units)
+    delta_angles: tuple  # what the game adds to usercmd angles (16-bit units)
 
 
 class EntityRow(NamedTuple):
@@ -45,13 +89,50 @@ class EntityRow(NamedTuple):
     etype: int
     eflags: int
     svflags: int
-    origin: list
-    angles: list
+    origin: tuple
+    angles: tuple
     modelindex: int
     owner: int
     weapon: int
-    velocity: list
+    velocity: tuple
     client: int
+
+
+def _player_row_maker():
+    i = _PLAYER.index
+    stats, pers, powerups, ammo = i["ps.stats"], i["ps.persistant"], i["ps.powerups"], i["ps.ammo"]
+    pw0 = powerups.start
+    picks = (i["client"], i["ps.origin"], i["ps.velocity"], i["ps.viewangles"])
+    tail = (i["ps.weapon"], i["ps.pm_type"], i["ps.pm_flags"], i["ps.groundEntityNum"], i["ps.ping"], i["ps.delta_angles"])
+    stats = slice(stats.start, stats.start + abi.STAT_ARMOR + 1)
+    ammo = slice(ammo.start, ammo.start + abi.NUM_WEAPONS)
+    score, team, deaths = (pers.start + k for k in (abi.PERS_SCORE, abi.PERS_TEAM, abi.PERS_KILLED))
+
+    def make(t: tuple) -> PlayerRow:
+        pw = t[pw0:pw0 + abi.NUM_POWERUPS]
+        return PlayerRow(t[picks[0]], t[picks[1]], t[picks[2]], t[picks[3]], t[stats], t[score], t[team],
+                         t[deaths], t[tail[0]], t[ammo], [k for k, v in enumerate(pw) if v] if any(pw) else [],
+                         t[tail[1]], t[tail[2]], t[tail[3]], t[tail[4]], t[tail[5]])
+    return make
+
+
+def _entity_row_maker():
+    order = ("number", "r.linked", "s.eType", "s.eFlags", "r.svFlags", "r.currentOrigin", "r.currentAngles",
+             "s.modelindex", "r.ownerNum", "s.weapon", "s.pos.trDelta", "s.clientNum")
+    picks = [_ENTITY.index[name] for name in order]
+    return lambda t: EntityRow._make([t[k] for k in picks])
+
+
+_make_player = _player_row_maker()
+_make_entity = _entity_row_maker()
+
+
+def player_rows(buf: bytes) -> list[PlayerRow]:
+    return [_make_player(t) for t in _PLAYER.rows(buf)]
+
+
+def entity_rows(buf: bytes) -> list[EntityRow]:
+    return [_make_entity(t) for t in _ENTITY.rows(buf)]
 
 
 @dataclass(slots=True)
@@ -76,60 +157,56 @@ class PlayerInfo:
 _PLAYER_VECTORS = struct.Struct("<" + "BBBfBfBf" * 3)
 
 
-def player_rows(buf: bytes) -> list[PlayerRow]:
-    if not buf:
-        return []
-    rec = np.frombuffer(buf, abi.PLAYER_RECORD)
-    ps = rec["ps"]
-    stats, pers = ps["stats"], ps["persistant"]
-    powerups = ps["powerups"][:, : abi.NUM_POWERUPS]
-    active = [np.flatnonzero(row).tolist() if any_on else [] for row, any_on in
-              zip(powerups, powerups.any(axis=1).tolist())]
-    return list(map(PlayerRow._make, zip(
-        rec["client"].tolist(), ps["origin"].tolist(), ps["velocity"].tolist(),
-        ps["viewangles"].tolist(), stats[:, : abi.STAT_ARMOR + 1].tolist(),
-        pers[:, abi.PERS_SCORE].tolist(), pers[:, abi.PERS_TEAM].tolist(),
-        pers[:, abi.PERS_KILLED].tolist(), ps["weapon"].tolist(),
-        ps["ammo"][:, : abi.NUM_WEAPONS].tolist(), active, ps["pm_type"].tolist(),
-        ps["pm_flags"].tolist(), ps["groundEntityNum"].tolist(), ps["ping"].tolist(),
-        ps["delta_angles"].tolist(),
-    )))
-
-
-def entity_rows(buf: bytes) -> list[EntityRow]:
-    if not buf:
-        return []
-    rec = np.frombuffer(buf, abi.ENTITY_RECORD)
-    s, r = rec["s"], rec["r"]
-    return list(map(EntityRow._make, zip(
-        rec["number"].tolist(), r["linked"].tolist(), s["eType"].tolist(), s["eFlags"].tolist(),
-        r["svFlags"].tolist(), r["currentOrigin"].tolist(), r["currentAngles"].tolist(),
-        s["modelindex"].tolist(), r["ownerNum"].tolist(), s["weapon"].tolist(),
-        s["pos"]["trDelta"].tolist(), s["clientNum"].tolist(),
-    )))
-
-
 def _vec(v: pb.Vec3, xyz: list) -> None:
     v.x, v.y, v.z = xyz
 
 
+_SCRATCH = pb.Player()  # reused: the daemon builds one message at a time
+_AMMO: dict[tuple, bytes] = {}  # serialized Player.ammo field by value (few distinct values occur)
+
+
+def _ammo_field(ammo: tuple) -> bytes:
+    field = _AMMO.get(ammo)
+    if field is None:
+        if len(_AMMO) > 4096:
+            _AMMO.clear()
+        field = _AMMO[ammo] = pb.Player(ammo=ammo).SerializeToString()
+    return field
+
+
 def player_bytes(row: PlayerRow, info: PlayerInfo, controller: int | None) -> bytes:
     controller = controller or (_CONTROLLER_BOT if info.is_bot else _CONTROLLER_HUMAN)
-    health, team = row.stats[abi.STAT_HEALTH], row.team
-    p = pb.Player(
-        team=team + 1, health=health, armor=row.stats[abi.STAT_ARMOR], weapon=row.weapon,
-        weapons_owned=row.stats[abi.STAT_WEAPONS] & 0xFFFFFFFF, score=row.score,
-        alive=health > 0 and team != abi.TEAM_SPECTATOR
-        and row.pm_type not in (abi.PM_SPECTATOR, abi.PM_DEAD),
-        deaths=row.deaths, crouched=bool(row.pm_flags & abi.PMF_DUCKED),
-        on_ground=row.ground != abi.ENTITYNUM_NONE, ping_ms=row.ping, ammo=row.ammo,
-        powerups=row.powerups,
-    )
+    stats, team = row.stats, row.team
+    health = stats[abi.STAT_HEALTH]
+    p = _SCRATCH
+    p.Clear()
+    p.team = team + 1
+    if health:
+        p.health = health
+        p.alive = health > 0 and team != abi.TEAM_SPECTATOR and row.pm_type not in (abi.PM_SPECTATOR, abi.PM_DEAD)
+    if stats[abi.STAT_ARMOR]:
+        p.armor = stats[abi.STAT_ARMOR]
+    if row.weapon:
+        p.weapon = row.weapon
+    if stats[abi.STAT_WEAPONS]:
+        p.weapons_owned = stats[abi.STAT_WEAPONS] & 0xFFFFFFFF
+    if row.score:
+        p.score = row.score
+    if row.deaths:
+        p.deaths = row.deaths
+    if row.pm_flags & abi.PMF_DUCKED:
+        p.crouched = True
+    if row.ground != abi.ENTITYNUM_NONE:
+        p.on_ground = True
+    if row.ping:
+        p.ping_ms = row.ping
+    if row.powerups:
+        p.powerups.extend(row.powerups)
     o, v, a = row.origin, row.velocity, row.viewangles
-    return info.prefix(row.client, controller) + p.SerializeToString() + _PLAYER_VECTORS.pack(
-        0x2A, 15, 0x0D, o[0], 0x15, o[1], 0x1D, o[2],
-        0x32, 15, 0x0D, v[0], 0x15, v[1], 0x1D, v[2],
-        0x3A, 15, 0x0D, a[0], 0x15, a[1], 0x1D, a[2])
+    return b"".join((info.prefix(row.client, controller), p.SerializeToString(), _ammo_field(row.ammo),
+                     _PLAYER_VECTORS.pack(0x2A, 15, 0x0D, o[0], 0x15, o[1], 0x1D, o[2],
+                                          0x32, 15, 0x0D, v[0], 0x15, v[1], 0x1D, v[2],
+                                          0x3A, 15, 0x0D, a[0], 0x15, a[1], 0x1D, a[2])))
 
 
 def entity_bytes(row: EntityRow, configstrings: dict[int, str]) -> bytes:

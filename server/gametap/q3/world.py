@@ -176,19 +176,23 @@ class WorldBuilder:
             self._rows.clear()
         self.frame, self.level_time_ms = f.frame, f.level_time_ms
         events: list[pb.Event] = []
-        touched, match_dirty = self._apply_configstrings(f.configstrings)
+        touched, match_dirty = self._apply_configstrings(f.configstrings) if f.configstrings else (set(), False)
+        rows = self._rows
         for row in prows:
-            self._rows[row.client] = row
-        touched.update(row.client for row in prows)
-        touched.update(old_players)
-        touched.update(self._restamp)
-        self._restamp.clear()
+            rows[row.client] = row
+            touched.add(row.client)
+        if reset:
+            touched.update(old_players)
+        if self._restamp:
+            touched.update(self._restamp)
+            self._restamp.clear()
         players, removed_players = self._update_players(sorted(touched), events)
         entities, removed_entities = self._update_entities(erows, old_entities)
-        self._log_events(f.log, events)
+        if f.log:
+            self._log_events(f.log, events)
         match = self._update_match(reset or match_dirty, events)
 
-        self._events = [e.SerializeToString() for e in events]
+        self._events = [e.SerializeToString() for e in events] if events else []
         delta = encode_delta(self.frame, self.level_time_ms, match, players, entities,
                              removed_players, removed_entities, self._events)
         self.stats.frames += 1

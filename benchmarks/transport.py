@@ -1,0 +1,62 @@
+"""The transport's floor: a bare grpc.aio bidirectional ping-pong between two Python
+processes on loopback, no game. Run as a script it is the echo server."""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+
+import grpc
+
+METHOD = "/bench.Echo/PingPong"
+
+
+def _identity(b: bytes) -> bytes:
+    return b
+
+
+async def _serve() -> None:
+    async def echo(requests, context):
+        async for request in requests:
+            yield request
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {
+        "PingPong": grpc.stream_stream_rpc_method_handler(echo, request_deserializer=_identity,
+                                                          response_serializer=_identity)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+
+
+async def _ping(port: int, rounds: int, payload: bytes) -> list[float]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.stream_stream(METHOD, request_serializer=_identity, response_deserializer=_identity)()
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            await call.write(payload)
+            await call.read()
+            times.append(time.perf_counter() - start)
+        await call.done_writing()
+        return times
+
+
+def pingpong(rounds: int = 5000, payload_bytes: int = 600) -> dict:
+    """Round-trip times in microseconds (p50, p99), after 500 warm-up rounds."""
+    server = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        times = asyncio.run(_ping(port, rounds + 500, b"x" * payload_bytes))[500:]
+    finally:
+        server.terminate()
+        server.wait()
+    us = sorted(t * 1e6 for t in times)
+    return {"p50_us": statistics.median(us), "p99_us": us[int(len(us) * 0.99)], "rounds": rounds}
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())
