@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from scripted_agent import decide  # examples/ is on sys.path when this script runs
 
 from gametap.client.envs import MatchSpec, OpenArenaParallelEnv
 from gametap.q3.v1 import world_pb2 as wpb
-
-from scripted_agent import decide  # noqa: E402 (run from the examples folder or with it on sys.path)
 
 
 def to_env_action(action, me: wpb.Player, max_turn: float) -> dict:
