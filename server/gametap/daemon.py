@@ -31,9 +31,9 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _start_http(manager: MatchManager, address: str) -> tuple[web.AppRunner, str]:
+async def _start_http(manager: MatchManager, address: str, web_dir) -> tuple[web.AppRunner, str]:
     host, port = split_address(address)
-    runner = web.AppRunner(build_app(manager), access_log=None)
+    runner = web.AppRunner(build_app(manager, web_dir), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -69,13 +69,17 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     try:
         await server.start()
         await mark_serving(health)
-        http_runner, http_address = await _start_http(manager, settings.http)
+        http_runner, http_address = await _start_http(manager, settings.http, settings.web_dir)
+        for warning in settings.warnings():
+            log.warning("%s", warning)
         announce(f"gametap {__version__} serving (state in {settings.state_dir})")
-        announce(f"  gRPC  {host}:{grpc_port}")
-        announce(f"  HTTP  http://{http_address}/")
+        announce(f"  gRPC    {host}:{grpc_port}")
+        announce(f"  HTTP    http://{http_address}/")
+        announce(f"  viewer  http://{http_address}/   (Foxglove: ws://{http_address}/ws)")
         if settings.default_match is not None:
             match = await manager.create(settings.default_match)
             announce(describe_match(match.to_proto(), settings.game_bind))
+            announce(f"  watch it at http://{http_address}/#/match/{match.id}")
         announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
         await stop.wait()
         announce("stopping: ending every game ...")

@@ -82,8 +82,8 @@ class Hub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber(self, self._keyframe_source(), self._queue_limit)
+    def subscribe(self, queue_limit: int | None = None) -> Subscriber:
+        sub = Subscriber(self, self._keyframe_source(), queue_limit or self._queue_limit)
         if self.closed:
             sub._close()
         else:
@@ -95,8 +95,14 @@ class Hub:
             sub._push(delta, keyframe)
 
     def close(self) -> None:
-        """No more updates: subscribers drain their queues, then see the end."""
+        """No more updates: subscribers drain their queues, then see the end. One that
+        was lagging first gets a keyframe of the final state, so that it ends up current."""
         self.closed = True
+        final = None
         for sub in self._subscribers:
+            if sub.lagging:
+                final = final or self._keyframe_source()
+                sub.lagging = False
+                sub._queue.append(final)
             sub._close()
         self._subscribers.clear()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from gametap.errors import NotFound
 from gametap.match import Match, new_match_id
@@ -19,6 +20,18 @@ class MatchManager:
         self.settings = settings
         self._matches: dict[str, Match] = {}
         self._game_data: GameData | None = None
+        self._listeners: list[Callable[[str, Match], None]] = []
+
+    def add_listener(self, listener: Callable[[str, Match], None]) -> None:
+        """listener("created" | "removed", match) hears of matches coming and going."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, Match], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _tell(self, what: str, match: Match) -> None:
+        for listener in list(self._listeners):
+            listener(what, match)
 
     @property
     def game_data(self) -> GameData:
@@ -35,6 +48,7 @@ class MatchManager:
         validated = match_config.validate(config, self.game_data)
         match = Match(new_match_id(), validated, self.settings, self.game_data)
         self._matches[match.id] = match
+        self._tell("created", match)
         try:
             await match.start()
         except Exception as e:
@@ -68,3 +82,4 @@ class MatchManager:
         ended = [m for m in self._matches.values() if m.is_ended]
         for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
             del self._matches[m.id]
+            self._tell("removed", m)

@@ -36,6 +36,7 @@ from gametap.v1 import match_pb2 as mpb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LIBRARY = REPO_ROOT / "native" / "build" / "libgametap_q3.so"
+DEFAULT_WEB_DIR = REPO_ROOT / "web"
 DEFAULT_BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
 
 
@@ -61,6 +62,7 @@ class Settings:
     game_bind: str = "127.0.0.1"
     install: GameInstall = field(default_factory=GameInstall)
     library: Path = field(default_factory=lambda: Path(os.environ.get("GAMETAP_LIBRARY", DEFAULT_LIBRARY)))
+    web_dir: Path = DEFAULT_WEB_DIR
     record: bool = True
     record_max_bytes: int = 1 << 30
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
@@ -74,6 +76,11 @@ class Settings:
         if not self.library.is_file():
             out.append(f"{self.library} is missing (build it with `make native`, or set GAMETAP_LIBRARY)")
         return out
+
+    def warnings(self) -> list[str]:
+        if not (self.web_dir / "node_modules" / "protobufjs").is_dir():
+            return [f"the viewer's npm packages are missing under {self.web_dir} (run `make setup`)"]
+        return []
 
 
 def load(path: Path | None) -> Settings:
@@ -105,6 +112,7 @@ def _from_dict(data: dict) -> Settings:
         grpc=str(server.get("grpc", s.grpc)), http=str(server.get("http", s.http)),
         state_dir=Path(server.get("state_dir", s.state_dir)), game_bind=str(server.get("game_bind", s.game_bind)),
         install=install, library=Path(game.get("library", s.library)),
+        web_dir=Path(server.get("web_dir", s.web_dir)),
         record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
         default_match=match,
     )

@@ -1,21 +1,70 @@
-"""The daemon's HTTP side: /healthz and /api/matches (JSON)."""
+"""The daemon's HTTP side: the viewer, the JSON API, map geometry, metrics and the websocket.
+
+    /                   the viewer (web/index.html and its modules under /static/)
+    /vendor/...         the viewer's npm dependencies (protobufjs), from web/node_modules
+    /api/matches        every match, as JSON
+    /api/maps/{name}    a map's top-down geometry (gametap.q3.mapgeom), as JSON
+    /healthz            "ok"
+    /metrics            Prometheus text format
+    /ws                 Foxglove WebSocket protocol (gametap.httpapi.foxglove)
+"""
 from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
 
 from aiohttp import web
 from google.protobuf import json_format
 
+from gametap.httpapi.foxglove import FoxgloveServer
 from gametap.manager import MatchManager
+from gametap.q3 import bsp, mapgeom
+from gametap.v1 import match_pb2 as mpb
 
 MANAGER = web.AppKey("manager", MatchManager)
+FOXGLOVE = web.AppKey("foxglove", FoxgloveServer)
+WEB_DIR = web.AppKey("web_dir", Path)
+_MAP_NAME = re.compile(r"^[a-z0-9_\-]{1,64}$")
+VENDOR = {  # URL name -> file under web/node_modules
+    "protobuf.min.js": "protobufjs/dist/protobuf.min.js",
+    "descriptor.json": "protobufjs/google/protobuf/descriptor.json",
+}
 
 
-def build_app(manager: MatchManager) -> web.Application:
+def build_app(manager: MatchManager, web_dir: Path) -> web.Application:
     """An application with its routes and no socket bound (no side effects)."""
     app = web.Application()
     app[MANAGER] = manager
+    app[FOXGLOVE] = FoxgloveServer(manager)
+    app[WEB_DIR] = web_dir
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", web_dir / "static", follow_symlinks=False)
+    app.router.add_get("/vendor/{name}", vendor)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/matches", list_matches)
+    app.router.add_get("/api/maps/{name}", map_geometry)
+    app.router.add_get("/ws", app[FOXGLOVE].handle)
+    app.on_shutdown.append(_close_websockets)
     return app
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await app[FOXGLOVE].shutdown()
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(request.app[WEB_DIR] / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def vendor(request: web.Request) -> web.FileResponse:
+    relative = VENDOR.get(request.match_info["name"])
+    path = request.app[WEB_DIR] / "node_modules" / relative if relative else None
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound(text="no such file (is the viewer installed? run `make setup`)\n")
+    return web.FileResponse(path, headers={"Cache-Control": "max-age=3600"})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -25,3 +74,45 @@ async def healthz(request: web.Request) -> web.Response:
 async def list_matches(request: web.Request) -> web.Response:
     matches = [json_format.MessageToDict(m.to_proto()) for m in request.app[MANAGER].list()]
     return web.json_response({"matches": matches})
+
+
+async def map_geometry(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    manager = request.app[MANAGER]
+    if not _MAP_NAME.match(name) or name not in manager.game_data.maps:
+        raise web.HTTPNotFound(text=f"no map {name[:64]!r}\n")
+    try:  # computed once per map, in a thread: it takes tens of milliseconds
+        geometry = await asyncio.to_thread(mapgeom.map_geometry, manager.settings.install.basepath, name)
+    except bsp.BspError as e:
+        raise web.HTTPUnprocessableEntity(text=f"map {name}: {e}\n") from e
+    response = web.Response(text=json.dumps(geometry, separators=(",", ":")), content_type="application/json",
+                            headers={"Cache-Control": "max-age=3600"})
+    response.enable_compression()
+    return response
+
+
+async def metrics(request: web.Request) -> web.Response:
+    matches = request.app[MANAGER].list()
+    lines = [
+        "# HELP gametap_matches Matches the daemon knows, by status.",
+        "# TYPE gametap_matches gauge",
+    ]
+    for status in mpb.MatchStatus.values():
+        if status:
+            count = sum(m.status == status for m in matches)
+            lines.append(f'gametap_matches{{status="{mpb.MatchStatus.Name(status)}"}} {count}')
+    per_match = [
+        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.builder.frame),
+        ("gametap_match_frames_per_second", "gauge", "Recent server frame rate.", lambda m: m.frame_rate.value()),
+        ("gametap_match_watchers", "gauge", "Subscribers of the match's updates.", lambda m: m.hub.subscriber_count),
+        ("gametap_match_dropped_updates", "counter", "Updates lagging subscribers skipped.", lambda m: m.hub.dropped),
+        ("gametap_match_action_timeouts", "counter", "LOCKSTEP steps taken without an agent's action.",
+         lambda m: m.agents.action_timeouts),
+    ]
+    for name, kind, text, value in per_match:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        lines += [f'{name}{{match="{m.id}"}} {value(m)}' for m in matches if not m.is_ended]
+    lines += ["# HELP gametap_websocket_connections Open viewer connections.",
+              "# TYPE gametap_websocket_connections gauge",
+              f"gametap_websocket_connections {request.app[FOXGLOVE].connection_count}"]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
