@@ -5,18 +5,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := openarena-server gcc make
+APT_PACKAGES := openarena-server gcc make chromium
 LIB := native/build/libgametap_q3.so
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)
 PROTO_STAMP := server/gametap/v1/.generated
+WEB_STAMP := web/node_modules/.installed
 
-.PHONY: setup apt venv proto native run test test-fast bench lint clean
+.PHONY: setup apt venv proto native web run test test-fast bench lint clean
 
-setup: apt venv proto native
+setup: apt venv proto native web
 
 # System packages (needs root: run as root or with sudo available).
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
@@ -35,6 +37,12 @@ $(PROTO_STAMP): $(PROTO_SRC) $(VENV)/.installed
 	rm -rf server/gametap/v1 server/gametap/q3/v1
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=server --pyi_out=server --grpc_python_out=server $(PROTO_SRC)
 	touch server/gametap/v1/__init__.py server/gametap/q3/v1/__init__.py $@
+
+# The viewer's npm packages (pinned in web/package-lock.json), served by the daemon.
+web: $(WEB_STAMP)
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+	touch $@
 
 native: $(LIB)
 $(LIB): $(wildcard native/src/*.c native/src/*.h native/include/*.h) native/exports.map native/Makefile
@@ -57,4 +65,4 @@ lint: setup
 	$(VENV)/bin/ruff check server tests benchmarks
 
 clean:
-	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 .pytest_cache
+	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 web/node_modules .pytest_cache

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import agents  # noqa: E402
 import pipeline  # noqa: E402
 import transport  # noqa: E402
+import viewers  # noqa: E402
 from gametap.testing import start_daemon  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -27,15 +28,17 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5, help="interleaved bare/full rounds (median reported)")
     p.add_argument("--frames", type=int, default=20000, help="measured frames per run")
     p.add_argument("--steps", type=int, default=3000, help="measured agent steps per run")
-    p.add_argument("--only", choices=("pipeline", "agents"), help="run one part")
+    p.add_argument("--only", choices=("pipeline", "agents", "viewers"), help="run one part")
     args = p.parse_args()
     print(f"gametap benchmarks on {platform.node()} ({platform.processor() or platform.machine()}), "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     results = {}
-    if args.only != "agents":
+    if args.only in (None, "pipeline"):
         results["pipeline"] = run_pipeline(args)
-    if args.only != "pipeline":
+    if args.only in (None, "agents"):
         results["agents"] = run_agents(args, results.get("pipeline", {}).get("bare_fps"))
+    if args.only in (None, "viewers"):
+        results["viewers"] = run_viewers()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({**results, "time": time.time()}, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.json'}")
@@ -56,6 +59,25 @@ def run_pipeline(args) -> dict:
     print(f"  keyframe size (avg)                         {r['keyframe_bytes']:>9,.0f} bytes"
           f"   (delta/keyframe {r['delta_bytes'] / r['keyframe_bytes']:.2f}; budget <= 0.10)")
     print(f"  watcher resyncs                             {r['watch_resyncs']:>9d}")
+    return r
+
+
+def run_viewers() -> dict:
+    print("\nviewers: REALTIME oa_dm1, 4 bots, sv_fps 20; 100 Foxglove websocket clients in one process")
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-viewers-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            r = viewers.run(daemon)
+        finally:
+            daemon.stop()
+    alone, watched = r["alone"], r["watched"]
+    print(f"  game frames/s, no viewer / 100 viewers      {alone['game_fps']:>6.2f} / {watched['game_fps']:.2f}"
+          f"   ({100 * (watched['game_fps'] / r['sv_fps'] - 1):+.1f}% of sv_fps; goal within 2%)")
+    print(f"  daemon CPU, no viewer / 100 viewers         {alone['daemon_cpu_pct']:>6.1f}% / {watched['daemon_cpu_pct']:.1f}% of a core")
+    print(f"  daemon memory (RSS) alone / watched / after {alone['daemon_rss_mb']:>6.0f} / {watched['daemon_rss_mb']:.0f}"
+          f" / {r['rss_after_mb']:.0f} MB")
+    print(f"  updates per viewer per second               {watched['updates_per_viewer_per_s']:>6.1f}"
+          f"   ({watched['viewers_connected']} viewers received)")
     return r
 
 

@@ -109,7 +109,8 @@ export function renderInspector(world, selection, types) {
     return;
   }
   const type = selection.kind === "player" ? types.Player : types.Entity;
-  const obj = type.toObject(record, { enums: String, defaults: true, longs: Number });
+  const all = type.toObject(record, { enums: String, defaults: true, longs: Number });
+  const obj = Object.fromEntries(type.fieldsArray.map((f) => [f.name, all[f.name]])); // in .proto order
   const rows = fieldRows(obj).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("");
   $("inspector-title").textContent = selection.kind === "player" ? `${record.name} (client ${record.client})` : title;
   $("inspector-body").innerHTML = rows;

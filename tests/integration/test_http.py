@@ -1,0 +1,58 @@
+"""The daemon's HTTP side: the viewer's files, the JSON API, map geometry, metrics."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .conftest import lockstep
+
+pytestmark = pytest.mark.game
+
+
+def get(daemon, path):
+    with urllib.request.urlopen(f"http://{daemon.http}{path}", timeout=30) as r:
+        return r.status, r.headers, r.read()
+
+
+def status_of(daemon, path) -> int:
+    try:
+        return get(daemon, path)[0]
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_health_viewer_and_vendor_files(daemon):
+    assert get(daemon, "/healthz")[2] == b"ok\n"
+    status, headers, body = get(daemon, "/")
+    assert status == 200 and b"gametap viewer" in body and "text/html" in headers["Content-Type"]
+    assert b"protobuf.js" in get(daemon, "/vendor/protobuf.min.js")[2][:200]
+    assert json.loads(get(daemon, "/vendor/descriptor.json")[2])["nested"]["google"]
+    assert b"FoxgloveClient" in get(daemon, "/static/js/foxglove.js")[2]
+    for path in ("/vendor/../../pyproject.toml", "/vendor/nothing.js", "/static/../index.html", "/static/nope.js"):
+        assert status_of(daemon, path) == 404, path
+
+
+def test_matches_api(daemon, client):
+    match = client.create_match(lockstep(bots=("Grism",), max_frames=20))
+    matches = json.loads(get(daemon, "/api/matches")[2])["matches"]
+    assert match.id in [m["id"] for m in matches]
+
+
+def test_map_geometry(daemon):
+    g = json.loads(get(daemon, "/api/maps/oa_dm1")[2])
+    assert g["name"] == "oa_dm1" and g["title"].startswith("Place of Two Deaths")
+    assert len(g["floors"]["z"]) > 500 and len(g["floors"]["xy"]) == 6 * len(g["floors"]["z"])
+    assert len(g["walls"]) % 4 == 0 and len(g["spawns"]) >= 8 and len(g["items"]) >= 20
+    lo, hi = g["bounds"]["min"], g["bounds"]["max"]
+    xs = g["floors"]["xy"][0::2]
+    assert lo[0] - 1 <= min(xs) and max(xs) <= hi[0] + 1
+    for bad in ("nope", "OA_DM1", "..", "oa_dm1.bsp", "a" * 100):
+        assert status_of(daemon, f"/api/maps/{bad}") == 404, bad
+
+
+def test_metrics(daemon, client):
+    client.create_match(lockstep(bots=("Grism",), max_frames=100_000))
+    text = get(daemon, "/metrics")[2].decode()
+    assert 'gametap_matches{status="RUNNING"}' in text
+    assert "gametap_match_frames_per_second{match=" in text and "gametap_websocket_connections" in text
