@@ -56,9 +56,10 @@ def decide(client: int, view, step: int) -> apb.Action:
     )
 
 
-def play(client: Client, match_id: str, frames: int, name: str = "scripted") -> int:
+def play(client: Client, match_id: str, frames: int, name: str = "scripted", action_timeout_ms: int = 0) -> int:
     """Plays for `frames` frames (or until the match ends); returns the agent's score."""
-    with AgentStream(client, match_id, [apb.SlotSpec(name=name, visibility=apb.PVS)]) as agents:
+    slots = [apb.SlotSpec(name=name, visibility=apb.PVS)]
+    with AgentStream(client, match_id, slots, action_timeout_ms=action_timeout_ms) as agents:
         me = agents.clients[0]
         obs = agents.observe()
         start = obs.frame

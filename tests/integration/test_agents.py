@@ -70,7 +70,8 @@ def test_agent_moves_and_turns_as_commanded(client):
 def test_scripted_agent_fires_and_frags(client, daemon):
     match = client.create_match(lockstep(bots=("Grism", "Major"), skill=1, hold_for_agents=1, seed=5))
     try:
-        score = scripted_agent.play(client, match.id, frames=3000, name="sniper")
+        # a generous timeout: a slow step on a busy machine must not change the (seeded) game
+        score = scripted_agent.play(client, match.id, frames=3000, name="sniper", action_timeout_ms=30_000)
         state = client.get_state(match.id)
     finally:
         client.stop_match(match.id)

@@ -52,7 +52,10 @@ def test_map_geometry(daemon):
 
 
 def test_metrics(daemon, client):
-    client.create_match(lockstep(bots=("Grism",), max_frames=100_000))
-    text = get(daemon, "/metrics")[2].decode()
+    match = client.create_match(lockstep(bots=("Grism",), max_frames=100_000))
+    try:
+        text = get(daemon, "/metrics")[2].decode()
+    finally:
+        client.stop_match(match.id)
     assert 'gametap_matches{status="RUNNING"}' in text
     assert "gametap_match_frames_per_second{match=" in text and "gametap_websocket_connections" in text
