@@ -12,15 +12,11 @@ import grpc
 
 from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, Unavailable
 from gametap.manager import MatchManager
-from gametap.rpc.status import code_for
+from gametap.rpc.status import code_for, serialized
 from gametap.v1 import agent_pb2 as apb
 
 SERVICE = "gametap.v1.AgentService"
 JOIN_TIMEOUT_S = 30.0
-
-
-def _identity(b: bytes) -> bytes:
-    return b
 
 
 class AgentService:
@@ -86,5 +82,5 @@ class AgentService:
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Play": grpc.stream_stream_rpc_method_handler(
-                self.play, request_deserializer=apb.PlayRequest.FromString, response_serializer=_identity),
+                self.play, request_deserializer=apb.PlayRequest.FromString, response_serializer=serialized),
         })

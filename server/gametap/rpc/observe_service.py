@@ -11,15 +11,11 @@ import grpc
 from gametap import wire
 from gametap.errors import GametapError
 from gametap.manager import MatchManager
-from gametap.rpc.status import code_for
+from gametap.rpc.status import code_for, serialized
 from gametap.v1 import observe_pb2 as opb
 
 SERVICE = "gametap.v1.ObserveService"
 MAX_BATCH = 4096
-
-
-def _identity(b: bytes) -> bytes:
-    return b
 
 
 class ObserveService:
@@ -50,8 +46,8 @@ class ObserveService:
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Watch": grpc.unary_stream_rpc_method_handler(
-                self.watch, request_deserializer=opb.WatchRequest.FromString, response_serializer=_identity),
+                self.watch, request_deserializer=opb.WatchRequest.FromString, response_serializer=serialized),
             "GetState": grpc.unary_unary_rpc_method_handler(
                 self.get_state, request_deserializer=opb.GetStateRequest.FromString,
-                response_serializer=_identity),
+                response_serializer=serialized),
         })
