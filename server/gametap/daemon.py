@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import signal
@@ -46,6 +47,8 @@ async def _start_http(manager: MatchManager, address: str, web_dir) -> tuple[web
 
 
 async def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    # Games run in their match's folder: every path they are given must be absolute.
+    settings = dataclasses.replace(settings, state_dir=settings.state_dir.expanduser().resolve())
     problems = settings.problems()
     if problems:
         raise StartupError("cannot start:\n  " + "\n  ".join(problems))

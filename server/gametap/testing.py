@@ -37,12 +37,13 @@ class DaemonProcess:
         return self.proc.wait(timeout)
 
 
-def start_daemon(state_dir: Path, *extra: str, timeout: float = 30) -> DaemonProcess:
-    """Starts `gametap serve` on free loopback ports and waits until it says it serves."""
+def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None) -> DaemonProcess:
+    """Starts `gametap serve` on free loopback ports and waits until it says it serves.
+    Later options in `extra` win over the defaults (e.g. a fixed --http)."""
     cmd = [sys.executable, "-m", "gametap", "serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0",
            "--state-dir", str(state_dir), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True, bufsize=1)
+                            text=True, bufsize=1, cwd=cwd)
     lines: list[str] = []
     ready = threading.Event()
 
@@ -60,7 +61,7 @@ def start_daemon(state_dir: Path, *extra: str, timeout: float = 30) -> DaemonPro
     text = "\n".join(lines)
     grpc_addr = re.search(r"gRPC\s+(\S+)", text).group(1)
     http_addr = re.search(r"HTTP\s+http://(\S+)/", text).group(1)
-    return DaemonProcess(proc, grpc_addr, http_addr, state_dir, lines)
+    return DaemonProcess(proc, grpc_addr, http_addr, (cwd or Path.cwd()) / state_dir, lines)
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):

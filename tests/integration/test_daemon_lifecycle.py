@@ -2,6 +2,7 @@
 that its end (SIGTERM, or even SIGKILL) takes its games with it."""
 import signal
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def udp_getstatus(port: int) -> bytes:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_default_match_serves_realtime_and_stopping_leaves_no_game(tmp_path, stop_signal):
-    d = start_daemon(tmp_path / "state")
+    d = start_daemon(Path("state"), cwd=tmp_path)  # a relative state folder, as `make run` gives
     try:
         text = "\n".join(d.output)
         assert "OpenArena clients connect to 127.0.0.1:" in text
