@@ -56,8 +56,8 @@ def test_run_command_returns_output_and_takes_effect(client):
     try:
         wait_until(lambda: client.get_match(match.id).frame > 50, 60, "frames")
         assert "gametap-rocks" in client.run_command(match.id, "echo gametap-rocks")
-        client.run_command(match.id, "fraglimit 7")
-        wait_until(lambda: client.get_state(match.id).match.frag_limit == 7, 30, "fraglimit 7 in the state")
+        client.run_command(match.id, "fraglimit 900")  # high: this free-running game must not reach it
+        wait_until(lambda: client.get_state(match.id).match.frag_limit == 900, 30, "fraglimit 900 in the state")
         client.run_command(match.id, "addbot Major 2")
         wait_until(lambda: len(client.get_state(match.id).players) == 3, 30, "a third player")
     finally:
