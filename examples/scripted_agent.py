@@ -56,8 +56,10 @@ def decide(client: int, view, step: int) -> apb.Action:
     )
 
 
-def play(client: Client, match_id: str, frames: int, name: str = "scripted", action_timeout_ms: int = 0) -> int:
-    """Plays for `frames` frames (or until the match ends); returns the agent's score."""
+def play(client: Client, match_id: str, frames: int, name: str = "scripted",
+         action_timeout_ms: int = 0) -> tuple[int, wpb.WorldState]:
+    """Plays for `frames` frames (or until the match ends); returns the agent's client number
+    and the match's state just before it leaves (leaving takes its player out of the game)."""
     slots = [apb.SlotSpec(name=name, visibility=apb.PVS)]
     with AgentStream(client, match_id, slots, action_timeout_ms=action_timeout_ms) as agents:
         me = agents.clients[0]
@@ -67,7 +69,7 @@ def play(client: Client, match_id: str, frames: int, name: str = "scripted", act
         while not obs.final and obs.frame - start < frames:
             obs = agents.step([decide(me, agents.views[me], step)])
             step += 1
-        return agents.views[me].players[me].score
+        return me, client.get_state(match_id)
 
 
 def main() -> None:
@@ -82,10 +84,10 @@ def main() -> None:
             clock=mpb.LOCKSTEP, hold_for_agents=1,
             bots=[mpb.BotConfig(name=n, skill=1) for n in ["Grism", "Major", "Merman", "Liz"][:args.bots]]))
         try:
-            score = play(client, match.id, frames)
-            state = client.get_state(match.id)
+            me, state = play(client, match.id, frames)
         finally:
             client.stop_match(match.id)
+    score = next(p.score for p in state.players if p.client == me)
     print(f"after {args.minutes:g} minutes of game time the scripted agent scored {score}:")
     for p in sorted(state.players, key=lambda p: -p.score):
         print(f"  {p.name:<12} {p.score:>4} frags  ({wpb.Controller.Name(p.controller).removeprefix('CONTROLLER_').lower()})")
