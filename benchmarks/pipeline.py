@@ -116,7 +116,7 @@ def median(xs: list[float]) -> float:
 DEFAULT_WINDOW = Window(1000, 21000)
 
 
-def run(rounds: int = 5, seed: int = 1234, window: Window = DEFAULT_WINDOW, report=print) -> dict:
+def run(rounds: int = 7, seed: int = 1234, window: Window = DEFAULT_WINDOW, report=print) -> dict:
     with tempfile.TemporaryDirectory(prefix="gametap-bench-state-") as state:
         daemon = start_daemon(Path(state), "--no-default-match")
         try:
