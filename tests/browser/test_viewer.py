@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from gametap.client import World
+from gametap.recording import read_recording
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import observe_pb2 as opb
 
 from .conftest import free_port
 
@@ -42,6 +45,19 @@ def canvas_pixels(page) -> list[int]:
         for (let y = 0; y < c.height; y += 4) for (let x = 0; x < c.width; x += 4) out.push(d[(y * c.width + x) * 4]);
         return out;
     }""")
+
+
+def replay_until(recording, frame: int):
+    """The daemon's state at `frame`, from its recording (first keyframe, then consecutive deltas)."""
+    world = World()
+    for raw in read_recording(recording).updates:
+        update = opb.WorldUpdate.FromString(raw)
+        kind = update.WhichOneof("update")
+        if (kind == "keyframe" and not world.has_state) or (kind == "delta" and world.has_state):
+            world.apply(update)
+        if world.frame == frame:
+            break
+    return world
 
 
 def open_match(p, served):
@@ -85,20 +101,8 @@ def test_scoreboard_matches_get_state(page, served):
         client: Number(r.dataset.client), name: r.querySelector('.name').textContent,
         score: Number(r.querySelector('.score').textContent)}))""")
     shown = {r["client"]: (r["name"], r["score"]) for r in rows}
-    # the daemon's state at the paused frame: replay the recording up to it
-    from gametap.client import World
-    from gametap.recording import read_recording
-    from gametap.v1 import observe_pb2 as opb
-    served["daemon"].client().get_match(served["match"].id)  # the recording is flushed every 0.2 s
-    time.sleep(0.5)
-    world = World()
-    for raw in read_recording(served["state"] / "matches" / served["match"].id / "updates.gtrec").updates:
-        update = opb.WorldUpdate.FromString(raw)
-        body = getattr(update, update.WhichOneof("update"))
-        if update.WhichOneof("update") == "keyframe" and not world.has_state or world.has_state and body.frame == world.frame + 1:
-            world.apply(update)
-        if world.frame == frame:
-            break
+    time.sleep(0.5)  # the daemon flushes its recording every 0.2 s
+    world = replay_until(served["state"] / "matches" / served["match"].id / "updates.gtrec", frame)
     assert world.frame == frame
     assert shown == {c: (pl.name, pl.score) for c, pl in world.players.items()}
     with served["daemon"].client() as c:  # and the live state has the same players
