@@ -7,6 +7,7 @@ Example file (every key optional):
     http = "127.0.0.1:8080"
     state_dir = "/var/lib/gametap"
     game_bind = "127.0.0.1"      # address REALTIME games listen on for human clients
+    web_dir = "web"              # the viewer's files (index.html, static/, node_modules/)
 
     [game]
     binary = "/usr/lib/ioquake3/ioq3ded"

@@ -120,6 +120,9 @@ def test_wrong_protocol_version_is_refused_by_the_library(tmp_path):
     (lp.HEADER.pack(0, 77, 0), "unexpected message (type 77)"),
     (lp.encode_message(lp.MsgType.COMMAND, b"say \x00hi"), "malformed console command"),
     (lp.HEADER.pack(lp.MAX_PAYLOAD + 1, lp.MsgType.COMMAND, 0), "oversized message"),
+    (lp.encode_message(lp.MsgType.CONTROL, b"\x01\x02"), "malformed CONTROL"),
+    (lp.encode_message(lp.MsgType.CONTROL, lp.CONTROL_HEADER.pack(lp.RUN_FREE, 2, 0) + bytes(16)), "malformed CONTROL"),
+    (lp.encode_control(lp.RUN_FREE, [(99, 1, 0, 0, 0, 0, 0, 0, 0, 0)]), "malformed CONTROL"),
 ])
 def test_garbage_from_the_daemon_ends_the_game_with_a_message(tmp_path, garbage, message):
     g = ScriptedGame(tmp_path)
@@ -128,6 +131,21 @@ def test_garbage_from_the_daemon_ends_the_game_with_a_message(tmp_path, garbage,
     g.send(garbage)
     code, out = g.finish()
     assert message in out and code == 0
+
+
+def test_control_gates_a_lockstep_game_and_waiting_reports_the_frame(tmp_path):
+    g = ScriptedGame(tmp_path)
+    g.handshake(welcome=dict(WELCOME, run_until=3, flush_frames=1))
+    frames = [lp.decode_frame(g.expect(lp.MsgType.FRAME)).frame for _ in range(3)]
+    waiting = lp.decode_waiting(g.expect(lp.MsgType.WAITING))
+    assert frames == [1, 2, 3] and waiting[0] == 3  # it stopped after run_until and said so
+    g.send(lp.encode_control(10, []))
+    later = [lp.decode_frame(g.expect(lp.MsgType.FRAME)).frame for _ in range(7)]
+    frame, busy_us = lp.decode_waiting(g.expect(lp.MsgType.WAITING))
+    assert later == list(range(4, 11)) and frame == 10 and 0 < busy_us < 10_000_000
+    g.send(lp.encode_control(lp.RUN_FREE, []) + lp.encode_message(lp.MsgType.COMMAND, b"quit"))
+    code, _ = g.finish()
+    assert code == 0
 
 
 def test_bad_link_descriptor_is_reported(tmp_path):

@@ -9,12 +9,13 @@ from gametap.link import protocol as lp
 from gametap.link.gamelink import GameLink, LinkState
 
 
-async def start_link(check_module=lambda fields: None):
+async def start_link(check_module=lambda fields: None, waits=None):
     ours, theirs = socket.socketpair()
     frames = []
     loop = asyncio.get_running_loop()
+    on_waiting = (lambda frame, busy: waits.append((frame, busy, len(frames)))) if waits is not None else None
     _, link = await loop.create_unix_connection(
-        lambda: GameLink({"clock": "lockstep", "seed": 5}, check_module, frames.extend), sock=ours)
+        lambda: GameLink({"clock": "lockstep", "seed": 5}, check_module, frames.extend, on_waiting), sock=ours)
     theirs.setblocking(False)
     return link, theirs, frames
 
@@ -129,3 +130,19 @@ def test_commands_reach_the_game():
         link.send_command("addbot Sarge 3")
         return await read_message(game)
     assert asyncio.run(main()) == (lp.MsgType.COMMAND, b"addbot Sarge 3")
+
+
+def test_waiting_comes_after_the_frames_sent_with_it():
+    async def main():
+        waits = []
+        link, game, frames = await start_link(waits=waits)
+        game.sendall(hello())
+        await read_message(game)
+        game.sendall(frame(1) + frame(2) + lp.encode_message(lp.MsgType.WAITING, lp.WAITING.pack(2, 345)))
+        await asyncio.sleep(0.05)
+        game.sendall(lp.encode_message(lp.MsgType.WAITING, b"\x01"))  # wrong size
+        await asyncio.wait_for(link.closed, 2)
+        return waits, link.error
+    waits, error = asyncio.run(main())
+    assert waits == [(2, 345, 2)]  # both frames were applied before the game was said to wait
+    assert "WAITING" in error
