@@ -244,7 +244,6 @@ class AgentHost:
             return
         for s in self._awaiting(frame):
             s.acted = True  # its last actions hold for this step
-            s.timeouts += 1
             self.action_timeouts += 1
         self._pause = None
         self._step()
@@ -276,8 +275,7 @@ class AgentHost:
         records = act.records(batch.actions, session.pvs_of)
         stale = batch.frame < session.last_obs or (self.lockstep and session.acted)
         if stale and self.lockstep:
-            session.late_actions += 1  # its step went on without it (timeout): ignore
-            return
+            return  # its step went on without it (the timeout was counted): ignore
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return

@@ -82,8 +82,6 @@ class AgentSession:
     next_obs: int = 0          # the next observation is due at the first frame >= this
     last_obs: int | None = None
     acted: bool = True         # it answered the observation of last_obs
-    timeouts: int = 0
-    late_actions: int = 0
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     present_before: set[int] = field(default_factory=set)  # players in the game when it asked to join
     closed: bool = False
@@ -109,9 +107,6 @@ class AgentSession:
 
     def slots_changed(self) -> None:
         self._pvs_of = None
-
-    def slot(self, client: int) -> Slot | None:
-        return next((s for s in self.slots if s.client == client), None)
 
     def views(self):
         if self.world_view is not None:

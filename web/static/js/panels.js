@@ -1,6 +1,6 @@
 // The side panels: scoreboard, kill feed, event log, inspector, and the status bar.
 
-import { colorOf, escapeHtml, gameTime, MOD_SHORT, WEAPON_SHORT } from "./style.js";
+import { colorOf, escapeHtml, gameTime, MOD_SHORT } from "./style.js";
 
 const $ = (id) => document.getElementById(id);
 const CONTROLLER = { 1: "bot", 2: "agent", 3: "human" };
@@ -131,8 +131,4 @@ export function setConnection(state) {
   const el = $("connection");
   el.dataset.state = state;
   el.textContent = { connecting: "connecting…", connected: "live", disconnected: "disconnected" }[state] || state;
-}
-
-export function weaponName(w) {
-  return WEAPON_SHORT[w] || "";
 }
