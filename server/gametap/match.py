@@ -192,11 +192,7 @@ class Match:
             self._finish(self.process.returncode)
             raise
         finally:
-            self.hub.close()
-            self.agents.close()
-            if self.recorder is not None:
-                self.recorder.close()
-            self.ended.set()
+            self._close_outputs()
 
     def _finish(self, returncode: int | None) -> None:
         end = self.link.end if self.link else None
@@ -222,6 +218,10 @@ class Match:
 
     def fail_to_start(self, reason: str) -> None:
         self._fail(reason)
+        self._close_outputs()
+
+    def _close_outputs(self) -> None:
+        """The match is over: watchers and agents see the end, the recording is complete."""
         self.hub.close()
         self.agents.close()
         if self.recorder is not None:

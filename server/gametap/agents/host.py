@@ -273,13 +273,12 @@ class AgentHost:
             raise InvalidArgument("frame", f"action for frame {batch.frame}, but the last observation "
                                   f"was frame {session.last_obs}")
         records = act.records(batch.actions, session.pvs_of)
-        stale = batch.frame < session.last_obs or (self.lockstep and session.acted)
-        if stale and self.lockstep:
-            return  # its step went on without it (the timeout was counted): ignore
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return
-        self._pending_records = self._pending_records + records
+        if batch.frame < session.last_obs or session.acted:
+            return  # its step went on without it (the timeout was counted): ignore
+        self._pending_records.extend(records)
         session.acted = True
         self._step()
 
@@ -297,7 +296,7 @@ class AgentHost:
         """The match ended: every stream gets a final observation, then its end."""
         if self._timer is not None:
             self._timer.cancel()
-        for session in self.sessions + self.gathered + self.joining:
+        for session in self.sessions:  # joining and gathered sessions are in it too
             if session.active:
                 self._observe(session, final=True)
             elif not session.joined.done():
