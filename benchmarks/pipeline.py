@@ -3,7 +3,8 @@
 bare: the same ioq3ded command line with libgametap_q3 preloaded and capture off
       (virtual clock on, frame headers only); frames/s measured from their arrival.
 full: the real daemon (a subprocess) runs the match with capture, deltas and its
-      recording, and this process follows it with one Watch stream (batched);
+      recording, and this process follows it with one Watch stream (batched)
+      and one Foxglove websocket viewer (a thread), as DESIGN's budget says;
       frames/s measured from the deltas' arrival.
 Both rates cover the same frame window of the same seeded game, so both runs do
 the same game work; rounds are interleaved so machine noise hits both alike.
@@ -11,10 +12,14 @@ the same game work; rounds are interleaved so machine noise hits both alike.
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from websockets.sync.client import connect as ws_connect
 
 from gametap.game_process import GameProcess
 from gametap.link.gamelink import GameLink
@@ -78,11 +83,42 @@ class PipelineRun:
     keyframe_bytes: float
     updates: int
     resyncs: int
+    viewer_messages: int
+
+
+class WebsocketViewer(threading.Thread):
+    """One Foxglove viewer subscribed to a match's channel, counting the updates it gets."""
+
+    def __init__(self, address: str, match_id: str):
+        super().__init__(daemon=True)
+        self.messages, self._closing = 0, threading.Event()
+        self._ws = ws_connect(f"ws://{address}/ws", subprotocols=["foxglove.websocket.v1"], max_size=None)
+        self._ws.recv(timeout=10)  # serverInfo
+        channels = json.loads(self._ws.recv(timeout=10))["channels"]
+        channel = next(c for c in channels if c["topic"] == f"/matches/{match_id}/world")
+        self._ws.send(json.dumps({"op": "subscribe", "subscriptions": [{"id": 1, "channelId": channel["id"]}]}))
+
+    def run(self) -> None:
+        while not self._closing.is_set():
+            try:
+                self.messages += isinstance(self._ws.recv(timeout=0.2), bytes)
+            except TimeoutError:
+                continue
+            except Exception:  # the daemon closed the connection
+                return
+
+    def close(self) -> int:
+        self._closing.set()
+        self.join(5)
+        self._ws.close()
+        return self.messages
 
 
 def full_pipeline(daemon, seed: int, window: Window) -> PipelineRun:
     with daemon.client() as client:
         match = client.create_match(config(seed, window.last))
+        viewer = WebsocketViewer(daemon.http, match.id)
+        viewer.start()
         times: dict[int, float] = {}
         sizes = {"delta": [], "keyframe": []}
         updates = resyncs = 0
@@ -99,8 +135,9 @@ def full_pipeline(daemon, seed: int, window: Window) -> PipelineRun:
         if final.status != mpb.FINISHED:
             raise RuntimeError(f"benchmark match ended {mpb.MatchStatus.Name(final.status)}: {final.failure}")
         keyframe = client.get_state(match.id).ByteSize()  # a keyframe of the final state
+        viewed = viewer.close()
     return PipelineRun(rate(times, window), sum(sizes["delta"]) / max(1, len(sizes["delta"])),
-                       keyframe, updates, resyncs - 1)
+                       keyframe, updates, resyncs - 1, viewed)
 
 
 def _watch_request(match_id: str):
@@ -134,5 +171,5 @@ def run(rounds: int = 7, seed: int = 1234, window: Window = DEFAULT_WINDOW, repo
         "paired_ratio": median([f.fps / b for b, f in zip(bare, full)]),
         "bare_runs": bare, "full_runs": [f.fps for f in full],
         "delta_bytes": last.delta_bytes, "keyframe_bytes": last.keyframe_bytes,
-        "watch_resyncs": last.resyncs, "frames": window.last - window.first,
+        "watch_resyncs": last.resyncs, "viewer_messages": last.viewer_messages, "frames": window.last - window.first,
     }

@@ -52,13 +52,15 @@ def run_pipeline(args) -> dict:
     print()
     print(f"  bare game (library loaded, capture off)     {r['bare_fps']:>9,.0f} frames/s")
     print("  full pipeline (capture, deltas, recording,")
-    print(f"                 one batched Watch stream)    {r['full_fps']:>9,.0f} frames/s")
+    print("      one batched Watch stream, one websocket")
+    print(f"      viewer)                                 {r['full_fps']:>9,.0f} frames/s")
     print(f"  ratio full / bare, median of paired rounds  {r['paired_ratio']:>9.3f}   (goal >= 0.90)")
     print(f"  ratio of the medians                        {r['ratio']:>9.3f}   (more exposed to this VM's drift)")
     print(f"  delta size (avg)                            {r['delta_bytes']:>9,.0f} bytes")
     print(f"  keyframe size (avg)                         {r['keyframe_bytes']:>9,.0f} bytes"
           f"   (delta/keyframe {r['delta_bytes'] / r['keyframe_bytes']:.2f}; budget <= 0.10)")
     print(f"  watcher resyncs                             {r['watch_resyncs']:>9d}")
+    print(f"  websocket viewer updates (capped at 240/s)  {r['viewer_messages']:>9,d}")
     return r
 
 
