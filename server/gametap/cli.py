@@ -42,6 +42,13 @@ def _bot(spec: str) -> mpb.BotConfig:
     return bot
 
 
+def _frame(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is not a frame number (0 or more)")
+    return n
+
+
 def _enum_arg(enum_type, prefix: str):
     def parse(text: str) -> int:
         try:
@@ -115,7 +122,7 @@ def cmd_command(a, client: Client) -> int:
 
 def cmd_watch(a, client: Client) -> int:
     """One line per update: frame, kind, players/entities in it, events."""
-    for n, update in enumerate(client.watch(a.match_id, max_batch=64)):
+    for n, update in enumerate(client.watch(a.match_id, max_batch=64, from_frame=a.from_frame)):
         kind = update.WhichOneof("update")
         body = getattr(update, kind)
         events = [e.WhichOneof("kind") for e in body.events]
@@ -170,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", help="follow a match's updates")
     w.add_argument("match_id")
     w.add_argument("--count", type=int, default=0, help="stop after this many updates")
+    w.add_argument("--from-frame", type=_frame, default=0, metavar="N",
+                   help="start at past frame N, replayed from the match's recording")
     w.set_defaults(run=cmd_watch)
     return p
 

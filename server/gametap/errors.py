@@ -25,3 +25,11 @@ class Unavailable(GametapError):
 
 class ResourceExhausted(GametapError):
     pass
+
+
+class OutOfRange(GametapError):
+    pass
+
+
+class DataLoss(GametapError):
+    pass

@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from gametap.errors import NotFound
-from gametap.match import Match, new_match_id
+from gametap.match import MATCH_ID, RECORDING_NAME, Match, new_match_id
 from gametap.q3 import match_config
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.settings import Settings
@@ -64,6 +65,15 @@ class MatchManager:
             return self._matches[match_id]
         except KeyError:
             raise NotFound(f"no match with id {match_id[:64]!r}") from None
+
+    def recording_on_disk(self, match_id: str) -> Path:
+        """The recording a match left in the state directory, for a match no longer listed."""
+        if not MATCH_ID.fullmatch(match_id):  # ids never reach the filesystem unchecked
+            raise NotFound(f"no match with id {match_id[:64]!r}")
+        path = self.settings.state_dir / "matches" / match_id / RECORDING_NAME
+        if not path.is_file():
+            raise NotFound(f"no match or recording with id {match_id!r}")
+        return path
 
     def list(self) -> list[Match]:
         return list(self._matches.values())

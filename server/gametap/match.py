@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import socket
 import time
 import uuid
 from collections import deque
+from pathlib import Path
 
 from gametap.agents.host import AgentHost
 from gametap.errors import FailedPrecondition, InvalidArgument
@@ -37,6 +39,10 @@ MAX_COMMAND_CHARS = 900
 LOCKSTEP_FLUSH_FRAMES = 32  # the library sends LOCKSTEP frames in batches of this many
 RECORDING_FLUSH_S = 0.2     # a daemon crash loses at most this much of a recording
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+
+
+MATCH_ID = re.compile(r"[0-9a-f]{12}")
+RECORDING_NAME = "updates.gtrec"
 
 
 def new_match_id() -> str:
@@ -94,7 +100,7 @@ class Match:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "home").mkdir(exist_ok=True)
         if self.settings.record:
-            self.recorder = Recorder(self.dir / "updates.gtrec", self._metadata(), self.settings.record_max_bytes)
+            self.recorder = Recorder(self.dir / RECORDING_NAME, self._metadata(), self.settings.record_max_bytes)
         realtime = self.config.clock == mpb.REALTIME
         if realtime:
             self.udp_port = _free_udp_port(self.settings.game_bind)
@@ -124,6 +130,11 @@ class Match:
         while not self.ended.is_set():
             await asyncio.sleep(RECORDING_FLUSH_S)
             self.recorder.flush()
+
+    @property
+    def recording_path(self) -> Path | None:
+        """The match's recording, when it is recorded."""
+        return self.recorder.path if self.recorder is not None else None
 
     def _metadata(self) -> dict:
         from google.protobuf import json_format

@@ -40,3 +40,17 @@ def bytes_field(field: int, payload: bytes) -> bytes:
 
 def packed_varints(field: int, values) -> bytes:
     return bytes_field(field, b"".join(varint(v) for v in values)) if values else b""
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The varint at buf[pos:] and the position after it; ValueError if it is cut short."""
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7

@@ -31,6 +31,9 @@ def test_create_list_state_command_stop(daemon):
     assert "hello-cli" in gametap(daemon, "command", match_id, "echo", "hello-cli").stdout
     watched = gametap(daemon, "watch", match_id, "--count", "5").stdout.splitlines()
     assert len(watched) == 5 and "keyframe" in watched[0]
+    replayed = gametap(daemon, "watch", match_id, "--from-frame", "3", "--count", "3").stdout.splitlines()
+    assert [line.split()[:2] for line in replayed] == [["3", "keyframe"], ["4", "delta"], ["5", "delta"]]
+    assert "not a frame number" in gametap(daemon, "watch", match_id, "--from-frame", "-1", check=False).stderr
     stopped = json.loads(gametap(daemon, "stop", match_id).stdout)
     assert stopped["status"] == "STOPPED"
 

@@ -50,8 +50,9 @@ class AsyncClient:
     async def get_state(self, match_id: str) -> wpb.WorldState:
         return (await self.observe.GetState(opb.GetStateRequest(match_id=match_id), timeout=self.timeout_s)).state
 
-    async def watch(self, match_id: str, max_batch: int = 1) -> AsyncIterator[opb.WorldUpdate]:
-        """Every update of a match, in order, until it ends (a keyframe first)."""
-        async for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch)):
+    async def watch(self, match_id: str, max_batch: int = 1, from_frame: int = 0) -> AsyncIterator[opb.WorldUpdate]:
+        """Every update of a match, in order, until it ends (a keyframe first). from_frame > 0
+        starts at that past frame, replayed from the match's recording."""
+        async for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)):
             for update in response.updates:
                 yield update

@@ -49,7 +49,8 @@ class Client:
     def get_state(self, match_id: str) -> wpb.WorldState:
         return self.observe.GetState(opb.GetStateRequest(match_id=match_id), timeout=self.timeout_s).state
 
-    def watch(self, match_id: str, max_batch: int = 1) -> Iterator[opb.WorldUpdate]:
-        """Every update of a match, in order, until it ends (a keyframe first)."""
-        for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch)):
+    def watch(self, match_id: str, max_batch: int = 1, from_frame: int = 0) -> Iterator[opb.WorldUpdate]:
+        """Every update of a match, in order, until it ends (a keyframe first). from_frame > 0
+        starts at that past frame, replayed from the match's recording."""
+        for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)):
             yield from response.updates

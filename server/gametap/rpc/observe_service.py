@@ -6,16 +6,22 @@ assembled from those parts (gametap.wire): nothing is parsed or re-encoded here.
 """
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import grpc
 
 from gametap import wire
-from gametap.errors import GametapError
+from gametap.errors import FailedPrecondition, GametapError, NotFound, OutOfRange
+from gametap.hub import Subscriber
 from gametap.manager import MatchManager
+from gametap.replay import Replay, update_head
 from gametap.rpc.status import code_for, serialized
 from gametap.v1 import observe_pb2 as opb
 
 SERVICE = "gametap.v1.ObserveService"
 MAX_BATCH = 4096
+REPLAY_CHUNK = 512  # recorded updates read per worker-thread call
 
 
 class ObserveService:
@@ -23,17 +29,28 @@ class ObserveService:
         self._manager = manager
 
     async def watch(self, request: opb.WatchRequest, context):
+        max_batch = min(max(request.max_batch, 1), MAX_BATCH)
         try:
-            match = self._manager.get(request.match_id)
+            batches = self._batches(request, max_batch)
+            async for batch in batches:
+                yield b"".join([wire.bytes_field(1, u) for u in batch])
         except GametapError as e:
             await context.abort(code_for(e), str(e))
-        max_batch = min(max(request.max_batch, 1), MAX_BATCH)
-        sub = match.hub.subscribe()
+
+    def _batches(self, request: opb.WatchRequest, max_batch: int) -> AsyncIterator[list[bytes]]:
+        """The stream's updates in batches: live, replayed, or replayed then live."""
         try:
-            while (batch := await sub.next_batch(max_batch)) is not None:
-                yield b"".join([wire.bytes_field(1, u) for u in batch])
-        finally:
-            sub.unsubscribe()
+            match = self._manager.get(request.match_id)
+        except NotFound:
+            path = self._manager.recording_on_disk(request.match_id)
+            return _replayed(Replay(path, request.from_frame), max_batch)
+        if not request.from_frame or (match.is_ended and request.from_frame == 0):
+            return _live(match.hub.subscribe(), max_batch)
+        if match.recording_path is None:
+            raise FailedPrecondition(f"match {match.id} is not recorded, so it cannot be watched from a past frame")
+        if match.is_ended:
+            return _replayed(Replay(match.recording_path, request.from_frame), max_batch)
+        return _replayed_then_live(match, request.from_frame, max_batch)
 
     async def get_state(self, request: opb.GetStateRequest, context) -> bytes:
         """A serialized GetStateResponse{state}."""
@@ -51,3 +68,44 @@ class ObserveService:
                 self.get_state, request_deserializer=opb.GetStateRequest.FromString,
                 response_serializer=serialized),
         })
+
+
+async def _live(sub: Subscriber, max_batch: int, first: list[bytes] | None = None) -> AsyncIterator[list[bytes]]:
+    try:
+        if first:
+            yield first
+        while (batch := await sub.next_batch(max_batch)) is not None:
+            yield batch
+    finally:
+        sub.unsubscribe()
+
+
+async def _replayed(replay: Replay, max_batch: int) -> AsyncIterator[list[bytes]]:
+    """The replay's batches, each read in a worker thread (file reads and the keyframe's
+    reconstruction must not stall the event loop)."""
+    batches = replay.batches(max(max_batch, REPLAY_CHUNK))
+    while (chunk := await asyncio.to_thread(next, batches, None)) is not None:
+        for i in range(0, len(chunk), max_batch):
+            yield chunk[i:i + max_batch]
+
+
+async def _replayed_then_live(match, from_frame: int, max_batch: int) -> AsyncIterator[list[bytes]]:
+    """Past frames from the recording up to where a live subscription begins, then live.
+    Subscribing first means no frame falls between the two."""
+    sub = match.hub.subscribe()
+    try:
+        (live_keyframe,) = await sub.next_batch(1)  # the state at the frame the game is at
+        now = update_head(live_keyframe)[1]
+        if from_frame > now:
+            raise OutOfRange(f"from_frame {from_frame} is ahead of match {match.id} (at frame {now})")
+        match.recorder.flush()
+        replay = Replay(match.recording_path, from_frame, until_frame=now)
+        async for batch in _replayed(replay, max_batch):
+            yield batch
+        # The recording reached the live keyframe's frame, unless it was cut short
+        # (record max_bytes): then the live keyframe resyncs the stream.
+        first = None if replay.last_frame == now else [live_keyframe]
+        async for batch in _live(sub, max_batch, first):
+            yield batch
+    finally:
+        sub.unsubscribe()

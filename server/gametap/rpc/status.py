@@ -6,7 +6,16 @@ import functools
 
 import grpc
 
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from gametap.errors import (
+    DataLoss,
+    FailedPrecondition,
+    GametapError,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    ResourceExhausted,
+    Unavailable,
+)
 
 _CODES = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -14,6 +23,8 @@ _CODES = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+    DataLoss: grpc.StatusCode.DATA_LOSS,
 }
 
 

@@ -1,0 +1,113 @@
+"""Replaying a match's recording: the state at a chosen frame as one keyframe, then the
+recorded deltas after it.
+
+A recording holds every frame's delta and, every keyframe_interval frames, that frame's
+keyframe right after its delta. To start at frame F the replay takes the last recorded
+keyframe at or before F, applies the deltas after it up to F (gametap.client.World) and
+sends the result as the stream's keyframe. Later recorded keyframes are skipped: a Watch
+stream is one keyframe, then consecutive deltas.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from google.protobuf.message import DecodeError
+
+from gametap import wire
+from gametap.client.world import World, WorldError
+from gametap.errors import DataLoss, GametapError, OutOfRange
+from gametap.recording import RecordingError, iter_records
+from gametap.v1 import observe_pb2 as opb
+
+KEYFRAME, DELTA = 1, 2  # WorldUpdate's oneof field numbers
+
+
+def update_head(payload: bytes) -> tuple[int, int]:
+    """(KEYFRAME or DELTA, frame) of a serialized WorldUpdate, read off the wire without
+    parsing the message (frame is field 1 of both WorldState and WorldDelta)."""
+    if not payload or payload[0] & 7 != 2 or payload[0] >> 3 not in (KEYFRAME, DELTA):
+        raise DataLoss("a recorded update is neither a keyframe nor a delta")
+    try:
+        _, pos = wire.read_varint(payload, 1)
+        frame = wire.read_varint(payload, pos + 1)[0] if payload[pos:pos + 1] == b"\x08" else 0
+    except ValueError as e:
+        raise DataLoss(f"a recorded update is cut short ({e})") from None
+    return payload[0] >> 3, frame
+
+
+class Replay:
+    """The updates of one recording from from_frame on (up to until_frame when given).
+    Blocking file reads: run it off the event loop."""
+
+    def __init__(self, path: Path, from_frame: int, until_frame: int | None = None):
+        self._path, self._from, self._until = path, from_frame, until_frame
+        self.first_frame: int | None = None  # the frame of the stream's keyframe
+        self.last_frame: int | None = None   # the last frame handed out
+
+    def batches(self, size: int) -> Iterator[list[bytes]]:
+        """Up to `size` updates at a time; on a bad record, what came before it still goes out."""
+        batch = []
+        try:
+            for update in self._updates():
+                batch.append(update)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        except GametapError:
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
+
+    def _updates(self) -> Iterator[bytes]:
+        try:
+            with open(self._path, "rb") as f:
+                records = iter_records(f)
+                if next(records, None) is None:
+                    raise DataLoss("the recording has no metadata record")
+                yield from self._from_records(records)
+        except RecordingError as e:
+            raise DataLoss(f"recording {self._path.parent.name}: {e}") from e
+
+    def _from_records(self, records: Iterator[bytes]) -> Iterator[bytes]:
+        base, pending, start = None, [], self._from  # last keyframe at or before start, deltas after it
+        for payload in records:
+            kind, frame = update_head(payload)
+            if self._until is not None and frame > self._until:
+                break
+            if base is None and frame > start:  # nothing recorded at or before from_frame:
+                if kind != KEYFRAME:               # begin at the next keyframe
+                    continue
+                start = frame
+            if frame <= start:
+                if kind == KEYFRAME:
+                    base, pending = payload, []
+                elif base is not None:
+                    pending.append(payload)
+                continue
+            if self.first_frame is None:
+                yield self._keyframe(base, pending, start)
+            if kind == DELTA:
+                self.last_frame = frame
+                yield payload
+        if self.first_frame is None:
+            if base is None:
+                raise OutOfRange("the recording holds no keyframe")
+            yield self._keyframe(base, pending, start)
+
+    def _keyframe(self, base: bytes, pending: list[bytes], frame: int) -> bytes:
+        """A WorldUpdate{keyframe} of the state at `frame`: base plus the pending deltas."""
+        world = World()
+        try:
+            for payload in [base, *pending]:
+                world.apply(opb.WorldUpdate.FromString(payload))
+        except (WorldError, DecodeError) as e:
+            raise DataLoss(f"recording {self._path.parent.name} cannot be replayed: {e}") from e
+        if world.frame != frame:
+            raise OutOfRange(f"frame {frame} is past the recording's end (frame {world.frame})")
+        self.first_frame = self.last_frame = frame
+        if not pending:
+            return base
+        return opb.WorldUpdate(keyframe=world.state()).SerializeToString(deterministic=True)
