@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gametap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"gametap {__version__}")
     p.add_argument("--server", default=DEFAULT_ADDRESS, help=f"daemon's gRPC address (default {DEFAULT_ADDRESS})")
+    p.add_argument("--token", help="the daemon's access token, when it asks for one (default: $GAMETAP_TOKEN)")
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("serve", help="run the daemon (by default with one REALTIME match on oa_dm1, 4 bots)")
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "serve":
         return args.run(args)
-    with Client(args.server) as client:
+    with Client(args.server, token=args.token) as client:
         try:
             return args.run(args, client)
         except grpc.RpcError as e:

@@ -79,6 +79,8 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
         announce(f"  gRPC    {host}:{grpc_port}")
         announce(f"  HTTP    http://{http_address}/")
         announce(f"  viewer  http://{http_address}/   (Foxglove: ws://{http_address}/ws)")
+        if settings.tokens:
+            announce(f"  access  {len(settings.tokens)} tokens; clients send one (viewer: /?token=TOKEN)")
         if settings.default_match is not None:
             match = await manager.create(settings.default_match)
             announce(describe_match(match.to_proto(), settings.game_bind))

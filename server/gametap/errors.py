@@ -33,3 +33,11 @@ class OutOfRange(GametapError):
 
 class DataLoss(GametapError):
     pass
+
+
+class Unauthenticated(GametapError):
+    pass
+
+
+class PermissionDenied(GametapError):
+    pass

@@ -18,6 +18,10 @@ Example file (every key optional):
     enabled = true
     max_bytes = 1073741824       # per match; recording stops (the match goes on) past this
 
+    [auth.tokens]                # none: open to anyone who can reach the ports
+    "a-long-random-admin-token" = "admin"      # observe < play < admin
+    "a-long-random-viewer-token" = "observe"
+
     [default_match]              # started with the daemon; `enabled = false` for none
     map = "oa_dm1"
     clock = "REALTIME"
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from gametap.auth import Role, parse_tokens
 from gametap.q3.launch import GameInstall
 from gametap.v1 import match_pb2 as mpb
 
@@ -68,6 +73,7 @@ class Settings:
     record_max_bytes: int = 1 << 30
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
+    tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
 
     def with_overrides(self, **kw) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -79,9 +85,19 @@ class Settings:
         return out
 
     def warnings(self) -> list[str]:
+        out = []
         if not (self.web_dir / "node_modules" / "protobufjs").is_dir():
-            return [f"the viewer's npm packages are missing under {self.web_dir} (run `make setup`)"]
-        return []
+            out.append(f"the viewer's npm packages are missing under {self.web_dir} (run `make setup`)")
+        exposed = [a for a in (self.grpc, self.http) if not _is_loopback(a)]
+        if exposed and not self.tokens:
+            out.append(f"{', '.join(exposed)} is reachable beyond this machine and no [auth.tokens] are set: "
+                       "anyone who reaches it can create and stop matches")
+        return out
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def load(path: Path | None) -> Settings:
@@ -98,10 +114,13 @@ def load(path: Path | None) -> Settings:
 
 
 def _from_dict(data: dict) -> Settings:
-    unknown = set(data) - {"server", "game", "recording", "default_match"}
+    unknown = set(data) - {"server", "game", "recording", "auth", "default_match"}
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}")
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
+    auth = data.get("auth", {})
+    if set(auth) - {"tokens"}:
+        raise ValueError(f"unknown keys in [auth]: {sorted(set(auth) - {'tokens'})}")
     s = Settings()
     install = GameInstall(binary=Path(game.get("binary", s.install.binary)),
                           basepath=Path(game.get("basepath", s.install.basepath)))
@@ -115,5 +134,5 @@ def _from_dict(data: dict) -> Settings:
         install=install, library=Path(game.get("library", s.library)),
         web_dir=Path(server.get("web_dir", s.web_dir)),
         record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
-        default_match=match,
+        default_match=match, tokens=parse_tokens(auth.get("tokens", {})),
     )

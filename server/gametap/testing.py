@@ -64,6 +64,13 @@ def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | 
     return DaemonProcess(proc, grpc_addr, http_addr, (cwd or Path.cwd()) / state_dir, lines)
 
 
+def start_daemon_with_tokens(state_dir: Path, tokens: dict[str, str]) -> DaemonProcess:
+    """start_daemon with no default match and these access tokens ({token: role})."""
+    config = state_dir / "gametap.toml"
+    config.write_text("[auth.tokens]\n" + "".join(f'"{t}" = "{role}"\n' for t, role in tokens.items()))
+    return start_daemon(state_dir, "--no-default-match", "--config", str(config))
+
+
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
     """Polls predicate() until it returns something truthy (a generous bound that only catches hangs)."""
     deadline = time.monotonic() + timeout

@@ -50,6 +50,8 @@ def observation_space() -> spaces.Box:
 class MatchSpec:
     """The match every episode plays (LOCKSTEP)."""
     server: str = DEFAULT_ADDRESS
+    token: str | None = None                # the daemon's access token (admin: it creates matches);
+                                            # None: $GAMETAP_TOKEN, if set
     map: str = "oa_dm1"
     game_type: int = wpb.GAME_TYPE_FFA
     bots: tuple[tuple[str, int, int], ...] = (("Grism", 1, wpb.TEAM_UNSPECIFIED),)  # (name, skill, team)
@@ -81,7 +83,7 @@ class _Episodes:
         self.end()
         s = self.spec
         if self.client is None:
-            self.client = Client(s.server)
+            self.client = Client(s.server, token=s.token)
         config = mpb.MatchConfig(
             map=s.map, game_type=s.game_type, clock=mpb.LOCKSTEP, seed=seed, frag_limit=s.frag_limit,
             hold_for_agents=len(self.names), max_frames=BOOT_FRAMES + (s.max_steps + 1) * s.frames_per_step,

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
-
+from gametap.client import auth
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import match_pb2_grpc, observe_pb2_grpc
@@ -14,10 +13,10 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 class Client:
-    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0):
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None):
         self.address = address
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self.channel = auth.channel(address, token)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
 

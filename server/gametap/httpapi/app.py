@@ -7,6 +7,9 @@
     /healthz            "ok"
     /metrics            Prometheus text format
     /ws                 Foxglove WebSocket protocol (gametap.httpapi.foxglove)
+
+With tokens configured (gametap.auth), /api/, /metrics and /ws need one with the observe
+role, as `Authorization: Bearer TOKEN` or `?token=TOKEN`; the viewer's own files stay open.
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from pathlib import Path
 from aiohttp import web
 from google.protobuf import json_format
 
+from gametap.auth import Gate, Role, bearer
+from gametap.errors import GametapError
 from gametap.httpapi.foxglove import FoxgloveServer
 from gametap.manager import MatchManager
 from gametap.q3 import bsp, mapgeom
@@ -26,6 +31,9 @@ from gametap.v1 import match_pb2 as mpb
 MANAGER = web.AppKey("manager", MatchManager)
 FOXGLOVE = web.AppKey("foxglove", FoxgloveServer)
 WEB_DIR = web.AppKey("web_dir", Path)
+GATE = web.AppKey("gate", Gate)
+OPEN_PATHS = ("/", "/healthz")
+OPEN_PREFIXES = ("/static/", "/vendor/")
 _MAP_NAME = re.compile(r"^[a-z0-9_\-]{1,64}$")
 VENDOR = {  # URL name -> file under web/node_modules
     "protobuf.min.js": "protobufjs/dist/protobuf.min.js",
@@ -35,7 +43,8 @@ VENDOR = {  # URL name -> file under web/node_modules
 
 def build_app(manager: MatchManager, web_dir: Path) -> web.Application:
     """An application with its routes and no socket bound (no side effects)."""
-    app = web.Application()
+    app = web.Application(middlewares=[require_token])
+    app[GATE] = Gate(manager.settings.tokens)
     app[MANAGER] = manager
     app[FOXGLOVE] = FoxgloveServer(manager)
     app[WEB_DIR] = web_dir
@@ -49,6 +58,18 @@ def build_app(manager: MatchManager, web_dir: Path) -> web.Application:
     app.router.add_get("/ws", app[FOXGLOVE].handle)
     app.on_shutdown.append(_close_websockets)
     return app
+
+
+@web.middleware
+async def require_token(request: web.Request, handler):
+    gate = request.app[GATE]
+    if gate.enabled and request.path not in OPEN_PATHS and not request.path.startswith(OPEN_PREFIXES):
+        token = bearer(request.headers.get("Authorization")) or request.query.get("token")
+        try:
+            gate.check(token, Role.OBSERVE)
+        except GametapError as e:
+            raise web.HTTPUnauthorized(text=f"{e}\n", headers={"WWW-Authenticate": "Bearer"}) from None
+    return await handler(request)
 
 
 async def _close_websockets(app: web.Application) -> None:

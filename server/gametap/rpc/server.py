@@ -5,8 +5,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gametap.auth import Gate
 from gametap.manager import MatchManager
 from gametap.rpc.agent_service import AgentService
+from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import MatchService
 from gametap.rpc.observe_service import ObserveService
 from gametap.v1 import agent_pb2, match_pb2, match_pb2_grpc, observe_pb2
@@ -20,7 +22,8 @@ SERVICE_NAMES = (
 
 def build_server(manager: MatchManager) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """A server with every service added and no port bound (no side effects)."""
-    server = grpc.aio.server(options=[
+    gate = Gate(manager.settings.tokens)
+    server = grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=[
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ])

@@ -9,9 +9,12 @@ import { World } from "./world.js";
 
 const $ = (id) => document.getElementById(id);
 const PANEL_INTERVAL_MS = 100;
+// A daemon with access tokens: open the viewer as /?token=TOKEN; the token goes with every request.
+const TOKEN = new URLSearchParams(location.search).get("token");
+const withToken = (path) => (TOKEN ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}` : path);
 
 const app = {
-  client: new FoxgloveClient(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`),
+  client: new FoxgloveClient(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${withToken("/ws")}`),
   types: null, // protobuf types, once the server advertised the schema
   matchId: null,
   subscription: null,
@@ -41,7 +44,12 @@ async function ensureTypes() {
 async function refreshMatchList() {
   if (app.matchId) return;
   try {
-    const { matches } = await (await fetch("/api/matches")).json();
+    const response = await fetch(withToken("/api/matches"));
+    if (response.status === 401) {
+      $("match-rows").innerHTML = `<tr><td colspan="9" class="empty">This daemon needs a token: open the viewer as <code>/?token=TOKEN</code>.</td></tr>`;
+      return;
+    }
+    const { matches } = await response.json();
     const rows = matches.map((m) => `
       <tr>
         <td><a href="#/match/${m.id}">${m.id}</a></td>
@@ -111,7 +119,7 @@ function onMessage({ detail }) {
 async function loadGeometry(name) {
   app.geometry.set(name, null);
   try {
-    const response = await fetch(`/api/maps/${encodeURIComponent(name)}`);
+    const response = await fetch(withToken(`/api/maps/${encodeURIComponent(name)}`));
     if (!response.ok) throw new Error(await response.text());
     const geometry = await response.json();
     app.geometry.set(name, geometry);

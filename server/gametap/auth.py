@@ -1,0 +1,86 @@
+"""Access tokens with roles. With no tokens configured the daemon is open (it binds
+loopback by default); with tokens, every call names one, and the token's role must
+reach the role the call needs: observe < play < admin.
+
+Callers present `authorization: Bearer TOKEN` (gRPC metadata or an HTTP header); a
+browser's websocket cannot set headers, so HTTP also takes `?token=TOKEN`.
+"""
+from __future__ import annotations
+
+import enum
+import hmac
+import re
+
+from gametap.errors import PermissionDenied, Unauthenticated
+
+
+class Role(enum.IntEnum):
+    OBSERVE = 1  # watch matches, read state and the match list
+    PLAY = 2     # also: put agents into matches
+    ADMIN = 3    # also: create and stop matches, run console commands
+
+
+# What each gRPC method needs; a method not listed needs nothing (health, reflection).
+METHOD_ROLES = {
+    "/gametap.v1.MatchService/ListMatches": Role.OBSERVE,
+    "/gametap.v1.MatchService/GetMatch": Role.OBSERVE,
+    "/gametap.v1.MatchService/CreateMatch": Role.ADMIN,
+    "/gametap.v1.MatchService/StopMatch": Role.ADMIN,
+    "/gametap.v1.MatchService/RunCommand": Role.ADMIN,
+    "/gametap.v1.ObserveService/Watch": Role.OBSERVE,
+    "/gametap.v1.ObserveService/GetState": Role.OBSERVE,
+    "/gametap.v1.AgentService/Play": Role.PLAY,
+}
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
+_BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)
+
+
+def parse_tokens(table: dict) -> dict[str, Role]:
+    """{token: role name} from the settings file -> {token: Role}; ValueError names the problem."""
+    if not isinstance(table, dict):
+        raise ValueError("auth.tokens must be a table of token = role")
+    tokens = {}
+    for token, role in table.items():
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise ValueError("auth.tokens: a token must be 16..256 characters of [A-Za-z0-9._~+/=-]")
+        try:
+            tokens[token] = Role[str(role).upper()]
+        except KeyError:
+            raise ValueError(f"auth.tokens: role {role!r} is not one of observe, play, admin") from None
+    return tokens
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an `authorization: Bearer TOKEN` value."""
+    m = _BEARER.match(header.strip()) if header else None
+    return m.group(1) if m else None
+
+
+class Gate:
+    """Decides whether a presented token may make a call that needs a role."""
+
+    def __init__(self, tokens: dict[str, Role]):
+        self._tokens = tokens
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tokens)
+
+    def role_of(self, token: str | None) -> Role | None:
+        """The token's role; every configured token is compared, in constant time."""
+        found = None
+        for known, role in self._tokens.items():
+            if token is not None and hmac.compare_digest(known.encode(), token.encode()):
+                found = role
+        return found
+
+    def check(self, token: str | None, needed: Role | None) -> None:
+        if not self.enabled or needed is None:
+            return
+        if token is None:
+            raise Unauthenticated("this daemon needs a token: send `authorization: Bearer TOKEN`")
+        role = self.role_of(token)
+        if role is None:
+            raise Unauthenticated("unknown token")
+        if role < needed:
+            raise PermissionDenied(f"this needs the {needed.name.lower()} role; the token has {role.name.lower()}")
