@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gametap.errors import NotFound
-from gametap.match import MATCH_ID, RECORDING_NAME, Match, new_match_id
+from gametap.match import MATCH_ID, RECORDING_NAME, Match, match_dir, new_match_id
 from gametap.q3 import match_config
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.settings import Settings
@@ -70,7 +70,7 @@ class MatchManager:
         """The recording a match left in the state directory, for a match no longer listed."""
         if not MATCH_ID.fullmatch(match_id):  # ids never reach the filesystem unchecked
             raise NotFound(f"no match with id {match_id[:64]!r}")
-        path = self.settings.state_dir / "matches" / match_id / RECORDING_NAME
+        path = match_dir(self.settings.state_dir, match_id) / RECORDING_NAME
         if not path.is_file():
             raise NotFound(f"no match or recording with id {match_id!r}")
         return path

@@ -49,6 +49,11 @@ def new_match_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def match_dir(state_dir: Path, match_id: str) -> Path:
+    """Where a match keeps its game's home, its log and its recording."""
+    return state_dir / "matches" / match_id
+
+
 class FrameRate:
     """Frames per second of wall-clock time over the last few seconds."""
 
@@ -78,7 +83,7 @@ class Match:
         self.status = mpb.STARTING
         self.failure = ""
         self.log_tail: list[str] = []
-        self.dir = settings.state_dir / "matches" / match_id
+        self.dir = match_dir(settings.state_dir, match_id)
         self.builder = WorldBuilder(config.keyframe_interval)
         self.hub = Hub(self.builder.keyframe_update)
         self.agents = AgentHost(self)

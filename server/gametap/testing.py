@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gametap import match
 from gametap.client import Client
 
 
@@ -26,7 +27,7 @@ class DaemonProcess:
         return Client(self.grpc)
 
     def match_dir(self, match_id: str) -> Path:
-        return self.state_dir / "matches" / match_id
+        return match.match_dir(self.state_dir, match_id)
 
     def game_log(self, match_id: str) -> str:
         return (self.match_dir(match_id) / "game.log").read_text(errors="replace")

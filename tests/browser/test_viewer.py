@@ -102,7 +102,7 @@ def test_scoreboard_matches_get_state(page, served):
         score: Number(r.querySelector('.score').textContent)}))""")
     shown = {r["client"]: (r["name"], r["score"]) for r in rows}
     time.sleep(0.5)  # the daemon flushes its recording every 0.2 s
-    world = replay_until(served["state"] / "matches" / served["match"].id / "updates.gtrec", frame)
+    world = replay_until(served["daemon"].match_dir(served["match"].id) / "updates.gtrec", frame)
     assert world.frame == frame
     assert shown == {c: (pl.name, pl.score) for c, pl in world.players.items()}
     with served["daemon"].client() as c:  # and the live state has the same players

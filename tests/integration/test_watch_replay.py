@@ -80,7 +80,7 @@ def test_a_live_match_replays_the_past_then_continues_live(client):
 
 def test_a_match_the_daemon_no_longer_lists_replays_from_its_recording_on_disk(client, daemon, ended_match):
     gone = "0123456789ab"  # as if listed before a restart: only its directory remains
-    (daemon.state_dir / "matches" / gone).mkdir()
+    daemon.match_dir(gone).mkdir()
     shutil.copy(daemon.match_dir(ended_match) / "updates.gtrec", daemon.match_dir(gone) / "updates.gtrec")
     with pytest.raises(grpc.RpcError) as e:
         client.get_match(gone)
@@ -112,7 +112,7 @@ def test_bad_replay_requests_get_clear_statuses(client, daemon, ended_match):
 
 def test_a_corrupt_recording_is_data_loss_after_the_updates_before_it(client, daemon, ended_match):
     broken = "fedcba987654"
-    (daemon.state_dir / "matches" / broken).mkdir()
+    daemon.match_dir(broken).mkdir()
     source = daemon.match_dir(ended_match) / "updates.gtrec"
     data = bytearray(source.read_bytes())
     payload_at, intact = record_in_the_middle(source)

@@ -44,7 +44,7 @@ class ObserveService:
         except NotFound:
             path = self._manager.recording_on_disk(request.match_id)
             return _replayed(Replay(path, request.from_frame), max_batch)
-        if not request.from_frame or (match.is_ended and request.from_frame == 0):
+        if not request.from_frame:
             return _live(match.hub.subscribe(), max_batch)
         if match.recording_path is None:
             raise FailedPrecondition(f"match {match.id} is not recorded, so it cannot be watched from a past frame")
