@@ -66,11 +66,11 @@ class Gate:
     def enabled(self) -> bool:
         return bool(self._tokens)
 
-    def role_of(self, token: str | None) -> Role | None:
+    def role_of(self, token: str) -> Role | None:
         """The token's role; every configured token is compared, in constant time."""
         found = None
         for known, role in self._tokens.items():
-            if token is not None and hmac.compare_digest(known.encode(), token.encode()):
+            if hmac.compare_digest(known.encode(), token.encode()):
                 found = role
         return found
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gametap import __version__
+from gametap import settings as settings_mod
 from gametap.httpapi.app import build_app
 from gametap.manager import MatchManager
 from gametap.rpc.server import build_server, mark_serving
@@ -26,10 +27,10 @@ class StartupError(Exception):
 
 
 def split_address(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise StartupError(f"{address!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
+    try:
+        return settings_mod.split_address(address)
+    except ValueError as e:
+        raise StartupError(str(e)) from None
 
 
 async def _start_http(manager: MatchManager, address: str, web_dir) -> tuple[web.AppRunner, str]:

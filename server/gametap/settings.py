@@ -95,8 +95,16 @@ class Settings:
         return out
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """HOST:PORT -> (host without IPv6 brackets, port); ValueError if it is not that."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
 def _is_loopback(address: str) -> bool:
-    host = address.rsplit(":", 1)[0].strip("[]")
+    host = split_address(address)[0]
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
