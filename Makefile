@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := openarena-server gcc make chromium
+APT_PACKAGES := openarena-server gcc make zlib1g-dev chromium
 LIB := native/build/libgametap_q3.so
+NATIVE_STAMP := native/build/.built
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)
 PROTO_STAMP := server/gametap/v1/.generated
 WEB_STAMP := web/node_modules/.installed
@@ -44,15 +45,19 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund
 	touch $@
 
-native: $(LIB)
-$(LIB): $(wildcard native/src/*.c native/src/*.h native/include/*.h) native/exports.map native/Makefile
-	$(MAKE) -C native
+# The preloaded library and the daemon's hot path (a Python extension in server/gametap/q3/);
+# their generated headers need the venv and the generated protobuf modules.
+native: $(NATIVE_STAMP)
+$(NATIVE_STAMP): $(wildcard native/src/* native/hotpath/* native/include/*) native/exports.map native/Makefile \
+		native/gen_headers.py server/gametap/q3/abi.py server/gametap/client/features.py $(PROTO_STAMP)
+	$(MAKE) -C native PYTHON=$(CURDIR)/$(PY)
+	touch $@
 
 run: setup
 	$(VENV)/bin/gametap serve --state-dir .state
 
 test: setup
-	$(MAKE) -C native test
+	$(MAKE) -C native test PYTHON=$(CURDIR)/$(PY)
 	$(PY) -m pytest
 
 test-fast: setup
@@ -65,4 +70,4 @@ lint: setup
 	$(VENV)/bin/ruff check server tests benchmarks
 
 clean:
-	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 web/node_modules .pytest_cache
+	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 server/gametap/q3/_hotpath*.so web/node_modules .pytest_cache

@@ -55,17 +55,19 @@ async def _bare(seed: int, window: Window, home: Path) -> float:
     argv = launch.command_line(s.install, cfg, home, hostname="bench")
     proc = GameProcess(argv, {"LD_PRELOAD": str(s.library), "PATH": "/usr/bin:/bin"}, home / "game.log", home)
     times: dict[int, float] = {}
+    core = s.make_game().new_world(cfg, record=False)
 
-    def on_frames(frames):
+    def on_frames(batch):
         now = time.perf_counter()
-        for f in frames:
-            times[f.frame] = now
+        last = core.frame
+        for frame in range(last - len(batch[1]) + 1, last + 1):
+            times[frame] = now
 
     sock = await proc.start()
     welcome = {"clock": "lockstep", "capture": False, "seed": cfg.seed, "epoch_s": VIRTUAL_EPOCH_S,
                "max_frames": cfg.max_frames, "flush_frames": LOCKSTEP_FLUSH_FRAMES}
     loop = asyncio.get_running_loop()
-    _, link = await loop.create_unix_connection(lambda: GameLink(welcome, lambda m: None, on_frames), sock=sock)
+    _, link = await loop.create_unix_connection(lambda: GameLink(welcome, lambda m: None, core, on_frames), sock=sock)
     await proc.wait()
     await link.closed
     return rate(times, window)

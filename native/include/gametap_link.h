@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gametap_q3_abi.h" /* generated from server/gametap/q3/abi.py (docs/abi.md) */
+
 #define GT_LINK_PROTOCOL_VERSION 2
 #define GT_LINK_MAX_PAYLOAD (16u * 1024u * 1024u)
 
@@ -77,14 +79,15 @@ typedef struct {
     uint32_t reserved2;       /* 0 */
 } gt_frame_header_t;
 
-/* Sizes of the ABI regions the library copies (OpenArena 0.8.8 / ioquake3). */
-#define GT_PLAYERSTATE_SIZE 468   /* playerState_t: gclient_t bytes 0..467 */
-#define GT_ENTITYSTATE_SIZE 208   /* entityState_t: gentity_t bytes 0..207 */
-#define GT_ENTITYSHARED_OFFSET 416 /* entityShared_t from r.linked on (skips its unused entityState_t copy) */
-#define GT_ENTITYSHARED_SIZE 100  /* gentity_t bytes 416..515: linked .. ownerNum */
-#define GT_MAX_CLIENTS 64         /* entity slots 0..63 are client bodies: sent as players instead */
-#define GT_MAX_GENTITIES 1024
-#define GT_USERCMD_SIZE 24        /* usercmd_t */
+/* The ABI regions the library copies (OpenArena 0.8.8 / ioquake3; docs/abi.md). */
+#define GT_PLAYERSTATE_SIZE Q3_PS_SIZE   /* playerState_t: gclient_t bytes 0.. */
+#define GT_ENTITYSTATE_SIZE Q3_ES_SIZE   /* entityState_t: gentity_t bytes 0.. */
+#define GT_ENTITYSHARED_OFFSET Q3_GENTITY_SHARED_OFFSET /* entityShared_t from r.linked on
+                                            (skips its unused entityState_t copy) */
+#define GT_ENTITYSHARED_SIZE Q3_ESH_SIZE /* linked .. ownerNum */
+#define GT_MAX_CLIENTS Q3_MAX_CLIENTS    /* entity slots 0..63 are client bodies: sent as players instead */
+#define GT_MAX_GENTITIES Q3_MAX_GENTITIES
+#define GT_USERCMD_SIZE Q3_CMD_SIZE      /* usercmd_t */
 
 /* A player slot whose playerState changed. */
 typedef struct {

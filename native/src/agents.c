@@ -10,18 +10,10 @@
 
 #include "gt_internal.h"
 
-/* usercmd_t and playerState_t offsets (reference section 4). */
-#define CMD_ANGLES 4
-#define CMD_BUTTONS 16
-#define CMD_WEAPON 20
-#define CMD_FORWARD 21
-#define PS_ORIGIN 20
-#define PS_DELTA_ANGLES 56
-#define PS_VIEWHEIGHT 164
-#define ENT_LINKED 416
-#define ENT_SVFLAGS 424
-#define ENT_CURRENT_ORIGIN 488
-#define SVF_NOCLIENT 0x1
+/* Offsets in gentity_t of the entityShared_t fields used here (docs/abi.md). */
+#define ENT_LINKED (Q3_GENTITY_SHARED_OFFSET + Q3_ESH_LINKED)
+#define ENT_SVFLAGS (Q3_GENTITY_SHARED_OFFSET + Q3_ESH_SVFLAGS)
+#define ENT_CURRENT_ORIGIN (Q3_GENTITY_SHARED_OFFSET + Q3_ESH_CURRENTORIGIN)
 
 static gt_action_record_t action[GT_MAX_CLIENTS];
 static uint8_t teacher[GT_MAX_CLIENTS][GT_USERCMD_SIZE];
@@ -68,13 +60,13 @@ void gt_agents_usercmd(int client, uint8_t *cmd)
     memcpy(teacher[client], cmd, GT_USERCMD_SIZE);
     teacher_seen[client] = 1;
     for (int i = 0; i < 3; i++) { /* the game adds delta_angles to what the command says */
-        int32_t angle = (int32_t)a->angles[i] - read_i32(ps + PS_DELTA_ANGLES + 4 * i);
-        memcpy(cmd + CMD_ANGLES + 4 * i, &angle, sizeof(angle));
+        int32_t angle = (int32_t)a->angles[i] - read_i32(ps + Q3_PS_DELTA_ANGLES + 4 * i);
+        memcpy(cmd + Q3_CMD_ANGLES + 4 * i, &angle, sizeof(angle));
     }
     int32_t buttons = a->buttons;
-    memcpy(cmd + CMD_BUTTONS, &buttons, sizeof(buttons));
-    cmd[CMD_WEAPON] = a->weapon;
-    memcpy(cmd + CMD_FORWARD, &a->forward, 3); /* forwardmove, rightmove, upmove */
+    memcpy(cmd + Q3_CMD_BUTTONS, &buttons, sizeof(buttons));
+    cmd[Q3_CMD_WEAPON] = a->weapon;
+    memcpy(cmd + Q3_CMD_FORWARDMOVE, &a->forward, 3); /* forwardmove, rightmove, upmove */
 }
 
 static uint64_t wall_us(void)
@@ -108,7 +100,7 @@ static int in_pvs(const float *eye, const uint8_t *point)
 {
     float p[3];
     memcpy(p, point, sizeof(p));
-    return (int)gt_game_syscall2(G_IN_PVS, (intptr_t)eye, (intptr_t)p, 0);
+    return (int)gt_game_syscall2(Q3_G_IN_PVS, (intptr_t)eye, (intptr_t)p, 0);
 }
 
 /* {client, count, numbers...} of what this slot's player could see. */
@@ -116,18 +108,18 @@ static void visibility_record(struct gt_buffer *out, const struct gt_game_data *
 {
     const uint8_t *ps = g->gclients + (size_t)client * (size_t)g->gclient_size;
     float eye[3];
-    memcpy(eye, ps + PS_ORIGIN, sizeof(eye));
-    eye[2] += (float)read_i32(ps + PS_VIEWHEIGHT);
+    memcpy(eye, ps + Q3_PS_ORIGIN, sizeof(eye));
+    eye[2] += (float)read_i32(ps + Q3_PS_VIEWHEIGHT);
     size_t head = out->len;
     uint16_t rec[2] = {(uint16_t)client, 0};
     gt_buffer_append(out, rec, sizeof(rec));
     for (int i = 0; i < g->num_gents; i++) {
         const uint8_t *e = g->gents + (size_t)i * (size_t)g->gent_size;
         if (i == client || (i >= g->max_clients && i < GT_MAX_CLIENTS) ||
-            !read_i32(e + ENT_LINKED) || (read_i32(e + ENT_SVFLAGS) & SVF_NOCLIENT))
+            !read_i32(e + ENT_LINKED) || (read_i32(e + ENT_SVFLAGS) & Q3_SVF_NOCLIENT))
             continue;
         const uint8_t *point = i < GT_MAX_CLIENTS /* a player: where its playerState says */
-            ? g->gclients + (size_t)i * (size_t)g->gclient_size + PS_ORIGIN
+            ? g->gclients + (size_t)i * (size_t)g->gclient_size + Q3_PS_ORIGIN
             : e + ENT_CURRENT_ORIGIN;
         if (in_pvs(eye, point)) {
             uint16_t n = (uint16_t)i;

@@ -1,5 +1,5 @@
 /*
- * Capture: after every GAME_RUN_FRAME, send the daemon what changed. Changed
+ * Capture: after every Q3_VM_GAME_RUN_FRAME, send the daemon what changed. Changed
  * means "bytes differ from what was sent last": the library copies ABI bytes
  * and leaves their meaning to the daemon. Client body entities (0..63) are
  * skipped: their players' playerState carries them.
@@ -11,7 +11,6 @@
 #include "gt_internal.h"
 
 #define LOG_LIMIT (1u << 20)  /* game text kept between two frames */
-#define SERVERINFO_SIZE 8192  /* BIG_INFO_STRING */
 #define LINKED_OFFSET GT_ENTITYSHARED_OFFSET
 
 static struct gt_game_data game = {.max_clients = GT_MAX_CLIENTS};
@@ -21,9 +20,9 @@ static uint8_t sent_entity[GT_MAX_GENTITIES][GT_ENTITYSTATE_SIZE + GT_ENTITYSHAR
 static uint8_t sent_linked[GT_MAX_GENTITIES];
 static uint8_t sent_ps[GT_MAX_CLIENTS][GT_PLAYERSTATE_SIZE];
 
-static char *configstrings[MAX_CONFIGSTRINGS];
-static uint16_t dirty_cs[MAX_CONFIGSTRINGS];
-static uint8_t is_dirty[MAX_CONFIGSTRINGS];
+static char *configstrings[Q3_MAX_CONFIGSTRINGS];
+static uint16_t dirty_cs[Q3_MAX_CONFIGSTRINGS];
+static uint8_t is_dirty[Q3_MAX_CONFIGSTRINGS];
 static int n_dirty;
 
 static struct gt_buffer game_log, game_commands, frame_buf;
@@ -58,12 +57,12 @@ void gt_capture_module_loaded(int fresh_map)
     game.num_gents = 0;
     reset_pending = 1;
     if (fresh_map) { /* a new map starts with no configstrings; a restart keeps them */
-        for (int i = 0; i < MAX_CONFIGSTRINGS; i++) {
+        for (int i = 0; i < Q3_MAX_CONFIGSTRINGS; i++) {
             free(configstrings[i]);
             configstrings[i] = NULL;
         }
     }
-    intptr_t n = gt_game_syscall2(G_CVAR_VARIABLE_INTEGER_VALUE, (intptr_t) "sv_maxclients", 0, 0);
+    intptr_t n = gt_game_syscall2(Q3_G_CVAR_VARIABLE_INTEGER_VALUE, (intptr_t) "sv_maxclients", 0, 0);
     game.max_clients = (n > 0 && n <= GT_MAX_CLIENTS) ? (int)n : GT_MAX_CLIENTS;
 }
 
@@ -88,7 +87,7 @@ static void mark_dirty(int index)
 
 void gt_capture_configstring(int index, const char *text)
 {
-    if (index < 0 || index >= MAX_CONFIGSTRINGS || !text)
+    if (index < 0 || index >= Q3_MAX_CONFIGSTRINGS || !text)
         return;
     if (configstrings[index] && strcmp(configstrings[index], text) == 0)
         return;
@@ -118,14 +117,14 @@ void gt_capture_command(const char *text)
         n_commands++;
 }
 
-/* The engine maintains CS_SERVERINFO itself (cvar changes), so poll it. */
+/* The engine maintains Q3_CS_SERVERINFO itself (cvar changes), so poll it. */
 static void poll_serverinfo(void)
 {
-    static char info[SERVERINFO_SIZE];
+    static char info[Q3_BIG_INFO_STRING];
     info[0] = 0;
-    gt_game_syscall2(G_GET_CONFIGSTRING, CS_SERVERINFO, (intptr_t)info, sizeof(info));
+    gt_game_syscall2(Q3_G_GET_CONFIGSTRING, Q3_CS_SERVERINFO, (intptr_t)info, sizeof(info));
     info[sizeof(info) - 1] = 0;
-    gt_capture_configstring(CS_SERVERINFO, info);
+    gt_capture_configstring(Q3_CS_SERVERINFO, info);
 }
 
 static uint16_t capture_players(void)
@@ -187,7 +186,7 @@ static uint16_t capture_configstrings(int reset)
     uint16_t n = 0;
     poll_serverinfo();
     if (reset) {
-        for (int i = 0; i < MAX_CONFIGSTRINGS; i++)
+        for (int i = 0; i < Q3_MAX_CONFIGSTRINGS; i++)
             if (configstrings[i] && configstrings[i][0]) {
                 append_configstring(i);
                 n++;

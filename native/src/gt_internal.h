@@ -11,34 +11,15 @@
 
 #include "gametap_link.h"
 
-/* ---- engine <-> game module ABI (ioquake3 g_public.h) ---- */
+/* ---- engine <-> game module ABI (ioquake3 g_public.h; docs/abi.md) ---- */
 typedef intptr_t (*gt_syscall_fn)(intptr_t cmd, ...);
 typedef intptr_t (*gt_vmmain_fn)(int cmd, int a0, int a1, int a2, int a3, int a4, int a5,
                                  int a6, int a7, int a8, int a9, int a10, int a11);
 typedef void (*gt_dllentry_fn)(gt_syscall_fn syscall);
 
-enum { GAME_INIT = 0, GAME_SHUTDOWN = 1, GAME_RUN_FRAME = 8, BOTAI_START_FRAME = 10 };
-enum {
-    G_PRINT = 0,
-    G_CVAR_VARIABLE_INTEGER_VALUE = 6,
-    G_SEND_CONSOLE_COMMAND = 14,
-    G_LOCATE_GAME_DATA = 15,
-    G_SET_CONFIGSTRING = 18,
-    G_GET_CONFIGSTRING = 19,
-    G_IN_PVS = 26,
-    G_GET_USERCMD = 36,
-};
-enum { EXEC_APPEND = 2 };
-enum { CS_SERVERINFO = 0, MAX_CONFIGSTRINGS = 1024 };
+/* vmMain commands and syscall numbers: Q3_VM_*, Q3_G_* in the generated gametap_q3_abi.h. */
 
-/* ---- growable byte buffers (buffer.c) ---- */
-struct gt_buffer {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-};
-int gt_buffer_reserve(struct gt_buffer *b, size_t extra); /* 0, or -1 out of memory */
-int gt_buffer_append(struct gt_buffer *b, const void *src, size_t n);
+#include "gt_buffer.h" /* growable byte buffers (buffer.c) */
 
 /* ---- run settings, from the daemon's WELCOME ---- */
 struct gt_settings {

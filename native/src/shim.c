@@ -96,7 +96,7 @@ void gt_game_console(const char *text)
     if (!engine_syscall)
         return;
     snprintf(line, sizeof(line), "%s\n", text);
-    engine_syscall(G_SEND_CONSOLE_COMMAND, (intptr_t)EXEC_APPEND, (intptr_t)line);
+    engine_syscall(Q3_G_SEND_CONSOLE_COMMAND, (intptr_t)Q3_EXEC_APPEND, (intptr_t)line);
 }
 
 void gt_game_quit(const char *why)
@@ -177,21 +177,21 @@ static intptr_t wrap_syscall(intptr_t cmd, ...)
     va_end(ap);
 
     switch ((int)cmd) {
-    case G_GET_USERCMD: {
+    case Q3_G_GET_USERCMD: {
         intptr_t r = engine_syscall(cmd, a[0], a[1]);
         gt_agents_usercmd((int)a[0], (uint8_t *)a[1]);
         return r;
     }
-    case G_PRINT:
+    case Q3_G_PRINT:
         gt_capture_print((const char *)a[0]);
         break;
-    case G_SET_CONFIGSTRING:
+    case Q3_G_SET_CONFIGSTRING:
         gt_capture_configstring((int)a[0], (const char *)a[1]);
         break;
-    case G_SEND_CONSOLE_COMMAND:
+    case Q3_G_SEND_CONSOLE_COMMAND:
         gt_capture_command((const char *)a[1]);
         break;
-    case G_LOCATE_GAME_DATA:
+    case Q3_G_LOCATE_GAME_DATA:
         if (!module_checked && gt_link_alive()) {
             module_checked = 1;
             check_module((int)a[2], (int)a[4]);
@@ -217,20 +217,20 @@ static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int
 {
     intptr_t r;
     switch (cmd) {
-    case GAME_INIT:
+    case Q3_VM_GAME_INIT:
         if (gt_cfg.seed)
-            a1 = (int)gt_cfg.seed; /* GAME_INIT's randomSeed feeds the game's srand */
+            a1 = (int)gt_cfg.seed; /* Q3_VM_GAME_INIT's randomSeed feeds the game's srand */
         gt_capture_module_loaded(!a2);
         break;
-    case BOTAI_START_FRAME: /* bots choose their commands here: agents' must be in place */
+    case Q3_VM_BOTAI_START_FRAME: /* bots choose their commands here: agents' must be in place */
         gt_agents_gate(gt_capture_frame_no() + 1);
         break;
-    case GAME_RUN_FRAME:
+    case Q3_VM_GAME_RUN_FRAME:
         gt_agents_gate(gt_capture_frame_no() + 1);
         r = real_vmMain(cmd, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
         gt_capture_frame(a0);
         return r;
-    case GAME_SHUTDOWN:
+    case Q3_VM_GAME_SHUTDOWN:
         gt_link_flush();
         break;
     default:

@@ -41,6 +41,14 @@ class Subscriber:
             self._queue.append(delta)
         self._wake()
 
+    def _push_batch(self, deltas: list[bytes], keyframes: dict[int, bytes]) -> None:
+        if not self.lagging and len(self._queue) + len(deltas) <= self._limit:
+            self._queue.extend(deltas)  # the common case: one call for the whole batch
+            self._wake()
+            return
+        for i, delta in enumerate(deltas):
+            self._push(delta, keyframes.get(i))
+
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -93,6 +101,13 @@ class Hub:
     def publish(self, delta: bytes, keyframe: bytes | None = None) -> None:
         for sub in self._subscribers:
             sub._push(delta, keyframe)
+
+    def publish_batch(self, deltas: list[bytes], keyframes: list[tuple[int, bytes]]) -> None:
+        """Consecutive updates at once; keyframes: (index in deltas, keyframe of that frame)."""
+        if self._subscribers:
+            by_index = dict(keyframes)
+            for sub in self._subscribers:
+                sub._push_batch(deltas, by_index)
 
     def close(self) -> None:
         """No more updates: subscribers drain their queues, then see the end. One that

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gametap.errors import NotFound
+from gametap.game import Game
 from gametap.match import MATCH_ID, RECORDING_NAME, Match, match_dir, new_match_id
-from gametap.q3 import match_config
-from gametap.q3.game_data import GameData, load_game_data
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
 
@@ -20,7 +19,7 @@ class MatchManager:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._matches: dict[str, Match] = {}
-        self._game_data: GameData | None = None
+        self.game: Game = settings.make_game()
         self._listeners: list[Callable[[str, Match], None]] = []
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
@@ -34,20 +33,14 @@ class MatchManager:
         for listener in list(self._listeners):
             listener(what, match)
 
-    @property
-    def game_data(self) -> GameData:
-        if self._game_data is None:
-            self._game_data = load_game_data(self.settings.install.basepath)
-        return self._game_data
-
     def prepare(self) -> None:
-        """Reads the game's data (maps, bots) now rather than in the first CreateMatch."""
-        _ = self.game_data
+        """Checks a config (which reads the game's data: maps, bots) now rather than in the first CreateMatch."""
+        self.game.validate_config(mpb.MatchConfig())
 
     async def create(self, config: mpb.MatchConfig) -> Match:
         """Validates config (InvalidArgument names the field) and starts the game."""
-        validated = match_config.validate(config, self.game_data)
-        match = Match(new_match_id(), validated, self.settings, self.game_data)
+        validated = self.game.validate_config(config)
+        match = Match(new_match_id(), validated, self.settings, self.game)
         self._matches[match.id] = match
         self._tell("created", match)
         try:

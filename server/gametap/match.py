@@ -1,7 +1,8 @@
 """Match: one game process and everything the daemon keeps about it.
 
 Lifecycle (enforced): STARTING -> RUNNING -> one of FINISHED / STOPPED / FAILED.
-The game's frames flow link -> WorldBuilder -> (recording, Hub). The match
+The game's link bytes flow into its WorldCore (the game's hot path, gametap.game),
+whose batches of serialized updates go to the recording and the Hub. The match
 keeps its final state after the game is gone, so GetState still answers.
 """
 from __future__ import annotations
@@ -19,13 +20,10 @@ from pathlib import Path
 
 from gametap.agents.host import AgentHost
 from gametap.errors import FailedPrecondition, InvalidArgument
+from gametap.game import Game
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
 from gametap.link.gamelink import GameLink
-from gametap.link.protocol import FrameFlags, RawFrame
-from gametap.q3 import abi, launch
-from gametap.q3.game_data import GameData
-from gametap.q3.world import WorldBuilder
 from gametap.recording import Recorder
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
@@ -75,17 +73,17 @@ class FrameRate:
 
 
 class Match:
-    def __init__(self, match_id: str, config: mpb.MatchConfig, settings: Settings, game_data: GameData):
+    def __init__(self, match_id: str, config: mpb.MatchConfig, settings: Settings, game: Game):
         self.id = match_id
         self.config = config
         self.settings = settings
-        self.game_data = game_data
+        self.game = game
         self.status = mpb.STARTING
         self.failure = ""
         self.log_tail: list[str] = []
         self.dir = match_dir(settings.state_dir, match_id)
-        self.builder = WorldBuilder(config.keyframe_interval)
-        self.hub = Hub(self.builder.keyframe_update)
+        self.world = game.new_world(config, record=settings.record)
+        self.hub = Hub(self.world.keyframe)
         self.agents = AgentHost(self)
         self.recorder: Recorder | None = None
         self.process: GameProcess | None = None
@@ -109,10 +107,9 @@ class Match:
         realtime = self.config.clock == mpb.REALTIME
         if realtime:
             self.udp_port = _free_udp_port(self.settings.game_bind)
-        argv = launch.command_line(self.settings.install, self.config, self.dir / "home",
-                                   hostname=f"gametap {self.id}", udp_port=self.udp_port or None,
-                                   bind_ip=self.settings.game_bind)
-        env = dict(os.environ, LD_PRELOAD=_preload(str(self.settings.library)))
+        argv = self.game.command_line(self.config, self.dir / "home", hostname=f"gametap {self.id}",
+                                      udp_port=self.udp_port or None, bind_ip=self.settings.game_bind)
+        env = dict(os.environ, LD_PRELOAD=_preload(str(self.game.library)))
         self.process = GameProcess(argv, env, self.dir / "game.log", cwd=self.dir)
         sock = await self.process.start()
         welcome = {
@@ -126,7 +123,8 @@ class Match:
         }
         loop = asyncio.get_running_loop()
         _, self.link = await loop.create_unix_connection(
-            lambda: GameLink(welcome, self._check_module, self._on_frames, self.agents.on_waiting), sock=sock)
+            lambda: GameLink(welcome, self.game.check_module, self.world, self._on_frames, self.agents.on_waiting),
+            sock=sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
         if self.recorder is not None:
             self._flusher = asyncio.create_task(self._flush_recording(), name=f"recording-{self.id}")
@@ -146,44 +144,22 @@ class Match:
         return {"match_id": self.id, "started": time.time(),
                 "config": json_format.MessageToJson(self.config, indent=None)}
 
-    def _check_module(self, fields: dict) -> str | None:
-        build_id = fields.get("build_id", "")
-        if build_id not in abi.KNOWN_MODULES:
-            known = ", ".join(f"{k} ({v})" for k, v in abi.KNOWN_MODULES.items())
-            return (f"unknown game module {fields.get('path', '?')} (build-id {build_id or 'none'}); "
-                    f"gametap's ABI tables describe {known}")
-        sizes = (fields.get("gentity_size"), fields.get("gclient_size"))
-        if sizes != (abi.GENTITY_SIZE, abi.GCLIENT_SIZE):
-            return (f"game module reports gentity/gclient sizes {sizes}, "
-                    f"expected {(abi.GENTITY_SIZE, abi.GCLIENT_SIZE)}")
-        return None
-
-    def _on_frames(self, frames: list[RawFrame]) -> None:
-        if self._internal_error:
-            return
-        try:
-            updates = self.builder.apply(frames)
-        except Exception as e:  # a bug here must fail this match, not the daemon
-            log.exception("match %s: cannot decode frame %d", self.id, frames[0].frame)
-            self._internal_error = f"internal error decoding frame {frames[0].frame}: {e!r}"
-            self.link.close()
-            return
-        rec = self.recorder
-        for u in updates:
-            if rec is not None:
-                rec.write(u.delta)
-                if u.keyframe is not None:
-                    rec.write(u.keyframe)
-            self.hub.publish(u.delta, u.keyframe)
-        self.agents.on_frames(frames, updates)
-        self.frame_rate.add(self.builder.frame)
-        if self.builder.level_exited and not self._stop_requested:
+    def _on_frames(self, batch: tuple) -> None:
+        """A batch of frames the world applied: (FRAMES, deltas, keyframes, records, reset)."""
+        _, deltas, keyframes, records, reset = batch
+        if self.recorder is not None:
+            self.recorder.write_records(records)
+        self.hub.publish_batch(deltas, keyframes)
+        self.agents.on_frames()
+        world = self.world
+        self.frame_rate.add(world.frame)
+        if world.level_exited and not self._stop_requested:
             self._stop_requested = self._level_over = True  # the game ended the level: end the match
             self.link.send_command("quit")
-        elif self.status == mpb.RUNNING and any(f.flags & FrameFlags.RESET for f in frames):
-            for command in launch.MAP_START_COMMANDS:  # a console command loaded another map
+        elif reset and self.status == mpb.RUNNING:
+            for command in self.game.map_start_commands():  # a console command loaded another map
                 self.link.send_command(command)
-        if self.status == mpb.STARTING:
+        if self.status == mpb.STARTING and deltas:
             self.status = mpb.RUNNING
             self._first_frame.set()
 
@@ -299,8 +275,8 @@ class Match:
 
     def to_proto(self) -> mpb.Match:
         return mpb.Match(
-            id=self.id, config=self.config, status=self.status, frame=self.builder.frame,
-            level_time_ms=self.builder.level_time_ms, failure=self.failure, log_tail=self.log_tail,
+            id=self.id, config=self.config, status=self.status, frame=self.world.frame,
+            level_time_ms=self.world.level_time_ms, failure=self.failure, log_tail=self.log_tail,
             game_port=self.udp_port, frames_per_second=0.0 if self.is_ended else self.frame_rate.value(),
             pid=(self.process.pid or 0) if self.process and not self.is_ended else 0,
             dropped_updates=self.hub.dropped, agent_clients=self.agents.agent_clients,

@@ -46,6 +46,24 @@ class Recorder:
             return
         self._append(payload)
 
+    def write_records(self, records: bytes) -> None:
+        """Records already framed ([length][crc32][payload] each, as the hot path makes them)."""
+        if self._file is None or not records:
+            return
+        if self._size + len(records) > self.max_bytes:
+            fits = 0
+            while fits < len(records):  # keep the whole records that fit
+                length, _ = RECORD_HEAD.unpack_from(records, fits)
+                if self._size + fits + RECORD_HEAD.size + length > self.max_bytes:
+                    break
+                fits += RECORD_HEAD.size + length
+            records = records[:fits]
+            self.truncated = True
+        self._file.write(records)
+        self._size += len(records)
+        if self.truncated:
+            self.close()
+
     def _append(self, payload: bytes) -> None:
         self._file.write(RECORD_HEAD.pack(len(payload), zlib.crc32(payload)))
         self._file.write(payload)

@@ -75,14 +75,16 @@ class Settings:
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
     tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
 
+    def make_game(self):
+        """The game these settings host (gametap.game)."""
+        from gametap import game
+        return game.load("openarena", install=self.install, library=self.library)
+
     def with_overrides(self, **kw) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
     def problems(self) -> list[str]:
-        out = self.install.problems()
-        if not self.library.is_file():
-            out.append(f"{self.library} is missing (build it with `make native`, or set GAMETAP_LIBRARY)")
-        return out
+        return self.make_game().problems()
 
     def warnings(self) -> list[str]:
         out = []

@@ -54,3 +54,47 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
         if b < 0x80:
             return value, pos
         shift += 7
+
+
+def field_number(message_type, name: str) -> int:
+    """A field's number, from the generated descriptor (never a literal)."""
+    return message_type.DESCRIPTOR.fields_by_name[name].number
+
+
+def skip_field(buf: bytes, pos: int, wire_type: int) -> tuple[int, int, int]:
+    """Reads one field's value starting at pos: (start, end, next position) of its bytes
+    (for length-delimited fields, the payload). ValueError if malformed."""
+    if wire_type == 0:
+        start = pos
+        _, pos = read_varint(buf, pos)
+        return start, pos, pos
+    if wire_type == 2:
+        n, start = read_varint(buf, pos)
+        if start + n > len(buf):
+            raise ValueError("length-delimited field runs past the end")
+        return start, start + n, start + n
+    size = {1: 8, 5: 4}.get(wire_type)
+    if size is None or pos + size > len(buf):
+        raise ValueError(f"wire type {wire_type} (groups are not used) or a truncated fixed field")
+    return pos, pos + size, pos + size
+
+
+def split_oneof(buf: bytes, members: frozenset[int]) -> tuple[int, bytes]:
+    """(field number, payload) of the oneof member a message sets, read off the wire: the
+    last member wins and repeated occurrences of one member merge, as protobuf parsing does.
+    (0, b"") if none is set; ValueError if the bytes are not protobuf."""
+    kind, body, pos = 0, b"", 0
+    if len(buf) > 1 and buf[0] >> 3 in members and buf[0] & 7 == 2:  # the usual: one member, nothing else
+        n, start = read_varint(buf, 1)
+        if start + n == len(buf):
+            return buf[0] >> 3, buf[start:]
+    while pos < len(buf):
+        key, pos = read_varint(buf, pos)
+        field, wire_type = key >> 3, key & 7
+        if field == 0:
+            raise ValueError("field number 0")
+        start, end, pos = skip_field(buf, pos, wire_type)
+        if field in members and wire_type == 2:
+            body = (body if field == kind else b"") + buf[start:end]
+            kind = field
+    return kind, body

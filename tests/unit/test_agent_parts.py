@@ -1,31 +1,54 @@
-"""Agent pieces without the game: actions <-> usercmds, span views, features."""
+"""Agent pieces of the hot path without the game: actions -> CONTROL records, the teacher,
+views every k frames and limited to what a slot sees, and feature tensors (C == reference)."""
 import math
+import random
+import struct
 
 import numpy as np
 import pytest
 
-from gametap.agents import actions as act
-from gametap.agents.views import FrameDeltaView, SpanView
 from gametap.client import features
 from gametap.client.world import World
-from gametap.errors import InvalidArgument
-from gametap.q3 import abi
+from gametap.link import protocol as lp
+from gametap.q3 import _hotpath, abi
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.q3.world import WorldBuilder
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
 
-from .test_world_builder import entity, first_frame, frame, player
+from .test_world_builder import WorldBuilder, entity, first_frame, frame, player
+
+
+def observer(slots, frames_per_step=1, structured=True, feats=False, builder=None):
+    b = builder or WorldBuilder()
+    o = b.world.observer(frames_per_step, structured, feats)
+    o.set_slots(slots)
+    return b, o
+
+
+def records(o, actions, frame=0):
+    got_frame, raw = o.actions(apb.ActionBatch(frame=frame, actions=actions).SerializeToString())
+    assert got_frame == frame
+    return [lp.ACTION_RECORD.unpack_from(raw, i) for i in range(0, len(raw), lp.ACTION_RECORD.size)]
+
+
+def short_to_angle(units):
+    degrees = units * 360.0 / 65536
+    return degrees - 360.0 if degrees > 180.0 else degrees
+
+
+def observation(o, final=False, game_us=0, left=()):
+    return apb.PlayResponse.FromString(o.observe(final, game_us, list(left))).observation
 
 
 def test_action_records_carry_the_command():
-    (rec,) = act.records([apb.Action(client=3, forward=1.0, strafe=-0.5, jump=-1.0, yaw=90.0, pitch=-45.0,
-                                     attack=True, weapon=5)], {3: True})
-    client, flags, weapon, fwd, right, up, buttons, pitch, yaw, roll = rec
+    _, o = observer([(3, True)])
+    (rec,) = records(o, [apb.Action(client=3, forward=1.0, strafe=-0.5, jump=-1.0, yaw=90.0, pitch=-45.0,
+                                    attack=True, weapon=5)], frame=12)
+    client, flags, weapon, fwd, right, up, buttons, pitch, yaw, roll, reserved = rec
     assert (client, weapon, fwd, right, up, buttons) == (3, 5, 127, -64, -127, 1)
-    assert flags == act.ActionFlags.OVERRIDE | act.ActionFlags.VISIBILITY
-    assert (yaw, pitch, roll) == (16384, 65536 - 8192, 0)
-    assert act.short_to_angle(yaw) == 90.0 and act.short_to_angle(pitch) == -45.0
+    assert flags == lp.ActionFlags.OVERRIDE | lp.ActionFlags.VISIBILITY
+    assert (yaw, pitch, roll, reserved) == (16384, 65536 - 8192, 0, 0)
+    assert short_to_angle(yaw) == 90.0 and short_to_angle(pitch) == -45.0
 
 
 @pytest.mark.parametrize("action, field", [
@@ -36,39 +59,87 @@ def test_action_records_carry_the_command():
     (apb.Action(client=3, yaw=float("-inf")), "actions[0].yaw"),
     (apb.Action(client=3, pitch=90.5), "actions[0].pitch"),
     (apb.Action(client=3, weapon=14), "actions[0].weapon"),
+    (apb.Action(client=-1), "actions[0].client"),
 ])
 def test_bad_actions_name_their_field(action, field):
-    with pytest.raises(InvalidArgument) as e:
-        act.records([action], {3: False})
-    assert e.value.field == field
+    _, o = observer([(3, False)])
+    with pytest.raises(_hotpath.InvalidField) as e:
+        records(o, [action])
+    assert e.value.args[0] == field
 
 
-def test_two_actions_for_one_slot():
-    with pytest.raises(InvalidArgument, match="second action"):
-        act.records([apb.Action(client=3), apb.Action(client=3)], {3: False})
+def test_refusals_say_what_is_wrong():
+    _, o = observer([(3, False), (1, False)])
+    with pytest.raises(_hotpath.InvalidField) as e:
+        records(o, [apb.Action(client=9)])
+    assert e.value.args[1] == "9 is not one of this stream's slots [1, 3]"
+    with pytest.raises(_hotpath.InvalidField) as e:
+        records(o, [apb.Action(client=3, forward=1.01)])
+    assert e.value.args[1] == f"{np.float32(1.01).item()!r} is outside -1..1"
+    with pytest.raises(_hotpath.InvalidField, match="second action"):
+        records(o, [apb.Action(client=3), apb.Action(client=3)])
+
+
+def test_malformed_or_unknown_parts_of_an_action_batch():
+    _, o = observer([(3, False)])
+    with pytest.raises(_hotpath.InvalidField) as e:
+        o.actions(b"\x12\x05\x08")  # an action cut short
+    assert e.value.args[0] == "act"
+    # an unknown field, and a known field with another wire type: skipped, as protobuf does
+    batch = apb.ActionBatch(frame=4, actions=[apb.Action(client=3, forward=0.5)]).SerializeToString()
+    frame, raw = o.actions(b"\xf8\x07\x01" + b"\x15\x00\x00\x00\x00" + batch)
+    assert frame == 4 and lp.ACTION_RECORD.unpack(raw)[3] == 64
+    assert o.actions(b"")[1] == b""  # no actions: every slot keeps its last
+
+
+def test_random_bytes_as_actions_never_crash():
+    _, o = observer([(3, False)])
+    rng = random.Random(3)
+    for _ in range(3000):
+        try:
+            o.actions(rng.randbytes(rng.randint(0, 60)))
+        except _hotpath.InvalidField:
+            pass
+
+
+def test_hold_records_keep_the_players_view():
+    b, o = observer([(0, False), (1, True)])
+    b.apply([first_frame()])
+    raw = o.hold_records()
+    recs = [lp.ACTION_RECORD.unpack_from(raw, i) for i in range(0, len(raw), lp.ACTION_RECORD.size)]
+    assert [(r[0], r[1], r[3], r[6]) for r in recs] == [(0, 1, 0, 0), (1, 3, 0, 0)]
+    assert short_to_angle(recs[0][8]) == pytest.approx(90.0, abs=0.01)  # the player's yaw
+    assert short_to_angle(recs[0][7]) == pytest.approx(10.0, abs=0.01)  # and pitch
 
 
 def test_teacher_is_the_bot_command_in_agent_terms():
-    usercmd = act.USERCMD.pack(1000, act.angle_to_short(10.0) - 500, act.angle_to_short(-120.0) - 700, 0,
-                               act.BUTTON_ATTACK, 7, 127, -127, 0)
-    t = apb.Action.FromString(act.teacher(4, usercmd, (500, 700, 0)))
-    assert (t.client, t.forward, t.strafe, t.jump, t.attack, t.weapon) == (4, 1.0, -1.0, 0.0, True, 7)
+    b, o = observer([(0, False)])
+    ps = np.frombuffer(player(0), abi.PLAYER_RECORD).copy()
+    ps["ps"]["delta_angles"] = (500, 700, 0)
+    usercmd = np.zeros(1, abi.USERCMD)
+    usercmd["angles"] = (int(10.0 * 65536 / 360) - 500, int(-120.0 * 65536 / 360) - 700, 0)
+    usercmd["buttons"] = abi.BUTTON_ATTACK
+    usercmd["weapon"], usercmd["forwardmove"], usercmd["rightmove"] = 7, 127, -127
+    b.apply([first_frame(), frame(2, players=[ps.tobytes()], usercmds={0: usercmd.tobytes()})])
+    (slot,) = observation(o).slots
+    t = slot.teacher
+    assert slot.has_teacher and (t.client, t.forward, t.strafe, t.jump, t.attack, t.weapon) == (0, 1.0, -1.0, 0.0, True, 7)
     assert t.yaw == pytest.approx(-120.0, abs=0.01) and t.pitch == pytest.approx(10.0, abs=0.01)
 
 
 def run_views(frames_per_observation: int, visible=None):
-    b = WorldBuilder()
-    span, world = SpanView(), World()
-    full = World()
-    frames = [first_frame()] + [frame(n, players=[player(0, origin=(n, 0, 0))],
-                                      entities=[entity(70 + n % 4)], log="Item: 0 item_health\n")
+    b, o = observer([(0, visible is not None)], frames_per_step=frames_per_observation)
+    world, full = World(), World()
+    frames = [first_frame()] + [frame(n, players=[player(0, origin=(n, 0, 0))], entities=[entity(70 + n % 4)],
+                                      log="Item: 0 item_health\n", visibility={0: sorted(visible or ())})
                                 for n in range(2, 30)]
     events_seen = 0
-    for i, u in enumerate(b.apply(frames)):
+    for i, f in enumerate(frames):
+        (u,) = b.apply([f])
         full.apply(opb.WorldUpdate.FromString(u.keyframe if i == 0 else u.delta))
-        span.add_events(u.events)
         if (i + 1) % frames_per_observation == 0 or i == len(frames) - 1:
-            update = opb.WorldUpdate.FromString(span.observe(b, u, visible))
+            obs = observation(o)
+            update = obs.slots[0].view if visible is not None else obs.world
             world.apply(update)
             if update.WhichOneof("update") == "delta":
                 events_seen += sum(e.HasField("item_pickup") for e in update.delta.events)
@@ -82,21 +153,38 @@ def test_span_view_every_k_frames_matches_the_state_and_keeps_every_event():
 
 
 def test_span_view_limited_to_a_visible_set():
-    world, full, _ = run_views(3, visible={0, 71, 72})
-    assert set(world.players) == {0} and set(world.entities) <= {71, 72}
+    world, full, _ = run_views(3, visible={71, 72})
+    assert set(world.players) == {0} and set(world.entities) <= {71, 72}  # its own player is always seen
     assert world.players[0] == full.players[0]
 
 
 def test_frame_delta_view_resyncs_with_a_keyframe_after_a_gap():
-    b = WorldBuilder()
-    view = FrameDeltaView()
+    b, o = observer([(0, False)])
     ups = b.apply([first_frame(), frame(2), frame(3)])
-    assert opb.WorldUpdate.FromString(view.observe(b, ups[-1])).WhichOneof("update") == "keyframe"
+    assert observation(o).world.WhichOneof("update") == "keyframe"
     (u4,) = b.apply([frame(4)])
-    assert view.observe(b, u4) is u4.delta
+    assert observation(o).world.SerializeToString() == opb.WorldUpdate.FromString(u4.delta).SerializeToString()
     b.apply([frame(5)])
-    (u6,) = b.apply([frame(6)])
-    assert opb.WorldUpdate.FromString(view.observe(b, u6)).WhichOneof("update") == "keyframe"
+    b.apply([frame(6)])
+    assert observation(o).world.WhichOneof("update") == "keyframe"
+    assert ups
+
+
+def test_observation_fields():
+    b, o = observer([(0, False), (-1, False)], feats=True)
+    b.apply([first_frame()])
+    obs = observation(o, final=True, game_us=1234, left=[5])
+    assert (obs.frame, obs.level_time_ms, obs.final, list(obs.left), obs.game_us) == (1, 50, True, [5], 1234)
+    assert [s.client for s in obs.slots] == [0]  # a slot not in the game yet has no entry
+    assert len(obs.features) == 4 * features.SIZE
+
+
+def test_features_only_observations_carry_no_world():
+    b, o = observer([(0, False), (1, True)], structured=False, feats=True)
+    b.apply([first_frame()])
+    obs = observation(o)
+    assert not obs.HasField("world") and not any(s.HasField("view") for s in obs.slots)
+    assert np.frombuffer(obs.features, np.float32).shape == (2 * features.SIZE,)
 
 
 def test_features_layout_and_values():
@@ -125,7 +213,66 @@ def test_features_layout_and_values():
     assert math.isclose(sum(n for _, _, n in features.LAYOUT), features.SIZE)
 
 
+def random_frames(rng: random.Random, n_frames: int):
+    """Frames with players and items moving about at random (some hidden, some at equal distances)."""
+    frames = [first_frame()]
+    names = [(abi.CS_PLAYERS + c, f"n\\P{c}\\t\\0" + ("\\skill\\2" if c % 2 else "")) for c in range(2, 9)]
+    for n in range(2, n_frames + 2):
+        players = [player(c, origin=(rng.uniform(-3000, 3000), rng.uniform(-3000, 3000), rng.choice((0.0, 40.0))),
+                          health=rng.randint(-20, 150), score=rng.randint(-3, 30),
+                          team=rng.choice((abi.TEAM_FREE, abi.TEAM_FREE, abi.TEAM_SPECTATOR)),
+                          weapon=rng.randint(0, 13))
+                   for c in range(0, 9) if rng.random() < 0.7]
+        raw = np.frombuffer(b"".join(players), abi.PLAYER_RECORD).copy()
+        raw["ps"]["viewangles"][:, 1] = [rng.uniform(-180, 180) for _ in range(len(raw))]
+        raw["ps"]["viewangles"][:, 0] = [rng.uniform(-89, 89) for _ in range(len(raw))]
+        raw["ps"]["velocity"][:, 0] = [rng.uniform(-400, 400) for _ in range(len(raw))]
+        items = [entity(e, modelindex=rng.choice((5, 12, 2, 30)), origin=(rng.uniform(-2000, 2000), 100.0, 0.0),
+                        eflags=abi.EF_NODRAW if rng.random() < 0.2 else 0) for e in range(70, 85) if rng.random() < 0.5]
+        frames.append(frame(n, players=[raw.tobytes()], entities=items, configstrings=names if n == 2 else (),
+                            visibility={0: sorted(rng.sample(range(1, 85), 30))}))
+    return frames
+
+
+@pytest.mark.parametrize("pvs", [False, True])
+def test_feature_tensor_equals_the_reference_bit_for_bit(pvs):
+    rng = random.Random(5 + pvs)
+    clients = [0, 1, 4]
+    b, o = observer([(c, pvs and c == 0) for c in clients], feats=True)
+    world = World()
+    views = {}
+    compared = busy = 0
+    for i, f in enumerate(random_frames(rng, 60)):
+        (u,) = b.apply([f])
+        world.apply(opb.WorldUpdate.FromString(u.keyframe if i == 0 else u.delta))
+        obs = observation(o)
+        rows = np.frombuffer(obs.features, np.float32).reshape(len(obs.slots), features.SIZE)
+        for slot, row in zip(obs.slots, rows):
+            if slot.HasField("view"):
+                views.setdefault(slot.client, World()).apply(slot.view)
+            seen = views.get(slot.client, world)
+            assert row.tobytes() == features.encode(seen, slot.client).tobytes(), (i, slot.client)
+            compared += 1
+            busy += bool(row[features.LAYOUT[1][1]]) and bool(row[features.LAYOUT[2][1]])
+    assert compared > 100 and busy > compared // 3  # rows with other players and items in them
+
+
+def test_equal_distances_go_to_the_lower_number():
+    b, o = observer([(0, False)], feats=True)
+    b.apply([first_frame(), frame(2, entities=[entity(90, origin=(1.0, 2.0, 3.0 + 100)), entity(80, origin=(1.0, 2.0, 3.0 - 100))])])
+    row = np.frombuffer(observation(o).features, np.float32)
+    items = row[features.LAYOUT[2][1]:].reshape(features.NEAREST_ITEMS, len(features.ITEM))
+    present = [r for r in items if r[0]]
+    assert len(present) == 3 and present[1][4] == present[2][4]  # 80 and 90 are as far away
+    assert (present[1][3], present[2][3]) == (np.float32(-0.1), np.float32(0.1))  # 80 (below) first
+    ref = World()
+    ref.apply(opb.WorldUpdate.FromString(b.world.keyframe()))
+    assert row.tobytes() == features.encode(ref, 0).tobytes()
+
+
 def test_record_of_a_full_stream_slot_has_no_visibility_flag():
-    (rec,) = act.records([apb.Action(client=1)], {1: False})
-    assert rec[1] == act.ActionFlags.OVERRIDE
+    _, o = observer([(1, False)])
+    (rec,) = records(o, [apb.Action(client=1)])
+    assert rec[1] == lp.ActionFlags.OVERRIDE
     assert abi.NUM_WEAPONS == 14
+    assert struct.calcsize("<BBBbbbHHHHH") == lp.ACTION_RECORD.size

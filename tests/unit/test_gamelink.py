@@ -1,4 +1,5 @@
-"""GameLink's handshake and state machine, driven over a real socketpair by a scripted game."""
+"""GameLink's handshake and state machine (with the real hot path as its WorldCore),
+driven over a real socketpair by a scripted game."""
 import asyncio
 import socket
 
@@ -7,28 +8,38 @@ import pytest
 
 from gametap.link import protocol as lp
 from gametap.link.gamelink import GameLink, LinkState
+from gametap.q3 import _hotpath
+from gametap.v1 import observe_pb2 as opb
 
 
 async def start_link(check_module=lambda fields: None, waits=None):
     ours, theirs = socket.socketpair()
-    frames = []
+    frames = []  # the frame numbers of every batch's deltas
     loop = asyncio.get_running_loop()
     on_waiting = (lambda frame, busy: waits.append((frame, busy, len(frames)))) if waits is not None else None
+
+    def on_frames(item):
+        frames.extend(opb.WorldUpdate.FromString(d).delta.frame for d in item[1])
+
+    core = _hotpath.World(100, False)
     _, link = await loop.create_unix_connection(
-        lambda: GameLink({"clock": "lockstep", "seed": 5}, check_module, frames.extend, on_waiting), sock=ours)
+        lambda: GameLink({"clock": "lockstep", "seed": 5}, check_module, core, on_frames, on_waiting), sock=ours)
     theirs.setblocking(False)
     return link, theirs, frames
 
 
 async def read_message(sock):
+    """The first message the daemon sent (the tests read one at a time)."""
     loop = asyncio.get_running_loop()
-    reader = lp.MessageReader()
+    data = b""
     while True:
-        data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 2)
-        assert data, "link closed"
-        msgs = reader.feed(data)
-        if msgs:
-            return msgs[0]
+        chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 2)
+        assert chunk, "link closed"
+        data += chunk
+        if len(data) >= lp.HEADER.size:
+            size, msg_type, _ = lp.HEADER.unpack_from(data)
+            if len(data) >= lp.HEADER.size + size:
+                return lp.MsgType(msg_type), data[lp.HEADER.size:lp.HEADER.size + size]
 
 
 def hello(version=lp.PROTOCOL_VERSION):
@@ -49,7 +60,7 @@ def test_handshake_then_frames_then_end():
         await asyncio.sleep(0.05)
         game.close()
         await asyncio.wait_for(link.closed, 2)
-        return msg_type, welcome, [f.frame for f in frames], link
+        return msg_type, welcome, frames, link
     msg_type, welcome, frames, link = asyncio.run(main())
     assert msg_type == lp.MsgType.WELCOME
     assert welcome == {"clock": "lockstep", "seed": 5, "protocol": lp.PROTOCOL_VERSION}
@@ -105,7 +116,7 @@ def test_good_frames_before_a_bad_message_are_kept():
         await read_message(game)
         game.sendall(frame(1) + frame(2) + lp.encode_message(lp.MsgType.FRAME, b"short"))
         await asyncio.wait_for(link.closed, 2)
-        return [f.frame for f in frames], link.error
+        return list(frames), link.error
     frames, error = asyncio.run(main())
     assert frames == [1, 2] and "shorter than" in error
 
@@ -146,3 +157,15 @@ def test_waiting_comes_after_the_frames_sent_with_it():
     waits, error = asyncio.run(main())
     assert waits == [(2, 345, 2)]  # both frames were applied before the game was said to wait
     assert "WAITING" in error
+
+
+def test_a_frame_after_end_breaks_the_protocol():
+    async def main():
+        link, game, frames = await start_link()
+        game.sendall(hello())
+        await read_message(game)
+        game.sendall(frame(1) + lp.encode_msgpack(lp.MsgType.END, {"reason": "quit", "frame": 1}) + frame(2))
+        await asyncio.wait_for(link.closed, 2)
+        return list(frames), link.error
+    frames, error = asyncio.run(main())
+    assert frames == [1] and "unexpected FRAME while ended" in error

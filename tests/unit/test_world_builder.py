@@ -1,14 +1,44 @@
-"""WorldBuilder on synthesized raw frames: deltas, keyframes, events, and the
-keyframe + deltas == state invariant (the integration tests check it on the real game)."""
+"""The hot path's world (native/hotpath, gametap.q3._hotpath.World) on synthesized raw
+frames fed as link bytes: deltas, keyframes, events, and the keyframe + deltas == state
+invariant (the integration tests check it on the real game)."""
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from gametap.client.world import World, WorldError
-from gametap.link.protocol import FrameFlags, RawFrame
-from gametap.q3 import abi
+from gametap.link import protocol as lp
+from gametap.link.protocol import FrameFlags
+from gametap.q3 import _hotpath, abi
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.q3.world import WorldBuilder
 from gametap.v1 import observe_pb2 as opb
+
+
+@dataclass
+class Update:
+    frame: int
+    delta: bytes
+    keyframe: bytes | None
+
+
+class WorldBuilder:
+    """The hot path's World, fed frames as the game sends them."""
+
+    def __init__(self, keyframe_interval=100):
+        self.world = _hotpath.World(keyframe_interval, True)
+        self.world.accept_frames()
+
+    def apply(self, frames: list[bytes]) -> list[Update]:
+        out = []
+        for item in self.world.feed(b"".join(frames)):
+            assert item[0] == self.world.FRAMES, item
+            _, deltas, keyframes, records, _ = item
+            by_index = dict(keyframes)
+            out += [Update(opb.WorldUpdate.FromString(d).delta.frame, d, by_index.get(i)) for i, d in enumerate(deltas)]
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.world, name)
 
 SERVERINFO = r"\mapname\oa_dm1\g_gametype\0\fraglimit\10\timelimit\5\capturelimit\0"
 
@@ -45,11 +75,10 @@ def entity(number, etype=abi.ET_ITEM, modelindex=12, origin=(5.0, 6.0, 7.0), lin
     return r.tobytes()
 
 
-def frame(n, players=(), entities=(), configstrings=(), log="", reset=False, commands=()):
+def frame(n, players=(), entities=(), configstrings=(), log="", reset=False, commands=(), **kw):
     flags = FrameFlags.CAPTURED | (FrameFlags.RESET if reset else 0)
-    return RawFrame(frame=n, level_time_ms=50 * n, flags=flags, players=b"".join(players),
-                    entities=b"".join(entities), configstrings=list(configstrings), log=log,
-                    commands=list(commands))
+    return lp.encode_frame(n, 50 * n, flags, players=b"".join(players), entities=b"".join(entities),
+                           configstrings=list(configstrings), log=log, commands=list(commands), **kw)
 
 
 def first_frame():
@@ -170,7 +199,7 @@ def test_keyframe_plus_deltas_equals_state():
     world = World()
     for i, u in enumerate(b.apply(frames)):
         world.apply(parse(u.keyframe if i == 0 else u.delta))
-    expected = wpb.WorldState.FromString(b.state_bytes())
+    expected = wpb.WorldState.FromString(b.state())
     assert world.state().SerializeToString(deterministic=True) == expected.SerializeToString(deterministic=True)
     assert world.frame == 39 and world.players[0].origin.x == 39.0
 
@@ -192,5 +221,5 @@ def test_level_exit_ends_the_stream_before_the_games_score_reset():
     ups = b.apply([frame(3, players=[player(0, score=0)], commands=["vstr nextmap\n"]), frame(4)])
     assert ups == [] and b.level_exited
     assert b.frame == 2
-    assert wpb.WorldState.FromString(b.state_bytes()).players[0].score == 5
+    assert wpb.WorldState.FromString(b.state()).players[0].score == 5
     assert b.apply([frame(5)]) == []

@@ -18,13 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gametap.agents import actions as act
-from gametap.agents.session import AgentSession, Slot, validate_join
+from gametap.agents.session import AgentSession, wants_features, wants_world
 from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from gametap.link.protocol import RUN_FREE, RawFrame
-from gametap.q3 import abi
-from gametap.q3.v1 import world_pb2 as wpb
-from gametap.q3.world import Update
+from gametap.game import Slot
+from gametap.link.protocol import RUN_FREE, release_record
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 
@@ -34,7 +31,8 @@ log = logging.getLogger(__name__)
 class AgentHost:
     def __init__(self, match):
         self.match = match
-        self.builder = match.builder
+        self.world = match.world
+        self.game = match.game
         config = match.config
         self.lockstep = config.clock == mpb.LOCKSTEP
         self.holding = self.lockstep and config.hold_for_agents > 0
@@ -44,12 +42,9 @@ class AgentHost:
         self.run_until = 0 if self.holding else RUN_FREE
         self.waiting: int | None = None           # LOCKSTEP: the game finished this frame and waits
         self.action_timeouts = 0
-        self._last: Update | None = None
-        self._teachers: dict[int, bytes] = {}
-        self._visible: dict[int, set[int]] = {}
         self._timer: asyncio.TimerHandle | None = None  # the watchdog of action timeouts
         self._pause: tuple[int, float] | None = None  # (frame, deadline) of the step being waited for
-        self._pending_records: list[tuple] = []  # actions for the next CONTROL
+        self._pending_records: list[bytes] = []  # action records for the next CONTROL
         self._game_us = 0  # wall time the game ran for the last step
 
     @property
@@ -62,15 +57,18 @@ class AgentHost:
         """Validates and starts a join; await session.joined for the client numbers."""
         if self.match.is_ended:
             raise FailedPrecondition(f"match {self.match.id} is {mpb.MatchStatus.Name(self.match.status)}")
-        game_type = self.match.config.game_type - 1
-        slots = validate_join(req, self.match.game_data, game_type >= abi.GT_TEAM and game_type != abi.GT_LMS)
-        playing = max(len(self.builder.players),  # the configured bots count even before they are in
+        slots = self.game.validate_join(req, self.match.config)
+        playing = max(len(self.world.players()),  # the configured bots count even before they are in
                       len(self.match.config.bots) + sum(len(s.slots) for s in self.sessions if s.active))
         taken = playing + sum(len(s.slots) for s in self.joining + self.gathered)
-        if taken + len(slots) > abi.MAX_CLIENTS:
-            raise ResourceExhausted(f"the match is full: {taken} of {abi.MAX_CLIENTS} player slots are taken")
-        session = AgentSession(slots, max(1, req.frames_per_step),
-                               (req.action_timeout_ms or 1000) / 1000, realtime=not self.lockstep)
+        limit = self.game.max_players
+        if taken + len(slots) > limit:
+            raise ResourceExhausted(f"the match is full: {taken} of {limit} player slots are taken")
+        frames_per_step = max(1, req.frames_per_step)
+        observer = self.world.observer(frames_per_step, wants_world(req.observation), wants_features(req.observation))
+        session = AgentSession(slots, frames_per_step, (req.action_timeout_ms or 1000) / 1000,
+                               realtime=not self.lockstep, observer=observer,
+                               observation=req.observation or apb.WORLD)
         self.sessions.append(session)
         if self.holding:
             self.gathered.append(session)
@@ -80,39 +78,32 @@ class AgentHost:
         return session
 
     def _add_players(self, session: AgentSession) -> None:
-        session.present_before = set(self.builder.players)
+        session.present_before = {c for c, _, _ in self.world.players()}
         self.joining.append(session)
         for slot in session.slots:
-            self.match.link.send_command(slot.addbot_command())
+            self.match.link.send_command(slot.addbot_command)
 
     def _claim_players(self) -> None:
         """Gives each joining slot the new player that carries its name."""
         claimed = {c for s in self.sessions for c in s.clients}
+        players = self.world.players()
         for session in list(self.joining):
             for slot in session.slots:
                 if slot.client < 0:
-                    slot.client = next((c for c in sorted(self.builder.players) if c not in claimed
-                                        and c not in session.present_before
-                                        and self._name(c) == slot.name), -1)
+                    slot.client = next((c for c, name, _ in players if c not in claimed
+                                        and c not in session.present_before and name == slot.name), -1)
                     claimed.add(slot.client)
             if all(s.client >= 0 for s in session.slots):
                 self.joining.remove(session)
                 self._activate(session)
 
-    def _name(self, client: int) -> str | None:
-        info = self.builder.player_info(client)
-        return info.name if info else None
-
     def _activate(self, session: AgentSession) -> None:
         session.slots_changed()
-        records = []
-        for slot in session.slots:  # hold still, looking where the player looks, until told otherwise
-            self.builder.set_controller(slot.client, wpb.CONTROLLER_AGENT)
-            row = self.builder.player_row(slot.client)
-            pitch, yaw = (row.viewangles[0], row.viewangles[1]) if row else (0.0, 0.0)
-            records.append(act.record(apb.Action(client=slot.client, pitch=pitch, yaw=yaw), slot.pvs))
+        for slot in session.slots:
+            self.world.set_agent(slot.client, True)
+        records = session.observer.hold_records()  # hold still, looking where the player looks, until told otherwise
         session.active = True
-        session.next_obs = self.builder.frame + 1  # the first frame that shows the slot as an agent
+        session.next_obs = self.world.frame + 1  # the first frame that shows the slot as an agent
         if not session.joined.done():
             session.joined.set_result([s.client for s in session.slots])
         if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
@@ -136,10 +127,10 @@ class AgentHost:
         self._step()
 
     def _free(self, slot: Slot) -> None:
-        self.builder.set_controller(slot.client, None)
+        self.world.set_agent(slot.client, False)
         if not self.match.is_ended:
-            self.match.link.send_control(self.run_until, [act.release_record(slot.client)])
-            self.match.link.send_command(f"clientkick {slot.client}")
+            self.match.link.send_control(self.run_until, release_record(slot.client))
+            self.match.link.send_command(self.game.kick_command(slot.client))
         slot.client = -1
 
     def close_session(self, session: AgentSession) -> None:
@@ -156,33 +147,31 @@ class AgentHost:
 
     # ---- the game's side ----
 
-    def on_frames(self, frames: list[RawFrame], updates: list[Update]) -> None:
-        for f in frames:
-            self._teachers.update(f.usercmds)
-            for client, numbers in f.visibility.items():
-                self._visible[client] = set(numbers)
-        views = [v for s in self.sessions if s.active for v in s.views()]
-        for u in updates:
-            for view in views:
-                view.add_events(u.events)
-        if updates:
-            self._last = updates[-1]
+    def on_frames(self) -> None:
+        """New frames were applied to the world (the hot path keeps the views' events, teachers, visibility)."""
+        if not self.sessions:
+            return
         if self.joining:
             self._claim_players()
         self._notice_lost_players()
         if not self.lockstep:
+            frame = self.world.frame
             for session in self.sessions:
-                if session.due(self.builder.frame):
+                if session.due(frame):
                     self._observe(session)
 
     def _notice_lost_players(self) -> None:
+        has_player = self.world.has_player
         for session in self.sessions:
-            for slot in [s for s in session.slots if s.client >= 0 and s.client not in self.builder.players]:
-                if session.active:  # kicked from the console, or the game dropped it
-                    self.builder.set_controller(slot.client, None)
-                    session.left.append(slot.client)
-                    session.slots.remove(slot)
-                    session.slots_changed()
+            if not session.active:
+                continue
+            lost = [s for s in session.slots if s.client >= 0 and not has_player(s.client)]
+            for slot in lost:  # kicked from the console, or the game dropped it
+                self.world.set_agent(slot.client, False)
+                session.left.append(slot.client)
+                session.slots.remove(slot)
+            if lost:
+                session.slots_changed()
 
     def on_waiting(self, frame: int, busy_us: int = 0) -> None:
         self.waiting = frame
@@ -190,7 +179,7 @@ class AgentHost:
         self._step()
 
     def _observe(self, session: AgentSession, final: bool = False) -> None:
-        session.observe(self.builder, self._last, self._teachers, self._visible, final, self._game_us)
+        session.observe(self.world.frame, final, self._game_us)
 
     # ---- the LOCKSTEP gate ----
 
@@ -220,7 +209,7 @@ class AgentHost:
         return [s for s in self.sessions if s.active and not s.closed and s.last_obs == frame and not s.acted]
 
     def _hold_step(self) -> None:
-        bots_in = sum(1 for c in self.builder.players if (i := self.builder.player_info(c)) and i.is_bot)
+        bots_in = sum(1 for _, _, is_bot in self.world.players() if is_bot)
         if bots_in < len(self.match.config.bots):
             self._release(self.waiting + 1)  # still booting: one frame at a time
             return
@@ -260,25 +249,29 @@ class AgentHost:
                 run_until = RUN_FREE
         self.run_until = run_until
         self.waiting = None
-        self.match.link.send_control(run_until, self._pending_records)
+        self.match.link.send_control(run_until, b"".join(self._pending_records))
         self._pending_records = []
 
     # ---- the agents' side ----
 
-    def on_actions(self, session: AgentSession, batch: apb.ActionBatch) -> None:
+    def on_actions(self, session: AgentSession, batch: bytes) -> None:
+        """batch: a serialized ActionBatch, checked and turned into CONTROL records by the hot path."""
         if not session.active:
             raise FailedPrecondition("this stream has no slot in the game yet" if session.slots
                                      else "this stream has left all its slots")
-        if session.last_obs is None or batch.frame > session.last_obs:
-            raise InvalidArgument("frame", f"action for frame {batch.frame}, but the last observation "
+        try:
+            frame, records = session.observer.actions(batch)
+        except ValueError as e:  # the hot path's InvalidField(field, message)
+            raise InvalidArgument(*e.args) from None
+        if session.last_obs is None or frame > session.last_obs:
+            raise InvalidArgument("frame", f"action for frame {frame}, but the last observation "
                                   f"was frame {session.last_obs}")
-        records = act.records(batch.actions, session.pvs_of)
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return
-        if batch.frame < session.last_obs or session.acted:
+        if frame < session.last_obs or session.acted:
             return  # its step went on without it (the timeout was counted): ignore
-        self._pending_records.extend(records)
+        self._pending_records.append(records)
         session.acted = True
         self._step()
 
@@ -290,7 +283,7 @@ class AgentHost:
         if self.lockstep and self.run_until != RUN_FREE:
             self.run_until = RUN_FREE
             self.waiting = None
-            self.match.link.send_control(RUN_FREE, [])
+            self.match.link.send_control(RUN_FREE)
 
     def close(self) -> None:
         """The match ended: every stream gets a final observation, then its end."""

@@ -1,73 +1,54 @@
-"""AgentSession: one Play stream, the slots it drives and the observations it gets."""
+"""AgentSession: one Play stream, the slots it drives and the observations it gets.
+
+The stream's observations are made by its Observer (the game's hot path, in C): this
+class keeps only the stream's place in the lockstep gate and its outgoing queue.
+"""
 from __future__ import annotations
 
 import asyncio
-import re
+from collections import deque
 from dataclasses import dataclass, field
 
-from gametap import wire
-from gametap.agents import actions as act
-from gametap.agents.views import FrameDeltaView, SpanView
-from gametap.errors import InvalidArgument
-from gametap.q3 import abi
-from gametap.q3.game_data import GameData
-from gametap.q3.v1 import world_pb2 as wpb
-from gametap.q3.world import Update, WorldBuilder
+from gametap.game import Observer, Slot
 from gametap.v1 import agent_pb2 as apb
 
-DEFAULT_TIMEOUT_MS = 1000
-MAX_FRAMES_PER_STEP = 1000
-MAX_TIMEOUT_MS = 600_000
-DEFAULT_BOT = "Sarge"
 REALTIME_OUTBOX_LIMIT = 8  # observations queued for a slow REALTIME agent before it is resynced
-_NAME = re.compile(r"^[A-Za-z0-9 _\-.()\[\]+]{1,31}$")
+_WORLD_KINDS = (apb.OBSERVATION_KIND_UNSPECIFIED, apb.WORLD, apb.WORLD_AND_FEATURES)
+_FEATURE_KINDS = (apb.FEATURES, apb.WORLD_AND_FEATURES)
 
 
-@dataclass
-class Slot:
-    name: str
-    team: int            # gametap.q3.v1.Team
-    pvs: bool
-    bot: str
-    skill: int
-    client: int = -1     # known once the player appeared in the game
-    view: SpanView | None = None  # PVS slots
-
-    def addbot_command(self) -> str:
-        team = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue"}.get(self.team, "free")
-        return f'addbot {self.bot} {self.skill} {team} 0 "{self.name}"'
+def wants_world(kind: int) -> bool:
+    return kind in _WORLD_KINDS
 
 
-def validate_join(req: apb.JoinRequest, data: GameData, team_game: bool) -> list[Slot]:
-    """The slots a JoinRequest asks for; raises InvalidArgument naming the bad field."""
-    if not 1 <= len(req.slots) <= abi.MAX_CLIENTS:
-        raise InvalidArgument("slots", f"{len(req.slots)} slots asked for; 1..{abi.MAX_CLIENTS} allowed")
-    if req.frames_per_step > MAX_FRAMES_PER_STEP:
-        raise InvalidArgument("frames_per_step", f"{req.frames_per_step} is outside 0..{MAX_FRAMES_PER_STEP}")
-    if req.action_timeout_ms > MAX_TIMEOUT_MS:
-        raise InvalidArgument("action_timeout_ms", f"{req.action_timeout_ms} is outside 0..{MAX_TIMEOUT_MS}")
-    slots = []
-    for i, spec in enumerate(req.slots):
-        where = f"slots[{i}]"
-        if not _NAME.match(spec.name):
-            raise InvalidArgument(f"{where}.name", f"{spec.name[:40]!r} is not 1..31 letters, digits, spaces or _-.()[]+")
-        if spec.team not in wpb.Team.values() or spec.team == wpb.TEAM_SPECTATOR:
-            raise InvalidArgument(f"{where}.team", f"{spec.team} is not a team an agent can play on")
-        if spec.team in (wpb.TEAM_RED, wpb.TEAM_BLUE) and not team_game:
-            raise InvalidArgument(f"{where}.team", f"{wpb.Team.Name(spec.team)} needs a team game type")
-        if spec.visibility not in apb.Visibility.values():
-            raise InvalidArgument(f"{where}.visibility", f"{spec.visibility} is not a Visibility")
-        bot = data.bots.get((spec.bot or DEFAULT_BOT).lower())
-        if bot is None:
-            raise InvalidArgument(f"{where}.bot", f"unknown bot {spec.bot[:40]!r}")
-        if not 0 <= spec.bot_skill <= 5:
-            raise InvalidArgument(f"{where}.bot_skill", f"{spec.bot_skill} is outside 1..5")
-        slots.append(Slot(name=spec.name, team=spec.team, pvs=spec.visibility == apb.PVS, bot=bot,
-                          skill=spec.bot_skill or 3))
-    names = [s.name for s in slots]
-    if len(set(names)) != len(names):
-        raise InvalidArgument("slots", "two slots of one stream have the same name")
-    return slots
+def wants_features(kind: int) -> bool:
+    return kind in _FEATURE_KINDS
+
+
+class Outbox:
+    """What the stream's writer sends next: a queue with one waiting reader (lighter than asyncio.Queue)."""
+
+    def __init__(self) -> None:
+        self._items: deque = deque()
+        self._waiter: asyncio.Future | None = None
+
+    def put(self, item) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self):
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def qsize(self) -> int:
+        return len(self._items)
 
 
 @dataclass(eq=False)
@@ -76,7 +57,9 @@ class AgentSession:
     frames_per_step: int
     timeout_s: float
     realtime: bool
-    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    observer: Observer
+    observation: int = apb.WORLD  # the ObservationKind asked for
+    outbox: Outbox = field(default_factory=Outbox)
     joined: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     active: bool = False       # every slot has its player in the game
     next_obs: int = 0          # the next observation is due at the first frame >= this
@@ -85,78 +68,35 @@ class AgentSession:
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     present_before: set[int] = field(default_factory=set)  # players in the game when it asked to join
     closed: bool = False
-    _pvs_of: dict[int, bool] | None = None
-
-    def __post_init__(self) -> None:
-        full = [s for s in self.slots if not s.pvs]
-        self.world_view = (FrameDeltaView() if self.frames_per_step == 1 else SpanView()) if full else None
-        for s in self.slots:
-            if s.pvs:
-                s.view = SpanView()
 
     @property
     def clients(self) -> set[int]:
         return {s.client for s in self.slots if s.client >= 0}
 
-    @property
-    def pvs_of(self) -> dict[int, bool]:
-        """client -> whether the slot reports what it sees (its PVS view)."""
-        if self._pvs_of is None:
-            self._pvs_of = {s.client: s.pvs for s in self.slots if s.client >= 0}
-        return self._pvs_of
-
     def slots_changed(self) -> None:
-        self._pvs_of = None
-
-    def views(self):
-        if self.world_view is not None:
-            yield self.world_view
-        yield from (s.view for s in self.slots if s.view is not None)
+        self.observer.set_slots([(s.client, s.pvs) for s in self.slots])
 
     def due(self, frame: int) -> bool:
         return self.active and not self.closed and frame >= self.next_obs
 
-    def observe(self, builder: WorldBuilder, last: Update | None, teachers: dict[int, bytes],
-                visible: dict[int, set[int]], final: bool = False, game_us: int = 0) -> None:
-        """Queues the observation of the current frame for every slot."""
+    def observe(self, frame: int, final: bool = False, game_us: int = 0) -> None:
+        """Queues the observation of the current frame (`frame`) for every slot."""
         if self.realtime and self.outbox.qsize() >= REALTIME_OUTBOX_LIMIT:
-            for view in self.views():  # a slow agent: drop this one, resync with keyframes
-                view.frame = None
+            self.observer.resync()  # a slow agent: drop this one, resync with keyframes
             return
-        frame = builder.frame
-        parts = [wire.varint_field(1, frame), wire.varint_field(2, builder.level_time_ms)]
-        if self.world_view is not None:
-            parts.append(wire.bytes_field(3, self.world_view.observe(builder, last)))
-        for s in self.slots:
-            if s.client >= 0:
-                parts.append(wire.bytes_field(4, self._slot_observation(s, builder, last, teachers, visible)))
-        parts.append(wire.varint_field(5, final))
-        parts.append(wire.packed_varints(6, self.left))
-        parts.append(wire.varint_field(7, game_us))
+        self.outbox.put(self.observer.observe(final, game_us, self.left))
         self.left = []
-        self.outbox.put_nowait(wire.bytes_field(2, b"".join(parts)))  # PlayResponse.observation
         self.last_obs = frame
         self.next_obs = frame + self.frames_per_step
         self.acted = final
 
-    @staticmethod
-    def _slot_observation(s: Slot, builder, last, teachers, visible) -> bytes:
-        parts = [wire.varint_field(1, s.client)]
-        if s.view is not None:
-            seen = visible.get(s.client, set()) | {s.client}
-            parts.append(wire.bytes_field(2, s.view.observe(builder, last, seen)))
-        usercmd, row = teachers.get(s.client), builder.player_row(s.client)
-        if usercmd is not None and row is not None:
-            parts.append(wire.bytes_field(3, act.teacher(s.client, usercmd, row.delta_angles)))
-            parts.append(wire.varint_field(4, 1))
-        return b"".join(parts)
-
-    def joined_message(self, match_id: str, clock: int) -> bytes:
+    def joined_message(self, match_id: str, clock: int, feature_size: int) -> bytes:
         joined = apb.Joined(match_id=match_id, clients=[s.client for s in self.slots],
-                            frames_per_step=self.frames_per_step, clock=clock)
-        return wire.bytes_field(1, joined.SerializeToString())  # PlayResponse.joined
+                            frames_per_step=self.frames_per_step, clock=clock, observation=self.observation,
+                            feature_size=feature_size if wants_features(self.observation) else 0)
+        return apb.PlayResponse(joined=joined).SerializeToString()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.outbox.put_nowait(None)
+            self.outbox.put(None)

@@ -6,6 +6,13 @@ units; "forward"/"left" are relative to the player's view yaw, so the features
 do not depend on where on the map the player stands or looks. Slots with
 nothing in them (fewer players or items than K) are all zeros, including their
 "present" flag. Every value lies within [-LIMIT, LIMIT].
+
+This is the reference: the daemon computes the same tensor in C when an agent
+asks for FEATURES observations (native/hotpath/features.c), and a test checks
+that the two agree bit for bit. So every value is computed in double precision
+and rounded to float32 once, and ties in distance go to the lower number.
+The layout constants here are the one source of the C side's layout too
+(native/gen_headers.py writes them into gametap_features.h).
 """
 from __future__ import annotations
 
@@ -33,14 +40,12 @@ LAYOUT = (("self", 0, len(SELF)),
 _ITEM_KIND = {wpb.ITEM_TYPE_WEAPON: 0, wpb.ITEM_TYPE_HEALTH: 1, wpb.ITEM_TYPE_ARMOR: 2}  # else 3 (other)
 
 
-def _relative(points: np.ndarray, me: wpb.Player) -> np.ndarray:
-    """(forward, left, up, distance) of points (N x 3) from my position, in my view frame."""
-    d = (points - np.array([me.origin.x, me.origin.y, me.origin.z], dtype=np.float32)) / 1000.0
-    yaw = math.radians(me.view_angles.y)
-    c, s = math.cos(yaw), math.sin(yaw)
-    fwd = d[:, 0] * c + d[:, 1] * s
-    left = -d[:, 0] * s + d[:, 1] * c
-    return np.stack([fwd, left, d[:, 2], np.linalg.norm(d, axis=1)], axis=1)
+def _relative(point: wpb.Vec3, me: wpb.Player, cos_yaw: float, sin_yaw: float) -> tuple[float, ...]:
+    """(forward, left, up, distance) of a point from my position, in my view frame."""
+    dx = (point.x - me.origin.x) / 1000.0
+    dy = (point.y - me.origin.y) / 1000.0
+    dz = (point.z - me.origin.z) / 1000.0
+    return dx * cos_yaw + dy * sin_yaw, -dx * sin_yaw + dy * cos_yaw, dz, math.sqrt(dx * dx + dy * dy + dz * dz)
 
 
 def encode(world, client: int) -> np.ndarray:
@@ -50,39 +55,29 @@ def encode(world, client: int) -> np.ndarray:
     if me is None:
         return out
     yaw = math.radians(me.view_angles.y)
-    ammo = me.ammo[me.weapon] if me.weapon < len(me.ammo) else 0
+    c, s = math.cos(yaw), math.sin(yaw)
+    ammo = me.ammo[me.weapon] if 0 <= me.weapon < len(me.ammo) else 0
     out[: len(SELF)] = (
         me.health / 100, me.armor / 100, me.alive, me.on_ground, me.crouched,
         me.origin.x / 1000, me.origin.y / 1000, me.origin.z / 1000,
         me.velocity.x / 320, me.velocity.y / 320, me.velocity.z / 320,
-        math.sin(yaw), math.cos(yaw), me.view_angles.x / 90, me.weapon / 13,
+        s, c, me.view_angles.x / 90, me.weapon / 13,
         1.0 if ammo < 0 else ammo / 100, me.score / 10,
     )
-    _nearest_players(out[LAYOUT[1][1]:LAYOUT[2][1]], world, me)
-    _nearest_items(out[LAYOUT[2][1]:], world, me)
+    others = [(_relative(p.origin, me, c, s), p) for p in world.players.values()
+              if p.client != me.client and p.team != wpb.TEAM_SPECTATOR]
+    others.sort(key=lambda rp: (rp[0][3], rp[1].client))
+    first = LAYOUT[1][1]
+    for k, (rel, p) in enumerate(others[:NEAREST_PLAYERS]):
+        enemy = me.team == wpb.TEAM_FREE or p.team != me.team
+        out[first + k * len(PLAYER):first + (k + 1) * len(PLAYER)] = (1.0, *rel, p.health / 100, p.alive, enemy)
+    items = [(_relative(e.origin, me, c, s), e) for e in world.entities.values()
+             if e.type == wpb.ENTITY_TYPE_ITEM and not e.hidden]
+    items.sort(key=lambda re: (re[0][3], re[1].number))
+    first = LAYOUT[2][1]
+    for k, (rel, e) in enumerate(items[:NEAREST_ITEMS]):
+        kind = [0.0] * 4
+        kind[_ITEM_KIND.get(e.item_type, 3)] = 1.0
+        out[first + k * len(ITEM):first + (k + 1) * len(ITEM)] = (1.0, *rel, *kind)
     np.clip(out, -LIMIT, LIMIT, out=out)
     return out
-
-
-def _nearest_players(block: np.ndarray, world, me: wpb.Player) -> None:
-    others = [p for p in world.players.values() if p.client != me.client and p.team != wpb.TEAM_SPECTATOR]
-    if not others:
-        return
-    rel = _relative(np.array([[p.origin.x, p.origin.y, p.origin.z] for p in others], dtype=np.float32), me)
-    rows = block.reshape(NEAREST_PLAYERS, len(PLAYER))
-    for row, i in zip(rows, np.argsort(rel[:, 3])[:NEAREST_PLAYERS]):
-        p = others[i]
-        enemy = me.team == wpb.TEAM_FREE or p.team != me.team
-        row[:] = (1.0, *rel[i], p.health / 100, p.alive, enemy)
-
-
-def _nearest_items(block: np.ndarray, world, me: wpb.Player) -> None:
-    items = [e for e in world.entities.values() if e.type == wpb.ENTITY_TYPE_ITEM and not e.hidden]
-    if not items:
-        return
-    rel = _relative(np.array([[e.origin.x, e.origin.y, e.origin.z] for e in items], dtype=np.float32), me)
-    rows = block.reshape(NEAREST_ITEMS, len(ITEM))
-    for row, i in zip(rows, np.argsort(rel[:, 3])[:NEAREST_ITEMS]):
-        kind = np.zeros(4, dtype=np.float32)
-        kind[_ITEM_KIND.get(items[i].item_type, 3)] = 1.0
-        row[:] = (1.0, *rel[i], *kind)

@@ -25,7 +25,6 @@ from gametap.auth import Gate, Role, bearer
 from gametap.errors import GametapError
 from gametap.httpapi.foxglove import FoxgloveServer
 from gametap.manager import MatchManager
-from gametap.q3 import bsp, mapgeom
 from gametap.v1 import match_pb2 as mpb
 
 MANAGER = web.AppKey("manager", MatchManager)
@@ -100,12 +99,14 @@ async def list_matches(request: web.Request) -> web.Response:
 async def map_geometry(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     manager = request.app[MANAGER]
-    if not _MAP_NAME.match(name) or name not in manager.game_data.maps:
+    if not _MAP_NAME.match(name):
         raise web.HTTPNotFound(text=f"no map {name[:64]!r}\n")
     try:  # computed once per map, in a thread: it takes tens of milliseconds
-        geometry = await asyncio.to_thread(mapgeom.map_geometry, manager.settings.install.basepath, name)
-    except bsp.BspError as e:
+        geometry = await asyncio.to_thread(manager.game.map_geometry, name)
+    except ValueError as e:  # the game cannot read the map's file
         raise web.HTTPUnprocessableEntity(text=f"map {name}: {e}\n") from e
+    if geometry is None:
+        raise web.HTTPNotFound(text=f"no map {name[:64]!r}\n")
     response = web.Response(text=json.dumps(geometry, separators=(",", ":")), content_type="application/json",
                             headers={"Cache-Control": "max-age=3600"})
     response.enable_compression()
@@ -123,7 +124,7 @@ async def metrics(request: web.Request) -> web.Response:
             count = sum(m.status == status for m in matches)
             lines.append(f'gametap_matches{{status="{mpb.MatchStatus.Name(status)}"}} {count}')
     per_match = [
-        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.builder.frame),
+        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.world.frame),
         ("gametap_match_frames_per_second", "gauge", "Recent server frame rate.", lambda m: m.frame_rate.value()),
         ("gametap_match_watchers", "gauge", "Subscribers of the match's updates.", lambda m: m.hub.subscriber_count),
         ("gametap_match_dropped_updates", "counter", "Updates lagging subscribers skipped.", lambda m: m.hub.dropped),

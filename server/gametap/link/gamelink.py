@@ -4,14 +4,21 @@ States: AWAIT_HELLO -> (WELCOME sent) RUNNING -> ENDED. A MODULE message may
 come at any time while running (every map load reloads the game module) and is
 answered before the game goes on. Any breach of the protocol closes the link
 and is reported through `error`.
+
+The bytes go to the game's WorldCore (gametap.game), which splits the messages,
+applies FRAMEs and reports WAITINGs itself (the hot path); the handshake and the
+other msgpack messages come back here, one at a time, in order.
 """
 from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections.abc import Callable
 
 from gametap.link import protocol as lp
+
+log = logging.getLogger(__name__)
 
 
 class LinkState(enum.Enum):
@@ -23,23 +30,24 @@ class LinkState(enum.Enum):
 
 _ALLOWED = {
     LinkState.AWAIT_HELLO: {lp.MsgType.HELLO, lp.MsgType.ERROR},
-    LinkState.RUNNING: {lp.MsgType.MODULE, lp.MsgType.FRAME, lp.MsgType.WAITING, lp.MsgType.END, lp.MsgType.ERROR},
+    LinkState.RUNNING: {lp.MsgType.MODULE, lp.MsgType.END, lp.MsgType.ERROR},
     LinkState.ENDED: {lp.MsgType.ERROR},
 }
+_TYPES = {t.value: t for t in lp.MsgType}
 
 
 class GameLink(asyncio.Protocol):
-    def __init__(self, welcome: dict, check_module: Callable[[dict], str | None],
-                 on_frames: Callable[[list[lp.RawFrame]], None],
-                 on_waiting: Callable[[int, int], None] | None = None):
+    def __init__(self, welcome: dict, check_module: Callable[[dict], str | None], core,
+                 on_frames: Callable[[tuple], None], on_waiting: Callable[[int, int], None] | None = None):
         """welcome: the WELCOME fields; check_module(fields) returns None to accept a
-        game module or the reason to refuse it; on_frames gets every batch of frames;
-        on_waiting(frame, busy_us) hears that a LOCKSTEP game finished `frame` and waits."""
+        game module or the reason to refuse it; core: the match's WorldCore; on_frames
+        gets every batch item of frames; on_waiting(frame, busy_us) hears that a LOCKSTEP
+        game finished `frame` and waits."""
         self._welcome = dict(welcome, protocol=lp.PROTOCOL_VERSION)
         self._check_module = check_module
+        self._core = core
         self._on_frames = on_frames
         self._on_waiting = on_waiting
-        self._reader = lp.MessageReader()
         self._transport: asyncio.Transport | None = None
         self.state = LinkState.AWAIT_HELLO
         self.hello: dict = {}
@@ -54,40 +62,45 @@ class GameLink(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        frames: list[lp.RawFrame] = []
-        waiting = None
+        core = self._core
+        frames, broken, waiting = core.FRAMES, core.BROKEN, lp.MsgType.WAITING
         try:
-            for msg_type, payload in self._reader.feed(data):
-                if msg_type == lp.MsgType.WAITING and self.state == LinkState.RUNNING:
-                    waiting = lp.decode_waiting(payload)  # the game sends nothing more until released
-                else:
-                    self._dispatch(msg_type, payload, frames)
+            while items := core.feed(data):  # stops after each message handled here; b"" goes on
+                data = b""
+                for item in items:
+                    kind = item[0]
+                    if kind == frames:
+                        self._on_frames(item)
+                    elif kind == waiting and len(item) == 3:
+                        if self._on_waiting is not None:
+                            self._on_waiting(item[1], item[2])
+                    elif kind == broken:
+                        raise lp.LinkProtocolError(item[1])
+                    else:
+                        self._dispatch(kind, item[1])
         except lp.LinkProtocolError as e:
             self._fail(f"link protocol error: {e}")
-        finally:
-            if frames:
-                self._on_frames(frames)
-            if waiting is not None and self._on_waiting is not None:
-                self._on_waiting(*waiting)
+        except Exception as e:  # a bug here must end this game's link, not the daemon
+            log.exception("internal error handling the game's messages")
+            self._fail(f"internal error handling the game's messages: {e!r}")
 
     def eof_received(self):
         return False  # close our end too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._reader.pending and self.error is None:
-            self.error = f"the game closed the link in the middle of a message ({self._reader.pending} bytes)"
+        pending = self._core.pending
+        if pending and self.error is None:
+            self.error = f"the game closed the link in the middle of a message ({pending} bytes)"
         self.state = LinkState.CLOSED
         if not self.closed.done():
             self.closed.set_result(None)
 
     # ---- messages ----
 
-    def _dispatch(self, msg_type: lp.MsgType, payload: bytes, frames: list) -> None:
+    def _dispatch(self, raw_type: int, payload: bytes) -> None:
+        msg_type = _TYPES[raw_type]  # the core checked that the type is known
         if msg_type not in _ALLOWED.get(self.state, ()):
             raise lp.LinkProtocolError(f"unexpected {msg_type.name} while {self.state.value}")
-        if msg_type == lp.MsgType.FRAME:
-            frames.append(lp.decode_frame(payload))
-            return
         fields = lp.decode_msgpack(msg_type, payload)
         if msg_type == lp.MsgType.HELLO:
             self._hello(fields)
@@ -96,6 +109,7 @@ class GameLink(asyncio.Protocol):
         elif msg_type == lp.MsgType.END:
             self.end = fields
             self.state = LinkState.ENDED
+            self._core.accept_frames(False)  # a frame after END breaks the protocol
         elif msg_type == lp.MsgType.ERROR:
             raise lp.LinkProtocolError(f"the game reported: {fields.get('message', '(no message)')}")
 
@@ -108,6 +122,7 @@ class GameLink(asyncio.Protocol):
         self.hello = fields
         self._send(lp.encode_msgpack(lp.MsgType.WELCOME, self._welcome))
         self.state = LinkState.RUNNING
+        self._core.accept_frames()
 
     def _module(self, fields: dict) -> None:
         self.module = fields
@@ -121,8 +136,9 @@ class GameLink(asyncio.Protocol):
     def send_command(self, text: str) -> None:
         self._send(lp.encode_message(lp.MsgType.COMMAND, text.encode("utf-8")))
 
-    def send_control(self, run_until: int, actions: list[tuple] = ()) -> None:
-        self._send(lp.encode_control(run_until, list(actions)))
+    def send_control(self, run_until: int, records: bytes = b"") -> None:
+        """CONTROL: run frames up to run_until, with these action records (lp.ACTION_RECORD each)."""
+        self._send(lp.encode_control(run_until, records))
 
     def _send(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():

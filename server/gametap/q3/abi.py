@@ -1,14 +1,14 @@
 """OpenArena 0.8.8 / ioquake3 binary interface: record layouts and enum values.
 
-The one place where ABI facts live (source: shared/reference/ioq3-abi.md, which
-cites ioquake3 @70d07d9 and OpenArena gamecode @ddb8819). The numpy dtypes
-describe the raw records libgametap_q3 sends (native/include/gametap_link.h).
+The one place where ABI facts live; docs/abi.md says where each comes from
+(ioquake3 @70d07d9 and OpenArena gamecode @ddb8819). The numpy dtypes describe
+the raw records libgametap_q3 copies out of the game. The C code (the preloaded
+library and the daemon's hot path) uses the same facts through a header that
+native/gen_headers.py generates from this module at build time: edit here only.
 """
 from __future__ import annotations
 
 import numpy as np
-
-from gametap.link import protocol
 
 # The game module these tables describe (GNU build-id of Debian's qagamex86_64.so).
 KNOWN_MODULES = {
@@ -16,6 +16,7 @@ KNOWN_MODULES = {
 }
 GENTITY_SIZE = 952
 GCLIENT_SIZE = 2128
+GENTITY_SHARED_OFFSET = 416  # gentity_t.r.linked: the entityShared_t fields the library copies start here
 
 _VEC3 = ("<f4", (3,))
 
@@ -62,20 +63,25 @@ PLAYER_STATE = np.dtype([
     ("pmove_framecount", "<i4"), ("jumppad_frame", "<i4"), ("entityEventSequence", "<i4"),
 ])
 
+# usercmd_t: what a client (or a bot's AI) asks its player to do this frame.
+USERCMD = np.dtype([
+    ("serverTime", "<i4"), ("angles", ("<i4", (3,))), ("buttons", "<i4"),
+    ("weapon", "u1"), ("forwardmove", "i1"), ("rightmove", "i1"), ("upmove", "i1"),
+])
+
 PLAYER_RECORD = np.dtype([("client", "<u2"), ("reserved", "<u2"), ("ps", PLAYER_STATE)])
 ENTITY_RECORD = np.dtype([("number", "<u2"), ("reserved", "<u2"), ("s", ENTITY_STATE), ("r", ENTITY_SHARED)])
 
+# Facts measured on the binary (docs/abi.md): if one of these fails, a layout above is wrong.
 assert TRAJECTORY.itemsize == 36
-assert ENTITY_STATE.itemsize == protocol.ENTITYSTATE_SIZE
-assert ENTITY_SHARED.itemsize == protocol.ENTITYSHARED_SIZE
-assert PLAYER_STATE.itemsize == protocol.PLAYERSTATE_SIZE
+assert PLAYER_STATE.itemsize == 468 and ENTITY_STATE.itemsize == 208 and ENTITY_SHARED.itemsize == 100
 assert PLAYER_STATE.fields["origin"][1] == 20 and PLAYER_STATE.fields["stats"][1] == 184
 assert PLAYER_STATE.fields["ping"][1] == 452
 assert ENTITY_STATE.fields["modelindex"][1] == 160 and ENTITY_STATE.fields["generic1"][1] == 204
-assert PLAYER_RECORD.itemsize == protocol.PLAYER_RECORD_SIZE
-assert ENTITY_RECORD.itemsize == protocol.ENTITY_RECORD_SIZE
+assert USERCMD.itemsize == 24
+assert GENTITY_SHARED_OFFSET + ENTITY_SHARED.itemsize <= GENTITY_SIZE
 
-# ---- indexes and enum values (OpenArena 0.8.8, see the reference's section 5) ----
+# ---- indexes and enum values (OpenArena 0.8.8; docs/abi.md) ----
 STAT_HEALTH, STAT_HOLDABLE_ITEM, STAT_PERSISTANT_POWERUP, STAT_WEAPONS, STAT_ARMOR = 0, 1, 2, 3, 4
 PERS_SCORE, PERS_TEAM, PERS_KILLED = 0, 3, 8
 NUM_WEAPONS = 14          # WP_NONE .. WP_CHAINGUN
@@ -88,9 +94,19 @@ TEAM_FREE, TEAM_RED, TEAM_BLUE, TEAM_SPECTATOR = 0, 1, 2, 3
 ET_ITEM, ET_MISSILE, ET_PLAYER, ET_EVENTS = 2, 3, 1, 13
 ENTITYNUM_NONE, ENTITYNUM_WORLD = 1023, 1022
 MAX_CLIENTS = 64
+MAX_GENTITIES = 1024
+MAX_CONFIGSTRINGS = 1024
 MOD_GRAPPLE = 28
+BUTTON_ATTACK = 1
 
 GT_FFA, GT_TOURNAMENT, GT_TEAM, GT_LMS, GT_MAX_GAME_TYPE = 0, 1, 3, 10, 13
+
+# Engine <-> game module calls the preloaded library makes or watches (docs/abi.md, "calls").
+VM_GAME_INIT, VM_GAME_SHUTDOWN, VM_GAME_RUN_FRAME, VM_BOTAI_START_FRAME = 0, 1, 8, 10
+G_PRINT, G_CVAR_VARIABLE_INTEGER_VALUE, G_SEND_CONSOLE_COMMAND, G_LOCATE_GAME_DATA = 0, 6, 14, 15
+G_SET_CONFIGSTRING, G_GET_CONFIGSTRING, G_IN_PVS, G_GET_USERCMD = 18, 19, 26, 36
+EXEC_APPEND = 2
+BIG_INFO_STRING = 8192
 
 # Configstring indexes.
 CS_SERVERINFO, CS_WARMUP, CS_SCORES1, CS_SCORES2 = 0, 5, 6, 7

@@ -1,8 +1,10 @@
 """gametap.v1.AgentService: Play streams.
 
 The handler reads requests in a task of its own and writes what the session
-queues (observations arrive pre-serialized, so the response serializer is the
-identity). A bad request ends the stream with its status; the match carries on.
+queues. Both directions stay bytes: observations arrive pre-serialized from the
+hot path, and an ActionBatch goes to the hot path as the client sent it (only a
+join or a leave is parsed here). A bad request ends the stream with its status;
+the match carries on.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import asyncio
 
 import grpc
 
+from gametap import wire
 from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, Unavailable
 from gametap.manager import MatchManager
 from gametap.rpc.status import code_for, serialized
@@ -17,6 +20,23 @@ from gametap.v1 import agent_pb2 as apb
 
 SERVICE = "gametap.v1.AgentService"
 JOIN_TIMEOUT_S = 30.0
+JOIN, ACT, LEAVE = (wire.field_number(apb.PlayRequest, name) for name in ("join", "act", "leave"))
+_KINDS = frozenset((JOIN, ACT, LEAVE))
+
+
+def split_request(data: bytes) -> tuple[int, bytes]:
+    """(JOIN | ACT | LEAVE | 0, the member's bytes) of a serialized PlayRequest."""
+    try:
+        return wire.split_oneof(data, _KINDS)
+    except ValueError as e:
+        raise InvalidArgument("request", f"not a PlayRequest ({e})") from None
+
+
+def parse(message_type, data: bytes):
+    try:
+        return message_type.FromString(data)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise InvalidArgument("request", f"not a valid {message_type.DESCRIPTOR.name} ({e})") from None
 
 
 class AgentService:
@@ -26,17 +46,19 @@ class AgentService:
     async def play(self, requests, context):
         try:
             first = await anext(aiter(requests), None)
-            if first is None or first.WhichOneof("kind") != "join":
+            kind, body = split_request(first) if first is not None else (0, b"")
+            if kind != JOIN:
                 raise InvalidArgument("join", "the first request of a Play stream must be a join")
-            match = self._manager.get(first.join.match_id)
-            session = match.agents.join(first.join)
+            join = parse(apb.JoinRequest, body)
+            match = self._manager.get(join.match_id)
+            session = match.agents.join(join)
         except GametapError as e:
             await context.abort(code_for(e), str(e))
         error: list[GametapError] = []
         reader = asyncio.create_task(self._read(requests, match, session, error))
         try:
             await self._await_joined(match, session)
-            yield session.joined_message(match.id, match.config.clock)
+            yield session.joined_message(match.id, match.config.clock, match.game.feature_size)
             while (message := await session.outbox.get()) is not None:
                 yield message
         except GametapError as e:
@@ -60,12 +82,12 @@ class AgentService:
     async def _read(requests, match, session, error: list) -> None:
         try:
             async for req in requests:
-                kind = req.WhichOneof("kind")
-                if kind == "act":
-                    match.agents.on_actions(session, req.act)
-                elif kind == "leave":
-                    match.agents.leave(session, list(req.leave.clients))
-                elif kind == "join":
+                kind, body = split_request(req)
+                if kind == ACT:
+                    match.agents.on_actions(session, body)
+                elif kind == LEAVE:
+                    match.agents.leave(session, list(parse(apb.LeaveRequest, body).clients))
+                elif kind == JOIN:
                     raise FailedPrecondition("this stream has joined already; open another stream for more slots")
                 else:
                     raise InvalidArgument("kind", "empty request")
@@ -82,5 +104,5 @@ class AgentService:
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Play": grpc.stream_stream_rpc_method_handler(
-                self.play, request_deserializer=apb.PlayRequest.FromString, response_serializer=serialized),
+                self.play, request_deserializer=serialized, response_serializer=serialized),
         })

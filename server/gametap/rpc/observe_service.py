@@ -20,6 +20,8 @@ from gametap.rpc.status import code_for, serialized
 from gametap.v1 import observe_pb2 as opb
 
 SERVICE = "gametap.v1.ObserveService"
+STATE = wire.field_number(opb.GetStateResponse, "state")
+UPDATES = wire.field_number(opb.WatchResponse, "updates")
 MAX_BATCH = 4096
 REPLAY_CHUNK = 512  # recorded updates read per worker-thread call
 
@@ -33,7 +35,7 @@ class ObserveService:
         try:
             batches = self._batches(request, max_batch)
             async for batch in batches:
-                yield b"".join([wire.bytes_field(1, u) for u in batch])
+                yield b"".join([wire.bytes_field(UPDATES, u) for u in batch])
         except GametapError as e:
             await context.abort(code_for(e), str(e))
 
@@ -58,7 +60,7 @@ class ObserveService:
             match = self._manager.get(request.match_id)
         except GametapError as e:
             await context.abort(code_for(e), str(e))
-        return wire.bytes_field(1, match.builder.state_bytes())
+        return wire.bytes_field(STATE, match.world.state())
 
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {

@@ -1,5 +1,5 @@
 """GametapError -> gRPC status, in one place; and the pass-through serializer of handlers
-that answer with pre-serialized bytes."""
+that keep messages as bytes."""
 from __future__ import annotations
 
 import functools
@@ -32,9 +32,9 @@ _CODES = {
 }
 
 
-def serialized(response: bytes) -> bytes:
-    """Response serializer of handlers that return responses already serialized."""
-    return response
+def serialized(message: bytes) -> bytes:
+    """The identity: the (de)serializer of handlers that take or return messages as bytes."""
+    return message
 
 
 def code_for(error: GametapError) -> grpc.StatusCode:
