@@ -77,11 +77,13 @@ def main() -> None:
     p.add_argument("--server", default="127.0.0.1:50051")
     p.add_argument("--minutes", type=float, default=5.0, help="game time to play")
     p.add_argument("--bots", type=int, default=2, help="skill-1 opponents")
+    p.add_argument("--seed", type=int, default=0, help="the match's seed (0: the daemon picks one); "
+                   "the same seed plays the same match")
     args = p.parse_args()
     frames = int(args.minutes * 60 * 20)  # sv_fps 20
     with Client(args.server) as client:
         match = client.create_match(mpb.MatchConfig(
-            clock=mpb.LOCKSTEP, hold_for_agents=1,
+            clock=mpb.LOCKSTEP, hold_for_agents=1, seed=args.seed,
             bots=[mpb.BotConfig(name=n, skill=1) for n in ["Grism", "Major", "Merman", "Liz"][:args.bots]]))
         try:
             me, state = play(client, match.id, frames)

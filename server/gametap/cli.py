@@ -1,6 +1,6 @@
 """`gametap`: run the daemon, or talk to a running one.
 
-    gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR]
+    gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR] [--workers N]
     gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
     gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID
 """
@@ -77,7 +77,10 @@ def cmd_serve(a: argparse.Namespace) -> int:
     except settings.SettingsError as e:
         print(f"gametap: bad config: {e}", file=sys.stderr)
         return 2
-    s = s.with_overrides(grpc=a.grpc, http=a.http, state_dir=a.state_dir)
+    if a.workers is not None and not 1 <= a.workers <= 256:
+        print(f"gametap: --workers {a.workers}: 1..256 allowed", file=sys.stderr)
+        return 2
+    s = s.with_overrides(grpc=a.grpc, http=a.http, state_dir=a.state_dir, workers=a.workers)
     if a.no_default_match:
         s = dataclasses.replace(s, default_match=None)
     return daemon.run(s)
@@ -146,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     s.add_argument("--state-dir", type=Path, help="where matches keep logs and recordings")
     s.add_argument("--no-default-match", action="store_true", help="start with no match")
+    s.add_argument("--workers", type=int, help="worker processes that run the matches (default: one per core)")
     s.set_defaults(run=cmd_serve)
 
     c = sub.add_parser("create", help="start a match; prints it as JSON")

@@ -1,4 +1,7 @@
-"""The daemon: MatchManager + gRPC + HTTP, until SIGINT/SIGTERM; then every game is stopped."""
+"""The daemon: one address and one service. Its control plane (MatchService, health,
+reflection, the HTTP API, the viewer's files) runs here; matches run in its worker
+processes (gametap.worker), one per core by default. Until SIGINT/SIGTERM; then every
+worker stops its games and exits."""
 from __future__ import annotations
 
 import asyncio
@@ -13,11 +16,12 @@ from aiohttp import web
 
 from gametap import __version__
 from gametap import settings as settings_mod
+from gametap.errors import GametapError
 from gametap.httpapi.app import build_app
-from gametap.manager import MatchManager
 from gametap.rpc.server import build_server, mark_serving
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.pool import WorkerPool
 
 log = logging.getLogger("gametap")
 
@@ -33,9 +37,9 @@ def split_address(address: str) -> tuple[str, int]:
         raise StartupError(str(e)) from None
 
 
-async def _start_http(manager: MatchManager, address: str, web_dir) -> tuple[web.AppRunner, str]:
+async def _start_http(pool: WorkerPool, address: str, web_dir) -> tuple[web.AppRunner, str]:
     host, port = split_address(address)
-    runner = web.AppRunner(build_app(manager, web_dir), access_log=None)
+    runner = web.AppRunner(build_app(pool, web_dir), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -54,13 +58,10 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     if problems:
         raise StartupError("cannot start:\n  " + "\n  ".join(problems))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    manager = MatchManager(settings)
-    manager.prepare()
-    # The per-frame work allocates many short-lived, acyclic objects: collect garbage less often,
-    # and never scan what start-up built.
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    server, health = build_server(manager)
+    pool = WorkerPool(settings)
+    pool.game.validate_config(mpb.MatchConfig())  # reads the game's maps and bots now, not in the first create
+    gc.freeze()  # never scan what start-up built
+    server, health, _ = build_server(pool)
     host, _ = split_address(settings.grpc)
     grpc_port = server.add_insecure_port(settings.grpc)
     if not grpc_port:
@@ -71,26 +72,31 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
         loop.add_signal_handler(sig, stop.set)
     http_runner = None
     try:
+        try:
+            await pool.start()
+        except GametapError as e:
+            raise StartupError(f"cannot start the worker processes: {e}") from e
         await server.start()
         await mark_serving(health)
-        http_runner, http_address = await _start_http(manager, settings.http, settings.web_dir)
+        http_runner, http_address = await _start_http(pool, settings.http, settings.web_dir)
         for warning in settings.warnings():
             log.warning("%s", warning)
         announce(f"gametap {__version__} serving (state in {settings.state_dir})")
         announce(f"  gRPC    {host}:{grpc_port}")
         announce(f"  HTTP    http://{http_address}/")
         announce(f"  viewer  http://{http_address}/   (Foxglove: ws://{http_address}/ws)")
+        announce(f"  workers {len(pool.workers)} (pids {', '.join(str(w.pid) for w in pool.workers)})")
         if settings.tokens:
             announce(f"  access  {len(settings.tokens)} tokens; clients send one (viewer: /?token=TOKEN)")
         if settings.default_match is not None:
-            match = await manager.create(settings.default_match)
-            announce(describe_match(match.to_proto(), settings.game_bind))
+            match = await pool.create(settings.default_match)
+            announce(describe_match(match, settings.game_bind))
             announce(f"  watch it at http://{http_address}/#/match/{match.id}")
         announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
         await stop.wait()
         announce("stopping: ending every game ...")
     finally:
-        await manager.shutdown()
+        await pool.shutdown()
         await server.stop(grace=2)
         if http_runner is not None:
             await http_runner.cleanup()

@@ -1,14 +1,15 @@
-"""MatchManager: creates, finds and stops matches; each match is its own game process."""
+"""MatchManager: creates, finds and stops the matches of one process (a worker, or a test's
+daemon-less host); each match is its own game process. The daemon's view across workers
+is gametap.worker.pool.WorkerPool."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from gametap.errors import NotFound
 from gametap.game import Game
-from gametap.match import MATCH_ID, RECORDING_NAME, Match, match_dir, new_match_id
+from gametap.match import Match, new_match_id
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
 
@@ -23,7 +24,8 @@ class MatchManager:
         self._listeners: list[Callable[[str, Match], None]] = []
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
-        """listener("created" | "removed", match) hears of matches coming and going."""
+        """listener("created" | "changed" | "removed", match) hears of matches coming, changing
+        status (RUNNING, ended) and going."""
         self._listeners.append(listener)
 
     def remove_listener(self, listener: Callable[[str, Match], None]) -> None:
@@ -37,10 +39,11 @@ class MatchManager:
         """Checks a config (which reads the game's data: maps, bots) now rather than in the first CreateMatch."""
         self.game.validate_config(mpb.MatchConfig())
 
-    async def create(self, config: mpb.MatchConfig) -> Match:
+    async def create(self, config: mpb.MatchConfig, match_id: str | None = None) -> Match:
         """Validates config (InvalidArgument names the field) and starts the game."""
         validated = self.game.validate_config(config)
-        match = Match(new_match_id(), validated, self.settings, self.game)
+        match = Match(match_id or new_match_id(), validated, self.settings, self.game)
+        match.on_change = lambda m: self._tell("changed", m)
         self._matches[match.id] = match
         self._tell("created", match)
         try:
@@ -49,7 +52,7 @@ class MatchManager:
             log.exception("match %s: cannot start the game", match.id)
             match.fail_to_start(f"cannot start the game: {e}")
         self._forget_old()
-        log.info("match %s: %s on %s, %d bots, seed %d", match.id, mpb.Clock.Name(validated.clock),
+        log.debug("match %s: %s on %s, %d bots, seed %d", match.id, mpb.Clock.Name(validated.clock),
                  validated.map, len(validated.bots), validated.seed)
         return match
 
@@ -58,15 +61,6 @@ class MatchManager:
             return self._matches[match_id]
         except KeyError:
             raise NotFound(f"no match with id {match_id[:64]!r}") from None
-
-    def recording_on_disk(self, match_id: str) -> Path:
-        """The recording a match left in the state directory, for a match no longer listed."""
-        if not MATCH_ID.fullmatch(match_id):  # ids never reach the filesystem unchecked
-            raise NotFound(f"no match with id {match_id[:64]!r}")
-        path = match_dir(self.settings.state_dir, match_id) / RECORDING_NAME
-        if not path.is_file():
-            raise NotFound(f"no match or recording with id {match_id!r}")
-        return path
 
     def list(self) -> list[Match]:
         return list(self._matches.values())

@@ -16,10 +16,11 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from gametap.agents.host import AgentHost
-from gametap.errors import FailedPrecondition, InvalidArgument
+from gametap.errors import FailedPrecondition, InvalidArgument, NotFound
 from gametap.game import Game
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
@@ -50,6 +51,16 @@ def new_match_id() -> str:
 def match_dir(state_dir: Path, match_id: str) -> Path:
     """Where a match keeps its game's home, its log and its recording."""
     return state_dir / "matches" / match_id
+
+
+def recording_on_disk(state_dir: Path, match_id: str) -> Path:
+    """The recording a match left in the state directory (NotFound if there is none)."""
+    if not MATCH_ID.fullmatch(match_id):  # ids never reach the filesystem unchecked
+        raise NotFound(f"no match with id {match_id[:64]!r}")
+    path = match_dir(state_dir, match_id) / RECORDING_NAME
+    if not path.is_file():
+        raise NotFound(f"no match or recording with id {match_id!r}")
+    return path
 
 
 class FrameRate:
@@ -96,6 +107,7 @@ class Match:
         self._first_frame = asyncio.Event()
         self._supervisor: asyncio.Task | None = None
         self.ended = asyncio.Event()
+        self.on_change: Callable[[Match], None] | None = None  # hears of RUNNING and of the end
 
     # ---- lifecycle ----
 
@@ -162,6 +174,7 @@ class Match:
         if self.status == mpb.STARTING and deltas:
             self.status = mpb.RUNNING
             self._first_frame.set()
+            self._changed()
 
     async def _supervise(self) -> None:
         assert self.process and self.link
@@ -219,6 +232,11 @@ class Match:
         if self.recorder is not None:
             self.recorder.close()
         self.ended.set()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Ends the game (console quit, then SIGTERM, then SIGKILL) and waits for the end."""

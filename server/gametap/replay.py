@@ -17,20 +17,24 @@ from google.protobuf.message import DecodeError
 from gametap import wire
 from gametap.client.world import World, WorldError
 from gametap.errors import DataLoss, GametapError, OutOfRange
+from gametap.q3.v1 import world_pb2 as wpb
 from gametap.recording import RecordingError, iter_records
 from gametap.v1 import observe_pb2 as opb
 
-KEYFRAME, DELTA = 1, 2  # WorldUpdate's oneof field numbers
+KEYFRAME, DELTA = (wire.field_number(opb.WorldUpdate, name) for name in ("keyframe", "delta"))
+_FRAME_TAG = wire.varint(wire.field_number(wpb.WorldState, "frame") << 3)  # a varint field
+assert wire.field_number(wpb.WorldDelta, "frame") == wire.field_number(wpb.WorldState, "frame")
 
 
 def update_head(payload: bytes) -> tuple[int, int]:
     """(KEYFRAME or DELTA, frame) of a serialized WorldUpdate, read off the wire without
-    parsing the message (frame is field 1 of both WorldState and WorldDelta)."""
+    parsing the message (`frame` is the first field of both WorldState and WorldDelta)."""
     if not payload or payload[0] & 7 != 2 or payload[0] >> 3 not in (KEYFRAME, DELTA):
         raise DataLoss("a recorded update is neither a keyframe nor a delta")
     try:
         _, pos = wire.read_varint(payload, 1)
-        frame = wire.read_varint(payload, pos + 1)[0] if payload[pos:pos + 1] == b"\x08" else 0
+        tag = len(_FRAME_TAG)
+        frame = wire.read_varint(payload, pos + tag)[0] if payload[pos:pos + tag] == _FRAME_TAG else 0
     except ValueError as e:
         raise DataLoss(f"a recorded update is cut short ({e})") from None
     return payload[0] >> 3, frame
@@ -99,15 +103,41 @@ class Replay:
 
     def _keyframe(self, base: bytes, pending: list[bytes], frame: int) -> bytes:
         """A WorldUpdate{keyframe} of the state at `frame`: base plus the pending deltas."""
-        world = World()
-        try:
-            for payload in [base, *pending]:
-                world.apply(opb.WorldUpdate.FromString(payload))
-        except (WorldError, DecodeError) as e:
-            raise DataLoss(f"recording {self._path.parent.name} cannot be replayed: {e}") from e
+        world = _rebuild(self._path, base, pending)
         if world.frame != frame:
             raise OutOfRange(f"frame {frame} is past the recording's end (frame {world.frame})")
         self.first_frame = self.last_frame = frame
         if not pending:
             return base
         return opb.WorldUpdate(keyframe=world.state()).SerializeToString(deterministic=True)
+
+
+def final_state(path: Path) -> bytes:
+    """The serialized WorldState at a recording's last complete frame (blocking file reads)."""
+    base, pending = None, []
+    try:
+        with open(path, "rb") as f:
+            records = iter_records(f)
+            if next(records, None) is None:
+                raise DataLoss("the recording has no metadata record")
+            for payload in records:
+                if update_head(payload)[0] == KEYFRAME:
+                    base, pending = payload, []  # a frame's keyframe follows its delta
+                elif base is not None:
+                    pending.append(payload)
+    except RecordingError as e:
+        raise DataLoss(f"recording {path.parent.name}: {e}") from e
+    if base is None:
+        raise DataLoss(f"recording {path.parent.name} holds no keyframe")
+    return _rebuild(path, base, pending).state().SerializeToString(deterministic=True)
+
+
+def _rebuild(path: Path, base: bytes, pending: list[bytes]) -> World:
+    """The world of a recorded keyframe with the recorded deltas after it applied."""
+    world = World()
+    try:
+        for payload in [base, *pending]:
+            world.apply(opb.WorldUpdate.FromString(payload))
+    except (WorldError, DecodeError) as e:
+        raise DataLoss(f"recording {path.parent.name} cannot be replayed: {e}") from e
+    return world

@@ -8,6 +8,8 @@ Example file (every key optional):
     state_dir = "/var/lib/gametap"
     game_bind = "127.0.0.1"      # address REALTIME games listen on for human clients
     web_dir = "web"              # the viewer's files (index.html, static/, node_modules/)
+    workers = 2                  # worker processes that run matches (default: the number of cores)
+    worker_ports = "50100-50199" # each worker's gRPC and websocket port from this range (default: any free)
 
     [game]
     binary = "/usr/lib/ioquake3/ioq3ded"
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -74,6 +76,47 @@ class Settings:
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
     tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker processes (gametap.worker)
+    worker_ports: tuple[int, int] | None = None  # (first, last) port workers listen on; None: any free port
+
+    def worker_port(self, worker: int, which: int) -> int:
+        """The port worker `worker` listens on for gRPC (which=0) or its websocket (1); 0: any."""
+        if self.worker_ports is None:
+            return 0
+        port = self.worker_ports[0] + 2 * worker + which
+        if port > self.worker_ports[1]:
+            raise ValueError(f"worker_ports {self.worker_ports[0]}-{self.worker_ports[1]} has no room for "
+                             f"{self.workers} workers (two ports each)")
+        return port
+
+    def to_dict(self) -> dict:
+        """Everything a worker needs, as plain values (gametap.worker.control carries it)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "default_match":
+                continue
+            if f.name == "install":
+                value = {"binary": str(value.binary), "basepath": str(value.basepath), "game": value.game}
+            elif f.name == "tokens":
+                value = {token: int(role) for token, role in value.items()}
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Settings:
+        kw = dict(data)
+        kw["install"] = GameInstall(binary=Path(kw["install"]["binary"]), basepath=Path(kw["install"]["basepath"]),
+                                    game=kw["install"]["game"])
+        kw["tokens"] = {token: Role(role) for token, role in kw["tokens"].items()}
+        for name in ("state_dir", "library", "web_dir"):
+            kw[name] = Path(kw[name])
+        kw["worker_ports"] = tuple(kw["worker_ports"]) if kw.get("worker_ports") else None
+        return cls(default_match=None, **kw)
 
     def make_game(self):
         """The game these settings host (gametap.game)."""
@@ -138,7 +181,14 @@ def _from_dict(data: dict) -> Settings:
     if "default_match" in data:
         table = dict(data["default_match"])
         match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
+    unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports"}
+    if unknown:
+        raise ValueError(f"unknown keys in [server]: {sorted(unknown)}")
+    workers = int(server.get("workers", s.workers))
+    if not 1 <= workers <= 256:
+        raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
     return Settings(
+        workers=workers, worker_ports=_port_range(server.get("worker_ports")),
         grpc=str(server.get("grpc", s.grpc)), http=str(server.get("http", s.http)),
         state_dir=Path(server.get("state_dir", s.state_dir)), game_bind=str(server.get("game_bind", s.game_bind)),
         install=install, library=Path(game.get("library", s.library)),
@@ -146,3 +196,12 @@ def _from_dict(data: dict) -> Settings:
         record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
         default_match=match, tokens=parse_tokens(auth.get("tokens", {})),
     )
+
+
+def _port_range(text) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    first, sep, last = str(text).partition("-")
+    if not sep or not first.isdigit() or not last.isdigit() or not 1 <= int(first) <= int(last) <= 65535:
+        raise ValueError(f"worker_ports = {text!r} is not a port range like \"50100-50199\"")
+    return int(first), int(last)

@@ -98,3 +98,14 @@ def split_oneof(buf: bytes, members: frozenset[int]) -> tuple[int, bytes]:
             body = (body if field == kind else b"") + buf[start:end]
             kind = field
     return kind, body
+
+
+def split_repeated(buf: bytes, field: int) -> list[bytes]:
+    """The payloads of a repeated length-delimited field, in order (others skipped)."""
+    out, pos = [], 0
+    while pos < len(buf):
+        key, pos = read_varint(buf, pos)
+        start, end, pos = skip_field(buf, pos, key & 7)
+        if key >> 3 == field and key & 7 == 2:
+            out.append(buf[start:end])
+    return out

@@ -36,10 +36,11 @@ def test_default_match_serves_realtime_and_stopping_leaves_no_game(tmp_path, sto
             status = udp_getstatus(running.game_port)  # what an OpenArena client asks first
             assert status.startswith(b"\xff\xff\xff\xffstatusResponse") and b"oa_dm1" in status
             assert status.count(b'"') >= 8  # one quoted name per bot
-            pid = running.pid
+            pid, worker = running.pid, running.placement.worker_pid
+            assert worker and pid_alive(worker)
     finally:
         assert d.stop(stop_signal) == 0
-    assert not pid_alive(pid)
+    assert not pid_alive(pid) and not pid_alive(worker)
 
 
 def test_daemon_killed_outright_takes_its_games_with_it(tmp_path):
@@ -47,8 +48,9 @@ def test_daemon_killed_outright_takes_its_games_with_it(tmp_path):
     with d.client() as c:
         match = c.create_match(lockstep(bots=("Sarge",)))
         pid = wait_until(lambda: c.get_match(match.id).pid, 30, "the game's pid")
+        worker = c.get_match(match.id).placement.worker_pid
     d.stop(signal.SIGKILL)
-    wait_until(lambda: not pid_alive(pid), 15, "the game to end after the daemon died")
+    wait_until(lambda: not pid_alive(pid) and not pid_alive(worker), 15, "the worker and its game to end after the daemon died")
 
 
 def test_run_command_returns_output_and_takes_effect(client):

@@ -23,7 +23,7 @@ def test_random_agent(daemon):
 
 
 def test_scripted_agent_frags_skill_one_bots_in_five_minutes(daemon):
-    out = run(daemon, "scripted_agent.py", "--minutes", "5")
+    out = run(daemon, "scripted_agent.py", "--minutes", "5", "--seed", "7")  # seeded: the same match every run
     score = int(re.search(r"the scripted agent scored (-?\d+)", out).group(1))
     assert score >= 3, out
 

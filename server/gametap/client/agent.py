@@ -3,6 +3,9 @@
 Both join on creation and keep the observed world current: `world` is the whole
 world (FULL slots), `views[client]` what each slot sees (its PVS view, or the
 whole world for FULL slots), `teachers[client]` what the slot's bot AI chose.
+With `observation=FEATURES` (or WORLD_AND_FEATURES) the daemon computes each slot's
+feature tensor: `features` is a float32 array, one row per client of `feature_clients`
+(the layout of gametap.client.features), read straight from the message's bytes.
 
     with AgentStream(client, match_id, [SlotSpec(name="bot-0")]) as agents:
         obs = agents.observe()
@@ -15,6 +18,7 @@ import queue
 from collections.abc import Iterable
 
 import grpc
+import numpy as np
 
 from gametap.client.world import World
 from gametap.v1 import agent_pb2 as apb
@@ -38,6 +42,9 @@ class _Observed:
         self.frame = 0
         self.final = False
         self.left: list[int] = []
+        self.feature_size = joined.feature_size
+        self.features = np.zeros((0, joined.feature_size), np.float32)
+        self.feature_clients: list[int] = []
 
     def _apply(self, obs: apb.Observation) -> apb.Observation:
         if obs.HasField("world"):
@@ -47,6 +54,9 @@ class _Observed:
                 self.views.setdefault(s.client, World()).apply(s.view)
             if s.has_teacher:
                 self.teachers[s.client] = s.teacher
+        if obs.features:
+            self.feature_clients = [s.client for s in obs.slots]
+            self.features = np.frombuffer(obs.features, np.float32).reshape(len(self.feature_clients), -1)
         self.frame = obs.frame
         self.final = obs.final
         if obs.left:
@@ -55,9 +65,9 @@ class _Observed:
         return obs
 
 
-def _join_request(match_id, slots, frames_per_step, action_timeout_ms) -> apb.PlayRequest:
+def _join_request(match_id, slots, frames_per_step, action_timeout_ms, observation) -> apb.PlayRequest:
     return apb.PlayRequest(join=apb.JoinRequest(match_id=match_id, slots=slots, frames_per_step=frames_per_step,
-                                                action_timeout_ms=action_timeout_ms))
+                                                action_timeout_ms=action_timeout_ms, observation=observation))
 
 
 def _act_request(frame: int, actions: Iterable[apb.Action]) -> apb.PlayRequest:
@@ -68,14 +78,23 @@ class AgentStream(_Observed):
     """A blocking Play stream (gRPC runs the request side in its own thread)."""
 
     def __init__(self, client, match_id: str, slots: list[apb.SlotSpec], frames_per_step: int = 1,
-                 action_timeout_ms: int = 0):
-        """client: a gametap.client.Client (its channel is used)."""
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._requests.put(_join_request(match_id, slots, frames_per_step, action_timeout_ms))
-        stub = agent_pb2_grpc.AgentServiceStub(client.channel)
-        self._call = stub.Play(iter(self._requests.get, _CLOSE))
-        first = next(self._call)
+                 action_timeout_ms: int = 0, observation: int = apb.WORLD):
+        """client: a gametap.client.Client (the stream goes to the worker that runs the match)."""
+        join = _join_request(match_id, slots, frames_per_step, action_timeout_ms, observation)
+        channel = client.data_channel(match_id)
+        try:
+            first = self._open(channel, join)
+        except grpc.RpcError as e:
+            if channel is client.channel or e.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            first = self._open(client.channel, join)  # its worker cannot be reached: through the daemon
         super().__init__(first.joined, list(slots))
+
+    def _open(self, channel, join: apb.PlayRequest) -> apb.PlayResponse:
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests.put(join)
+        self._call = agent_pb2_grpc.AgentServiceStub(channel).Play(iter(self._requests.get, _CLOSE))
+        return next(self._call)
 
     def observe(self) -> apb.Observation:
         """The next observation (blocks)."""
@@ -107,10 +126,13 @@ class AsyncAgentStream(_Observed):
     """An asyncio Play stream: `stream = await AsyncAgentStream.open(channel, ...)`."""
 
     @classmethod
-    async def open(cls, channel: grpc.aio.Channel, match_id: str, slots: list[apb.SlotSpec],
-                   frames_per_step: int = 1, action_timeout_ms: int = 0) -> AsyncAgentStream:
+    async def open(cls, channel, match_id: str, slots: list[apb.SlotSpec], frames_per_step: int = 1,
+                   action_timeout_ms: int = 0, observation: int = apb.WORLD) -> AsyncAgentStream:
+        """channel: a grpc.aio channel, or a gametap.client.AsyncClient (which goes to the match's worker)."""
+        if hasattr(channel, "data_channel"):
+            channel = await channel.data_channel(match_id)
         call = agent_pb2_grpc.AgentServiceStub(channel).Play()
-        await call.write(_join_request(match_id, slots, frames_per_step, action_timeout_ms))
+        await call.write(_join_request(match_id, slots, frames_per_step, action_timeout_ms, observation))
         first = await call.read()
         if first is grpc.aio.EOF:
             await call  # raises the status the server ended the stream with

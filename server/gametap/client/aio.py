@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
+
 from gametap.client import auth
+from gametap.client.placement import worker_address
 from gametap.client.sync import DEFAULT_ADDRESS
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
@@ -12,17 +15,42 @@ from gametap.v1 import observe_pb2 as opb
 
 
 class AsyncClient:
-    """`async with AsyncClient(address) as c: match = await c.create_match(config)`."""
+    """`async with AsyncClient(address) as c: match = await c.create_match(config)`.
+    Like Client, it watches and plays a match at the worker that runs it."""
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None):
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None,
+                 follow_matches: bool = True):
         self.address = address
         self.timeout_s = timeout_s
+        self._token = token
         self.channel = auth.aio_channel(address, token)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
+        self.follow_matches = follow_matches
+        self._workers: dict[str, grpc.aio.Channel] = {}
+        self._placed: dict[str, str] = {}
 
     async def close(self) -> None:
+        for channel in self._workers.values():
+            await channel.close()
         await self.channel.close()
+
+    async def data_channel(self, match_id: str) -> grpc.aio.Channel:
+        """The channel that serves this match's data plane: its worker's, or the daemon's."""
+        if not self.follow_matches:
+            return self.channel
+        address = self._placed.get(match_id)
+        if address is None:
+            try:
+                address = worker_address(self.address, await self.get_match(match_id)) or ""
+            except grpc.RpcError:
+                address = ""
+            self._placed[match_id] = address
+        if not address:
+            return self.channel
+        if address not in self._workers:
+            self._workers[address] = auth.aio_channel(address, self._token)
+        return self._workers[address]
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -31,7 +59,9 @@ class AsyncClient:
         await self.close()
 
     async def create_match(self, config: mpb.MatchConfig) -> mpb.Match:
-        return await self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s)
+        match = await self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s)
+        self._placed[match.id] = worker_address(self.address, match) or ""
+        return match
 
     async def list_matches(self) -> list[mpb.Match]:
         return list((await self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s)).matches)
@@ -47,11 +77,20 @@ class AsyncClient:
         return (await self.matches.RunCommand(req, timeout=self.timeout_s)).output
 
     async def get_state(self, match_id: str) -> wpb.WorldState:
-        return (await self.observe.GetState(opb.GetStateRequest(match_id=match_id), timeout=self.timeout_s)).state
+        request = opb.GetStateRequest(match_id=match_id)
+        stub = observe_pb2_grpc.ObserveServiceStub(await self.data_channel(match_id))
+        try:
+            return (await stub.GetState(request, timeout=self.timeout_s)).state
+        except grpc.RpcError as e:
+            if stub is self.observe or e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND):
+                raise
+            return (await self.observe.GetState(request, timeout=self.timeout_s)).state
 
     async def watch(self, match_id: str, max_batch: int = 1, from_frame: int = 0) -> AsyncIterator[opb.WorldUpdate]:
         """Every update of a match, in order, until it ends (a keyframe first). from_frame > 0
         starts at that past frame, replayed from the match's recording."""
-        async for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)):
+        request = opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)
+        stub = observe_pb2_grpc.ObserveServiceStub(await self.data_channel(match_id))
+        async for response in stub.Watch(request):
             for update in response.updates:
                 yield update

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import grpc
+
 from gametap.client import auth
+from gametap.client.placement import worker_address
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import match_pb2_grpc, observe_pb2_grpc
@@ -13,15 +16,46 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 class Client:
-    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None):
+    """MatchService at the daemon; Watch, GetState and Play at the worker that runs the match
+    (found in Match.placement), unless follow_matches is False or the worker cannot be reached."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None,
+                 follow_matches: bool = True):
         self.address = address
         self.timeout_s = timeout_s
+        self._token = token
         self.channel = auth.channel(address, token)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
+        self.follow_matches = follow_matches
+        self._workers: dict[str, grpc.Channel] = {}  # worker address -> channel
+        self._placed: dict[str, str] = {}  # match id -> its worker's address
 
     def close(self) -> None:
+        for channel in self._workers.values():
+            channel.close()
         self.channel.close()
+
+    def data_channel(self, match_id: str) -> grpc.Channel:
+        """The channel that serves this match's data plane: its worker's, or the daemon's."""
+        if not self.follow_matches:
+            return self.channel
+        address = self._placed.get(match_id)
+        if address is None:
+            try:
+                address = worker_address(self.address, self.get_match(match_id)) or ""
+            except grpc.RpcError:
+                address = ""  # the daemon answers for the match (or says why not)
+            self._placed[match_id] = address
+        if not address:
+            return self.channel
+        if address not in self._workers:
+            self._workers[address] = auth.channel(address, self._token)
+        return self._workers[address]
+
+    def _remember(self, match: mpb.Match) -> mpb.Match:
+        self._placed[match.id] = worker_address(self.address, match) or ""
+        return match
 
     def __enter__(self) -> Client:
         return self
@@ -30,7 +64,7 @@ class Client:
         self.close()
 
     def create_match(self, config: mpb.MatchConfig) -> mpb.Match:
-        return self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s)
+        return self._remember(self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s))
 
     def list_matches(self) -> list[mpb.Match]:
         return list(self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s).matches)
@@ -45,11 +79,35 @@ class Client:
         req = mpb.RunCommandRequest(match_id=match_id, command=command)
         return self.matches.RunCommand(req, timeout=self.timeout_s).output
 
+    def _observe_at(self, match_id: str):
+        channel = self.data_channel(match_id)
+        return self.observe if channel is self.channel else observe_pb2_grpc.ObserveServiceStub(channel)
+
     def get_state(self, match_id: str) -> wpb.WorldState:
-        return self.observe.GetState(opb.GetStateRequest(match_id=match_id), timeout=self.timeout_s).state
+        request = opb.GetStateRequest(match_id=match_id)
+        try:
+            return self._observe_at(match_id).GetState(request, timeout=self.timeout_s).state
+        except grpc.RpcError as e:
+            if e.code() not in _ASK_THE_DAEMON or not self._placed.get(match_id):
+                raise
+            return self.observe.GetState(request, timeout=self.timeout_s).state  # the daemon knows the rest
 
     def watch(self, match_id: str, max_batch: int = 1, from_frame: int = 0) -> Iterator[opb.WorldUpdate]:
         """Every update of a match, in order, until it ends (a keyframe first). from_frame > 0
         starts at that past frame, replayed from the match's recording."""
-        for response in self.observe.Watch(opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)):
+        request = opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)
+        responses = self._observe_at(match_id).Watch(request)
+        try:
+            first = next(responses, None)
+        except grpc.RpcError as e:
+            if e.code() not in _ASK_THE_DAEMON or not self._placed.get(match_id):
+                raise
+            responses, first = self.observe.Watch(request), None  # its worker is gone: the daemon replays it
+        if first is not None:
+            yield from first.updates
+        for response in responses:
             yield from response.updates
+
+
+# A worker that cannot be reached, or no longer runs the match: the daemon answers instead.
+_ASK_THE_DAEMON = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)

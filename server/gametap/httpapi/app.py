@@ -1,12 +1,18 @@
-"""The daemon's HTTP side: the viewer, the JSON API, map geometry, metrics and the websocket.
+"""The HTTP side: the daemon's (viewer, JSON API, map geometry, metrics, websocket) and
+a worker's (the websocket of its own matches).
 
+The daemon:
     /                   the viewer (web/index.html and its modules under /static/)
     /vendor/...         the viewer's npm dependencies (protobufjs), from web/node_modules
-    /api/matches        every match, as JSON
-    /api/maps/{name}    a map's top-down geometry (gametap.q3.mapgeom), as JSON
+    /api/matches        every match, as JSON (each with its placement: the worker's ports)
+    /api/maps/{name}    a map's top-down geometry (the game's map_geometry), as JSON
     /healthz            "ok"
     /metrics            Prometheus text format
-    /ws                 Foxglove WebSocket protocol (gametap.httpapi.foxglove)
+    /ws                 Foxglove WebSocket protocol over every match (gametap.httpapi.foxglove),
+                        its updates passed on from the workers' Watch streams
+A worker:
+    /ws                 the same protocol over its own matches: the viewer connects here
+    /healthz
 
 With tokens configured (gametap.auth), /api/, /metrics and /ws need one with the observe
 role, as `Authorization: Bearer TOKEN` or `?token=TOKEN`; the viewer's own files stay open.
@@ -24,10 +30,13 @@ from google.protobuf import json_format
 from gametap.auth import Gate, Role, bearer
 from gametap.errors import GametapError
 from gametap.httpapi.foxglove import FoxgloveServer
+from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.manager import MatchManager
+from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.pool import WorkerPool
 
-MANAGER = web.AppKey("manager", MatchManager)
+POOL = web.AppKey("pool", WorkerPool)
 FOXGLOVE = web.AppKey("foxglove", FoxgloveServer)
 WEB_DIR = web.AppKey("web_dir", Path)
 GATE = web.AppKey("gate", Gate)
@@ -40,22 +49,32 @@ VENDOR = {  # URL name -> file under web/node_modules
 }
 
 
-def build_app(manager: MatchManager, web_dir: Path) -> web.Application:
-    """An application with its routes and no socket bound (no side effects)."""
+def _app(settings: Settings, foxglove: FoxgloveServer) -> web.Application:
     app = web.Application(middlewares=[require_token])
-    app[GATE] = Gate(manager.settings.tokens)
-    app[MANAGER] = manager
-    app[FOXGLOVE] = FoxgloveServer(manager)
+    app[GATE] = Gate(settings.tokens)
+    app[FOXGLOVE] = foxglove
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ws", foxglove.handle)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+def build_worker_app(manager: MatchManager) -> web.Application:
+    """A worker's application (no socket bound)."""
+    return _app(manager.settings, FoxgloveServer(LocalMatches(manager)))
+
+
+def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
+    """The daemon's application with its routes and no socket bound (no side effects)."""
+    app = _app(pool.settings, FoxgloveServer(WorkerMatches(pool)))
+    app[POOL] = pool
     app[WEB_DIR] = web_dir
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir / "static", follow_symlinks=False)
     app.router.add_get("/vendor/{name}", vendor)
-    app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/matches", list_matches)
     app.router.add_get("/api/maps/{name}", map_geometry)
-    app.router.add_get("/ws", app[FOXGLOVE].handle)
-    app.on_shutdown.append(_close_websockets)
     return app
 
 
@@ -92,17 +111,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def list_matches(request: web.Request) -> web.Response:
-    matches = [json_format.MessageToDict(m.to_proto()) for m in request.app[MANAGER].list()]
+    matches = [json_format.MessageToDict(m) for m in await request.app[POOL].list()]
     return web.json_response({"matches": matches})
 
 
 async def map_geometry(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    manager = request.app[MANAGER]
+    game = request.app[POOL].game
     if not _MAP_NAME.match(name):
         raise web.HTTPNotFound(text=f"no map {name[:64]!r}\n")
     try:  # computed once per map, in a thread: it takes tens of milliseconds
-        geometry = await asyncio.to_thread(manager.game.map_geometry, name)
+        geometry = await asyncio.to_thread(game.map_geometry, name)
     except ValueError as e:  # the game cannot read the map's file
         raise web.HTTPUnprocessableEntity(text=f"map {name}: {e}\n") from e
     if geometry is None:
@@ -114,7 +133,9 @@ async def map_geometry(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    matches = request.app[MANAGER].list()
+    pool = request.app[POOL]
+    matches = await pool.list()
+    workers = await pool.metrics()
     lines = [
         "# HELP gametap_matches Matches the daemon knows, by status.",
         "# TYPE gametap_matches gauge",
@@ -123,18 +144,24 @@ async def metrics(request: web.Request) -> web.Response:
         if status:
             count = sum(m.status == status for m in matches)
             lines.append(f'gametap_matches{{status="{mpb.MatchStatus.Name(status)}"}} {count}')
+    watchers = {match_id: n for w in workers for match_id, n in w["watchers"].items()}
     per_match = [
-        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.world.frame),
-        ("gametap_match_frames_per_second", "gauge", "Recent server frame rate.", lambda m: m.frame_rate.value()),
-        ("gametap_match_watchers", "gauge", "Subscribers of the match's updates.", lambda m: m.hub.subscriber_count),
-        ("gametap_match_dropped_updates", "counter", "Updates lagging subscribers skipped.", lambda m: m.hub.dropped),
+        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.frame),
+        ("gametap_match_frames_per_second", "gauge", "Recent server frame rate.", lambda m: m.frames_per_second),
+        ("gametap_match_watchers", "gauge", "Subscribers of the match's updates.", lambda m: watchers.get(m.id, 0)),
+        ("gametap_match_dropped_updates", "counter", "Updates lagging subscribers skipped.", lambda m: m.dropped_updates),
         ("gametap_match_action_timeouts", "counter", "LOCKSTEP steps taken without an agent's action.",
-         lambda m: m.agents.action_timeouts),
+         lambda m: m.action_timeouts),
     ]
+    live = [m for m in matches if m.status in (mpb.STARTING, mpb.RUNNING)]
     for name, kind, text, value in per_match:
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{match="{m.id}"}} {value(m)}' for m in matches if not m.is_ended]
-    lines += ["# HELP gametap_websocket_connections Open viewer connections.",
+        lines += [f'{name}{{match="{m.id}"}} {value(m)}' for m in live]
+    lines += ["# HELP gametap_worker_hotpath_seconds Time each worker's hot path spent, by stage.",
+              "# TYPE gametap_worker_hotpath_seconds counter"]
+    lines += [f'gametap_worker_hotpath_seconds{{worker="{w["worker"]}",stage="{stage}"}} {seconds:.6f}'
+              for w in workers for stage, (_, seconds) in w["hotpath"].items()]
+    lines += ["# HELP gametap_websocket_connections Open viewer connections to the daemon itself.",
               "# TYPE gametap_websocket_connections gauge",
               f"gametap_websocket_connections {request.app[FOXGLOVE].connection_count}"]
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

@@ -18,13 +18,13 @@ import logging
 import struct
 import time
 import uuid
+from collections.abc import Callable
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 from google.protobuf import descriptor_pb2
 
 from gametap import __version__
-from gametap.manager import MatchManager
-from gametap.match import Match
 from gametap.v1 import observe_pb2
 
 log = logging.getLogger(__name__)
@@ -60,41 +60,53 @@ class ProtocolError(Exception):
     pass
 
 
+class Subscription(Protocol):
+    """A match's updates for one subscriber (gametap.hub.Subscriber, or a proxied Watch)."""
+
+    async def next_batch(self, max_items: int) -> list[bytes] | None: ...
+    def unsubscribe(self) -> None: ...
+
+
+class MatchSource(Protocol):
+    """The matches a websocket server offers: a worker's own, or (the daemon) every worker's."""
+
+    def match_ids(self) -> list[str]: ...
+    def add_listener(self, listener: Callable[[str, str], None]) -> None: ...  # ("created" | "removed", id)
+    def subscribe(self, match_id: str, queue_limit: int) -> Subscription | None: ...
+
+
 class FoxgloveServer:
-    def __init__(self, manager: MatchManager):
-        self.manager = manager
+    def __init__(self, source: MatchSource):
+        self.source = source
         self._schema = base64.b64encode(file_descriptor_set()).decode()
         self._channel_of: dict[str, int] = {}   # match id -> channel id (never reused)
         self._match_of: dict[int, str] = {}
         self._next_channel = 1
         self._connections: set[Connection] = set()
-        manager.add_listener(self._on_match)
+        source.add_listener(self._on_match)
 
     @property
     def connection_count(self) -> int:
         return len(self._connections)
 
-    def channel(self, match: Match) -> dict:
-        if match.id not in self._channel_of:
-            self._channel_of[match.id] = self._next_channel
-            self._match_of[self._next_channel] = match.id
+    def channel(self, match_id: str) -> dict:
+        if match_id not in self._channel_of:
+            self._channel_of[match_id] = self._next_channel
+            self._match_of[self._next_channel] = match_id
             self._next_channel += 1
-        return {"id": self._channel_of[match.id], "topic": f"/matches/{match.id}/world", "encoding": "protobuf",
+        return {"id": self._channel_of[match_id], "topic": f"/matches/{match_id}/world", "encoding": "protobuf",
                 "schemaName": SCHEMA_NAME, "schema": self._schema, "schemaEncoding": "protobuf"}
 
-    def match_for_channel(self, channel_id: int) -> Match | None:
+    def match_for_channel(self, channel_id: int) -> str | None:
         match_id = self._match_of.get(channel_id)
-        try:
-            return self.manager.get(match_id) if match_id else None
-        except Exception:
-            return None
+        return match_id if match_id in self.source.match_ids() else None
 
-    def _on_match(self, what: str, match: Match) -> None:
+    def _on_match(self, what: str, match_id: str) -> None:
         for conn in list(self._connections):
             if what == "created":
-                conn.send_json({"op": "advertise", "channels": [self.channel(match)]})
-            elif match.id in self._channel_of:
-                conn.send_json({"op": "unadvertise", "channelIds": [self._channel_of[match.id]]})
+                conn.send_json({"op": "advertise", "channels": [self.channel(match_id)]})
+            elif what == "removed" and match_id in self._channel_of:
+                conn.send_json({"op": "unadvertise", "channelIds": [self._channel_of[match_id]]})
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME, heartbeat=30)
@@ -141,7 +153,7 @@ class Connection:
         await self.ws.send_json({"op": "serverInfo", "name": f"gametap {__version__}", "capabilities": [],
                                  "supportedEncodings": [], "metadata": {}, "sessionId": uuid.uuid4().hex})
         await self.ws.send_json({"op": "advertise",
-                                 "channels": [self.server.channel(m) for m in self.server.manager.list()]})
+                                 "channels": [self.server.channel(m) for m in self.server.source.match_ids()]})
         async for msg in self.ws:
             if msg.type == WSMsgType.TEXT:
                 try:
@@ -178,10 +190,11 @@ class Connection:
         sub_id, channel_id = sub["id"], sub["channelId"]
         if sub_id in self.senders:
             raise ProtocolError(f"subscription id {sub_id} is in use")
-        match = self.server.match_for_channel(channel_id)
-        if match is None:
+        match_id = self.server.match_for_channel(channel_id)
+        sub = self.server.source.subscribe(match_id, QUEUE_LIMIT) if match_id else None
+        if sub is None:
             raise ProtocolError(f"no channel {channel_id}")
-        self.senders[sub_id] = asyncio.create_task(self._send_updates(sub_id, match))
+        self.senders[sub_id] = asyncio.create_task(self._send_updates(sub_id, sub))
 
     def _unsubscribe(self, sub_id) -> None:
         task = self.senders.pop(sub_id, None) if _is_int(sub_id) else None
@@ -189,8 +202,7 @@ class Connection:
             raise ProtocolError(f"no subscription {str(sub_id)[:40]}")
         task.cancel()
 
-    async def _send_updates(self, sub_id: int, match: Match) -> None:
-        sub = match.hub.subscribe(QUEUE_LIMIT)
+    async def _send_updates(self, sub_id: int, sub: Subscription) -> None:
         interval, next_at = 1.0 / MAX_RATE, 0.0
         try:
             while (batch := await sub.next_batch(BATCH)) is not None:

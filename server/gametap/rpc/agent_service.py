@@ -15,7 +15,7 @@ import grpc
 from gametap import wire
 from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, Unavailable
 from gametap.manager import MatchManager
-from gametap.rpc.status import code_for, serialized
+from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
 
 SERVICE = "gametap.v1.AgentService"
@@ -32,13 +32,6 @@ def split_request(data: bytes) -> tuple[int, bytes]:
         raise InvalidArgument("request", f"not a PlayRequest ({e})") from None
 
 
-def parse(message_type, data: bytes):
-    try:
-        return message_type.FromString(data)
-    except Exception as e:  # protobuf's DecodeError and friends
-        raise InvalidArgument("request", f"not a valid {message_type.DESCRIPTOR.name} ({e})") from None
-
-
 class AgentService:
     def __init__(self, manager: MatchManager):
         self._manager = manager
@@ -49,7 +42,7 @@ class AgentService:
             kind, body = split_request(first) if first is not None else (0, b"")
             if kind != JOIN:
                 raise InvalidArgument("join", "the first request of a Play stream must be a join")
-            join = parse(apb.JoinRequest, body)
+            join = parse_request(apb.JoinRequest, body)
             match = self._manager.get(join.match_id)
             session = match.agents.join(join)
         except GametapError as e:
@@ -86,7 +79,7 @@ class AgentService:
                 if kind == ACT:
                     match.agents.on_actions(session, body)
                 elif kind == LEAVE:
-                    match.agents.leave(session, list(parse(apb.LeaveRequest, body).clients))
+                    match.agents.leave(session, list(parse_request(apb.LeaveRequest, body).clients))
                 elif kind == JOIN:
                     raise FailedPrecondition("this stream has joined already; open another stream for more slots")
                 else:

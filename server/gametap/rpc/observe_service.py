@@ -15,6 +15,7 @@ from gametap import wire
 from gametap.errors import FailedPrecondition, GametapError, NotFound, OutOfRange
 from gametap.hub import Subscriber
 from gametap.manager import MatchManager
+from gametap.match import recording_on_disk
 from gametap.replay import Replay, update_head
 from gametap.rpc.status import code_for, serialized
 from gametap.v1 import observe_pb2 as opb
@@ -31,9 +32,8 @@ class ObserveService:
         self._manager = manager
 
     async def watch(self, request: opb.WatchRequest, context):
-        max_batch = min(max(request.max_batch, 1), MAX_BATCH)
         try:
-            batches = self._batches(request, max_batch)
+            batches = self._batches(request, max_batch(request))
             async for batch in batches:
                 yield b"".join([wire.bytes_field(UPDATES, u) for u in batch])
         except GametapError as e:
@@ -44,14 +44,14 @@ class ObserveService:
         try:
             match = self._manager.get(request.match_id)
         except NotFound:
-            path = self._manager.recording_on_disk(request.match_id)
-            return _replayed(Replay(path, request.from_frame), max_batch)
+            path = recording_on_disk(self._manager.settings.state_dir, request.match_id)
+            return replayed(Replay(path, request.from_frame), max_batch)
         if not request.from_frame:
             return _live(match.hub.subscribe(), max_batch)
         if match.recording_path is None:
             raise FailedPrecondition(f"match {match.id} is not recorded, so it cannot be watched from a past frame")
         if match.is_ended:
-            return _replayed(Replay(match.recording_path, request.from_frame), max_batch)
+            return replayed(Replay(match.recording_path, request.from_frame), max_batch)
         return _replayed_then_live(match, request.from_frame, max_batch)
 
     async def get_state(self, request: opb.GetStateRequest, context) -> bytes:
@@ -82,7 +82,11 @@ async def _live(sub: Subscriber, max_batch: int, first: list[bytes] | None = Non
         sub.unsubscribe()
 
 
-async def _replayed(replay: Replay, max_batch: int) -> AsyncIterator[list[bytes]]:
+def max_batch(request: opb.WatchRequest) -> int:
+    return min(max(request.max_batch, 1), MAX_BATCH)
+
+
+async def replayed(replay: Replay, max_batch: int) -> AsyncIterator[list[bytes]]:
     """The replay's batches, each read in a worker thread (file reads and the keyframe's
     reconstruction must not stall the event loop)."""
     batches = replay.batches(max(max_batch, REPLAY_CHUNK))
@@ -102,7 +106,7 @@ async def _replayed_then_live(match, from_frame: int, max_batch: int) -> AsyncIt
             raise OutOfRange(f"from_frame {from_frame} is ahead of match {match.id} (at frame {now})")
         match.recorder.flush()
         replay = Replay(match.recording_path, from_frame, until_frame=now)
-        async for batch in _replayed(replay, max_batch):
+        async for batch in replayed(replay, max_batch):
             yield batch
         # The recording reached the live keyframe's frame, unless it was cut short
         # (record max_bytes): then the live keyframe resyncs the stream.

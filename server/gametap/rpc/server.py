@@ -1,4 +1,5 @@
-"""The gRPC server: gametap.v1 services, grpc.health.v1 and server reflection."""
+"""The gRPC servers: the daemon's (every service, one address) and a worker's (its matches'
+data plane: Watch, GetState, Play)."""
 from __future__ import annotations
 
 import grpc
@@ -11,29 +12,45 @@ from gametap.rpc.agent_service import AgentService
 from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import MatchService
 from gametap.rpc.observe_service import ObserveService
+from gametap.rpc.proxy import Proxy
+from gametap.settings import Settings
 from gametap.v1 import agent_pb2, match_pb2, match_pb2_grpc, observe_pb2
+from gametap.worker.pool import WorkerPool
 
 SERVICE_NAMES = (
     match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
     observe_pb2.DESCRIPTOR.services_by_name["ObserveService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
 )
+MESSAGE_LIMITS = [
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+]
 
 
-def build_server(manager: MatchManager) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    """A server with every service added and no port bound (no side effects)."""
-    gate = Gate(manager.settings.tokens)
-    server = grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=[
-        ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-    ])
-    match_pb2_grpc.add_MatchServiceServicer_to_server(MatchService(manager), server)
-    server.add_generic_rpc_handlers((ObserveService(manager).handler(), AgentService(manager).handler()))
+def _server(settings: Settings) -> grpc.aio.Server:
+    gate = Gate(settings.tokens)
+    return grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=MESSAGE_LIMITS)
+
+
+def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:
+    """The daemon's server with every service added and no port bound (no side effects)."""
+    server = _server(pool.settings)
+    match_pb2_grpc.add_MatchServiceServicer_to_server(MatchService(pool), server)
+    proxy = Proxy(pool)
+    server.add_generic_rpc_handlers(proxy.handlers())
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
-    return server, health_servicer
+    return server, health_servicer, proxy
+
+
+def build_worker_server(manager: MatchManager) -> grpc.aio.Server:
+    """A worker's server: its matches' Watch, GetState and Play (no port bound)."""
+    server = _server(manager.settings)
+    server.add_generic_rpc_handlers((ObserveService(manager).handler(), AgentService(manager).handler()))
+    return server
 
 
 async def mark_serving(health_servicer: health.aio.HealthServicer) -> None:

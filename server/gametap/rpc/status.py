@@ -37,6 +37,14 @@ def serialized(message: bytes) -> bytes:
     return message
 
 
+def parse_request(message_type, data: bytes):
+    """A request message from the bytes a handler with the identity deserializer got."""
+    try:
+        return message_type.FromString(data)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise InvalidArgument("request", f"not a valid {message_type.DESCRIPTOR.name} ({e})") from None
+
+
 def code_for(error: GametapError) -> grpc.StatusCode:
     return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
 

@@ -1,0 +1,284 @@
+"""WorkerPool: the daemon's side of its workers. It starts `[server] workers` worker
+processes, places each new match on the least loaded one, answers for every match
+(asking its worker), and when a worker dies fails that worker's matches with the reason
+and starts a new worker in its place; the other workers and their matches carry on.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+
+from gametap.auth import Role
+from gametap.errors import FailedPrecondition, NotFound, Unavailable
+from gametap.game import Game
+from gametap.match import new_match_id
+from gametap.settings import Settings
+from gametap.v1 import match_pb2 as mpb
+from gametap.worker import control
+
+log = logging.getLogger(__name__)
+START_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
+_ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    channel: control.Channel | None = None
+    ready: asyncio.Future | None = None
+    grpc_port: int = 0
+    http_port: int = 0
+    alive: bool = False
+    pending: dict[int, asyncio.Future] = field(default_factory=dict)
+    next_id: int = 1
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process else 0
+
+
+class WorkerPool:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.game: Game = settings.make_game()
+        # The daemon's own calls to its workers (the websocket's Watch streams) carry a token
+        # of their own when the daemon asks for tokens.
+        self._internal_token = secrets.token_hex(24)
+        self.internal_metadata = (("authorization", f"Bearer {self._internal_token}"),) if settings.tokens else ()
+        self._worker_settings = dataclasses.replace(
+            settings, tokens={**settings.tokens, self._internal_token: Role.ADMIN}) if settings.tokens else settings
+        self._channels: dict[tuple[int, int], grpc.aio.Channel] = {}
+        self.workers: list[WorkerHandle] = [WorkerHandle(i) for i in range(settings.workers)]
+        self._records: dict[str, mpb.Match] = {}  # every match the daemon knows, as last heard
+        self._listeners: list[Callable[[str, str], None]] = []
+        self._closing = False
+        self._spawning: set[asyncio.Task] = set()
+
+    # ---- lifecycle ----
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self._spawn(w) for w in self.workers))
+
+    async def _spawn(self, w: WorkerHandle) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        loop = asyncio.get_running_loop()
+        try:
+            w.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gametap.worker", str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True)  # Ctrl-C is the daemon's to handle
+        finally:
+            theirs.close()
+        w.ready = loop.create_future()
+        w.pending, w.alive = {}, True
+        _, w.channel = await loop.create_unix_connection(
+            lambda: control.Channel(lambda m: self._on_message(w, m), lambda r: self._on_closed(w, r)), sock=ours)
+        w.channel.send({"index": w.index, "settings": self._worker_settings.to_dict()})
+        try:
+            await asyncio.wait_for(asyncio.shield(w.ready), START_TIMEOUT_S)
+        except TimeoutError:
+            w.process.kill()
+            raise Unavailable(f"worker {w.index} did not start within {START_TIMEOUT_S:.0f} s") from None
+        log.info("worker %d: pid %d, gRPC port %d, websocket port %d", w.index, w.pid, w.grpc_port, w.http_port)
+
+    def channel_to(self, w: WorkerHandle) -> grpc.aio.Channel:
+        """A gRPC channel to the worker's own port (kept while that worker process lives)."""
+        key = (w.pid, w.grpc_port)
+        if key not in self._channels:
+            host = self.settings.grpc.rpartition(":")[0].strip("[]")
+            self._channels[key] = grpc.aio.insecure_channel(f"{host}:{w.grpc_port}", options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+        return self._channels[key]
+
+    async def shutdown(self) -> None:
+        """Stops every worker (each stops its games first) and waits for them to exit."""
+        self._closing = True
+        live = [w for w in self.workers if w.alive]
+        await asyncio.gather(*(self._request(w, "shutdown") for w in live), return_exceptions=True)
+        for w in self.workers:
+            if w.process is not None and w.process.returncode is None:
+                try:
+                    await asyncio.wait_for(w.process.wait(), 10)
+                except TimeoutError:
+                    w.process.kill()
+                    await w.process.wait()
+        await asyncio.gather(*(c.close() for c in self._channels.values()), return_exceptions=True)
+
+    # ---- the control channel ----
+
+    def _on_message(self, w: WorkerHandle, message: dict) -> None:
+        if "id" in message:
+            future = w.pending.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result(message)
+            return
+        event = message.get("event")
+        if event == "ready":
+            w.grpc_port, w.http_port = int(message["grpc_port"]), int(message["http_port"])
+            if not w.ready.done():
+                w.ready.set_result(None)
+        elif event == "match":
+            self._remember(mpb.Match.FromString(message["match"]))
+        elif event == "removed":
+            self._forget(str(message.get("match_id")))
+
+    def _on_closed(self, w: WorkerHandle, reason: str | None) -> None:
+        if not w.alive:
+            return
+        w.alive = False
+        for future in w.pending.values():
+            if not future.done():
+                future.set_exception(Unavailable(f"worker {w.index} (pid {w.pid}) went away"))
+        w.pending.clear()
+        if w.ready is not None and not w.ready.done():
+            w.ready.set_exception(Unavailable(f"worker {w.index} ended while starting ({reason or 'no reason'})"))
+        task = asyncio.ensure_future(self._bury(w))
+        self._spawning.add(task)
+        task.add_done_callback(self._spawning.discard)
+
+    async def _bury(self, w: WorkerHandle) -> None:
+        """A worker ended: fail its matches with how it ended, and start another in its place."""
+        code = await w.process.wait()
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        for m in self._records.values():
+            if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in _ENDED:
+                m.status, m.pid, m.frames_per_second = mpb.FAILED, 0, 0.0
+                m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
+                log.warning("match %s failed: %s", m.id, m.failure)
+        if self._closing:
+            return
+        log.warning("worker %d (pid %d) %s; starting another", w.index, w.pid, how)
+        try:
+            await self._spawn(w)
+        except Exception as e:
+            log.error("worker %d could not be restarted: %s", w.index, e)
+
+    async def _request(self, w: WorkerHandle, op: str, timeout: float = REQUEST_TIMEOUT_S, **fields):
+        if not w.alive:
+            raise Unavailable(f"worker {w.index} is not running")
+        request_id, w.next_id = w.next_id, w.next_id + 1
+        future = asyncio.get_running_loop().create_future()
+        w.pending[request_id] = future
+        w.channel.send({"id": request_id, "op": op, **fields})
+        try:
+            reply = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            w.pending.pop(request_id, None)
+            raise Unavailable(f"worker {w.index} did not answer {op} within {timeout:.0f} s") from None
+        if "error" in reply:
+            control.raise_error(reply["error"])
+        return reply.get("ok")
+
+    # ---- the matches ----
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """listener("created" | "removed", match_id)."""
+        self._listeners.append(listener)
+
+    def _remember(self, m: mpb.Match) -> None:
+        known = m.id in self._records
+        self._records[m.id] = m
+        if not known:
+            for listener in list(self._listeners):
+                listener("created", m.id)
+
+    def _forget(self, match_id: str) -> None:
+        if self._records.pop(match_id, None) is not None:
+            for listener in list(self._listeners):
+                listener("removed", match_id)
+
+    def match_ids(self) -> list[str]:
+        return list(self._records)
+
+    def _place(self) -> WorkerHandle:
+        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        if not live:
+            raise Unavailable("no worker process is running")
+        load = {w.index: 0 for w in live}
+        for m in self._records.values():
+            if m.status not in _ENDED and m.placement.worker in load:
+                load[m.placement.worker] += 1
+        return min(live, key=lambda w: (load[w.index], w.index))
+
+    async def create(self, config: mpb.MatchConfig) -> mpb.Match:
+        validated = self.game.validate_config(config)  # InvalidArgument before any worker is involved
+        w = self._place()
+        match = mpb.Match.FromString(await self._request(w, "create", match_id=new_match_id(),
+                                                         config=validated.SerializeToString()))
+        self._remember(match)
+        self._forget_old()
+        log.info("match %s: %s on %s, %d bots, seed %d, worker %d", match.id, mpb.Clock.Name(validated.clock),
+                 validated.map, len(validated.bots), validated.seed, w.index)
+        return match
+
+    def record(self, match_id: str) -> mpb.Match:
+        try:
+            return self._records[match_id]
+        except KeyError:
+            raise NotFound(f"no match with id {match_id[:64]!r}") from None
+
+    def worker_of(self, match_id: str) -> WorkerHandle | None:
+        """The live worker that runs (or ran) the match, if it is still the same process."""
+        m = self.record(match_id)
+        w = self.workers[m.placement.worker] if m.placement.worker < len(self.workers) else None
+        return w if w is not None and w.alive and w.pid == m.placement.worker_pid else None
+
+    async def get(self, match_id: str) -> mpb.Match:
+        w = self.worker_of(match_id)
+        if w is not None:
+            try:
+                self._records[match_id] = mpb.Match.FromString(await self._request(w, "get", match_id=match_id))
+            except (NotFound, Unavailable):
+                pass  # forgotten by its worker or the worker just died: the last record stands
+        return self.record(match_id)
+
+    async def list(self) -> list[mpb.Match]:
+        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        answers = await asyncio.gather(*(self._request(w, "list") for w in live), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, list):
+                for raw in answer:
+                    m = mpb.Match.FromString(raw)
+                    if m.id in self._records:
+                        self._records[m.id] = m
+        return list(self._records.values())
+
+    async def stop(self, match_id: str) -> mpb.Match:
+        w = self.worker_of(match_id)
+        if w is not None:
+            self._records[match_id] = mpb.Match.FromString(await self._request(w, "stop", match_id=match_id))
+        return self.record(match_id)
+
+    async def run_command(self, match_id: str, command: str) -> str:
+        m = await self.get(match_id)
+        w = self.worker_of(match_id)
+        if w is None:
+            raise FailedPrecondition(f"match {match_id} is {mpb.MatchStatus.Name(m.status)}, not RUNNING")
+        return await self._request(w, "command", match_id=match_id, command=command)
+
+    async def state(self, match_id: str) -> bytes | None:
+        """The match's current WorldState from its worker; None if its worker is gone."""
+        w = self.worker_of(match_id)
+        return None if w is None else await self._request(w, "state", match_id=match_id)
+
+    async def metrics(self) -> list[dict]:
+        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        answers = await asyncio.gather(*(self._request(w, "metrics", timeout=10) for w in live),
+                                       return_exceptions=True)
+        return [dict(a, worker=w.index, pid=w.pid) for w, a in zip(live, answers) if isinstance(a, dict)]
+
+    def _forget_old(self) -> None:
+        ended = [m for m in self._records.values() if m.status in _ENDED]
+        for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
+            self._forget(m.id)
+

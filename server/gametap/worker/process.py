@@ -1,0 +1,171 @@
+"""A worker process: runs its share of the matches — their games, links, hot paths,
+recordings, hubs and agent streams — and serves their Watch, GetState and Play over its
+own gRPC port and their viewers over its own websocket, so that no per-frame byte
+passes through the daemon. The daemon starts it (`python -m gametap.worker FD`), talks
+to it over the control socket FD (gametap.worker.control) and, if it dies, fails its
+matches and starts another. It ends with the daemon (PDEATHSIG) and takes its games along.
+"""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+
+from aiohttp import web
+
+from gametap.errors import GametapError, InvalidArgument
+from gametap.httpapi.app import build_worker_app
+from gametap.manager import MatchManager
+from gametap.match import Match
+from gametap.q3 import _hotpath
+from gametap.rpc.server import build_worker_server
+from gametap.settings import Settings, split_address
+from gametap.v1 import match_pb2 as mpb
+from gametap.worker import control
+
+log = logging.getLogger("gametap.worker")
+PR_SET_PDEATHSIG = 1
+
+
+class Worker:
+    def __init__(self, index: int, settings: Settings, channel: control.Channel):
+        self.index = index
+        self.settings = settings
+        self.channel = channel
+        self.manager = MatchManager(settings)
+        self.placement = mpb.Placement(worker=index, worker_pid=os.getpid())
+        self.stopped = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self.manager.add_listener(self._on_match)
+
+    def proto(self, match: Match) -> bytes:
+        m = match.to_proto()
+        m.placement.CopyFrom(self.placement)
+        return m.SerializeToString()
+
+    def _on_match(self, what: str, match: Match) -> None:
+        if what == "removed":
+            self.channel.send({"event": "removed", "match_id": match.id})
+        else:
+            self.channel.send({"event": "match", "match": self.proto(match)})
+
+    # ---- requests from the daemon ----
+
+    def on_message(self, message: dict) -> None:
+        task = asyncio.ensure_future(self._answer(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, message: dict) -> None:
+        request_id = message.get("id")
+        try:
+            handler = getattr(self, f"op_{message.get('op')}", None)
+            if handler is None:
+                raise InvalidArgument("op", f"unknown worker request {str(message.get('op'))[:40]!r}")
+            reply = {"id": request_id, "ok": await handler(message)}
+        except GametapError as e:
+            reply = control.error_reply(request_id, e)
+        except Exception as e:  # a bug here must answer the daemon, not hang it
+            log.exception("worker %d: request %s failed", self.index, message.get("op"))
+            reply = control.error_reply(request_id, e)
+        self.channel.send(reply)
+
+    async def op_create(self, m: dict) -> bytes:
+        match = await self.manager.create(mpb.MatchConfig.FromString(m["config"]), match_id=m["match_id"])
+        return self.proto(match)
+
+    async def op_get(self, m: dict) -> bytes:
+        return self.proto(self.manager.get(m["match_id"]))
+
+    async def op_list(self, m: dict) -> list[bytes]:
+        return [self.proto(match) for match in self.manager.list()]
+
+    async def op_stop(self, m: dict) -> bytes:
+        return self.proto(await self.manager.stop(m["match_id"]))
+
+    async def op_command(self, m: dict) -> str:
+        return await self.manager.get(m["match_id"]).run_command(m["command"])
+
+    async def op_state(self, m: dict) -> bytes:
+        return self.manager.get(m["match_id"]).world.state()
+
+    async def op_metrics(self, m: dict) -> dict:
+        return {"hotpath": {stage: list(v) for stage, v in _hotpath.timings().items()},
+                "watchers": {match.id: match.hub.subscriber_count for match in self.manager.list()}}
+
+    async def op_shutdown(self, m: dict) -> bool:
+        await self.manager.shutdown()
+        self.stopped.set()
+        return True
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def serve(control_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    start: asyncio.Future = loop.create_future()
+    worker: Worker | None = None
+
+    def on_message(message: dict) -> None:
+        if worker is None:
+            if not start.done():
+                start.set_result(message)
+        else:
+            worker.on_message(message)
+
+    def on_closed(reason: str | None) -> None:  # the daemon is gone: end everything
+        if worker is not None:
+            worker.stopped.set()
+        elif not start.done():
+            start.set_exception(ConnectionError(reason or "the daemon closed the control socket"))
+
+    sock = socket.socket(fileno=control_fd)
+    _, channel = await loop.create_unix_connection(lambda: control.Channel(on_message, on_closed), sock=sock)
+    first = await start
+    index, settings = first["index"], Settings.from_dict(first["settings"])
+    worker = Worker(index, settings, channel)
+    grpc_server = build_worker_server(worker.manager)
+    grpc_host = split_address(settings.grpc)[0]
+    grpc_port = grpc_server.add_insecure_port(f"{grpc_host}:{settings.worker_port(index, 0)}")
+    await grpc_server.start()
+    runner = web.AppRunner(build_worker_app(worker.manager), access_log=None)
+    await runner.setup()
+    http_host = split_address(settings.http)[0]
+    site = web.TCPSite(runner, http_host, settings.worker_port(index, 1))
+    await site.start()
+    http_port = site._server.sockets[0].getsockname()[1]
+    worker.placement.grpc_port, worker.placement.http_port = grpc_port, http_port
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, worker.stopped.set)
+    channel.send({"event": "ready", "pid": os.getpid(), "grpc_port": grpc_port, "http_port": http_port})
+    try:
+        await worker.stopped.wait()
+    finally:
+        await worker.manager.shutdown()
+        await grpc_server.stop(grace=1)
+        await runner.cleanup()
+        channel.close()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _die_with_parent()
+    if len(argv) != 2 or not argv[1].isdigit():
+        print("usage: python -m gametap.worker CONTROL_FD (the daemon starts workers)", file=sys.stderr)
+        return 2
+    if os.getppid() == 1:
+        return 1  # the daemon is already gone
+    gc.freeze()  # as the daemon: the per-frame work makes many short-lived acyclic objects
+    gc.set_threshold(50_000, 50, 100)
+    asyncio.run(serve(int(argv[1])))
+    return 0
+
