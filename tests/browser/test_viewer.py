@@ -75,6 +75,14 @@ def test_match_list_loads_without_errors(page, served):
     assert p.errors == []
 
 
+def test_the_match_stream_comes_from_its_worker_not_the_daemon(page, served):
+    p = page
+    open_match(p, served)
+    port = served["match"].placement.http_port
+    assert port and p.page.evaluate("() => window.gametap.client.ws.url").startswith(f"ws://127.0.0.1:{port}/ws")
+    assert p.errors == []
+
+
 def test_map_drawn_and_players_move(page, served):
     p = page
     open_match(p, served)
@@ -159,4 +167,5 @@ def test_disconnect_and_reconnect(page, served):
     served["match"] = match
     p.page.goto(f"http://{served['daemon'].http}/#/match/{match.id}")
     p.page.wait_for_function("() => window.gametap.world.players.size === 2", timeout=20000)
-    assert [e for e in p.errors if "WebSocket" not in e] == []  # the browser logs the refused reconnects
+    # the browser logs the refused reconnects (the websocket's, and the asking which worker runs the match)
+    assert [e for e in p.errors if "WebSocket" not in e and "ERR_CONNECTION_REFUSED" not in e] == []

@@ -1,4 +1,6 @@
 // A client of the Foxglove WebSocket protocol (foxglove.websocket.v1), with automatic reconnect.
+// `url` is the server's address, or an async function that says it at every (re)connect (a
+// match's websocket is served by the worker that runs it, which can change).
 //
 // Events (addEventListener): "state" {state: connecting|connected|disconnected},
 // "channels" (the advertised channels changed), "message" {subscription, data: Uint8Array},
@@ -20,9 +22,20 @@ export class FoxgloveClient extends EventTarget {
     this.connect();
   }
 
-  connect() {
+  async connect() {
     this._setState("connecting");
-    const ws = new WebSocket(this.url, [SUBPROTOCOL]);
+    let url = this.url;
+    try {
+      if (typeof url === "function") url = await url();
+    } catch {
+      url = null;
+    }
+    if (this.closed) return;
+    if (!url) {
+      this._retry();
+      return;
+    }
+    const ws = new WebSocket(url, [SUBPROTOCOL]);
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
       this.retryMs = 500;
@@ -30,16 +43,25 @@ export class FoxgloveClient extends EventTarget {
     };
     ws.onmessage = (event) => this._receive(event.data);
     ws.onclose = () => {
-      if (this.ws !== ws) return;
+      if (this.ws !== ws || this.closed) return;
       this.channels.clear();
       this.subscriptions.clear();
       this._emit("channels");
-      this._setState("disconnected");
-      setTimeout(() => this.connect(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 4000);
+      this._retry();
     };
     ws.onerror = () => {}; // onclose follows
     this.ws = ws;
+  }
+
+  _retry() {
+    this._setState("disconnected");
+    setTimeout(() => this.connect(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 4000);
+  }
+
+  close() {
+    this.closed = true;
+    if (this.ws) this.ws.close();
   }
 
   _setState(state) {

@@ -13,8 +13,25 @@ const PANEL_INTERVAL_MS = 100;
 const TOKEN = new URLSearchParams(location.search).get("token");
 const withToken = (path) => (TOKEN ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}` : path);
 
+const SCHEME = location.protocol === "https:" ? "wss" : "ws";
+const DAEMON_SOCKET = `${SCHEME}://${location.host}${withToken("/ws")}`;
+
+// A match's viewer stream comes from the worker process that runs it (its placement), not
+// through the daemon; a match the daemon no longer lists falls back to the daemon's socket.
+async function matchSocket(id) {
+  try {
+    const response = await fetch(withToken("/api/matches"));
+    const { matches } = await response.json();
+    const port = (matches.find((m) => m.id === id)?.placement || {}).httpPort;
+    if (port) return `${SCHEME}://${location.hostname}:${port}${withToken("/ws")}`;
+  } catch {
+    return null; // the daemon does not answer: try again later
+  }
+  return DAEMON_SOCKET;
+}
+
 const app = {
-  client: new FoxgloveClient(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${withToken("/ws")}`),
+  client: null,
   types: null, // protobuf types, once the server advertised the schema
   matchId: null,
   subscription: null,
@@ -72,6 +89,7 @@ async function refreshMatchList() {
 
 function openMatch(id) {
   closeMatch();
+  connect(() => matchSocket(id));
   app.matchId = id;
   app.world = new World();
   app.frozen = null;
@@ -184,16 +202,26 @@ function route() {
   }
 }
 
-function boot() {
-  app.view = new MapView($("map"));
-  app.view.addEventListener("select", (e) => select(e.detail));
-  app.client.addEventListener("state", (e) => {
+function connect(url) {
+  if (app.client) app.client.close();
+  app.subscription = null;
+  const client = new FoxgloveClient(url);
+  client.addEventListener("state", (e) => {
+    if (client !== app.client) return;
     setConnection(e.detail.state);
     if (e.detail.state !== "connected") app.subscription = null;
   });
-  app.client.addEventListener("channels", () => subscribe());
-  app.client.addEventListener("message", onMessage);
-  app.client.addEventListener("status", (e) => console.warn("server status:", e.detail.message));
+  client.addEventListener("channels", () => client === app.client && subscribe());
+  client.addEventListener("message", (e) => client === app.client && onMessage(e));
+  client.addEventListener("status", (e) => console.warn("server status:", e.detail.message));
+  app.client = client;
+  setConnection(client.state);
+}
+
+function boot() {
+  app.view = new MapView($("map"));
+  app.view.addEventListener("select", (e) => select(e.detail));
+  connect(DAEMON_SOCKET);
   $("pause").onclick = togglePause;
   $("fit").onclick = () => { app.view.follow = null; $("follow").value = ""; app.view.fit(); };
   $("follow").onchange = (e) => { app.view.follow = e.target.value === "" ? null : Number(e.target.value); };
@@ -209,7 +237,6 @@ function boot() {
   });
   window.addEventListener("hashchange", route);
   setInterval(refreshMatchList, 2000);
-  setConnection(app.client.state);
   route();
   requestAnimationFrame(frame);
 }
