@@ -66,8 +66,7 @@ async def _bare(seed: int, window: Window, home: Path) -> float:
     sock = await proc.start()
     welcome = {"clock": "lockstep", "capture": False, "seed": cfg.seed, "epoch_s": VIRTUAL_EPOCH_S,
                "max_frames": cfg.max_frames, "flush_frames": LOCKSTEP_FLUSH_FRAMES}
-    loop = asyncio.get_running_loop()
-    _, link = await loop.create_unix_connection(lambda: GameLink(welcome, lambda m: None, core, on_frames), sock=sock)
+    link = GameLink(welcome, lambda m: None, core, on_frames).attach(sock)
     await proc.wait()
     await link.closed
     return rate(times, window)

@@ -20,6 +20,7 @@ class Subscriber:
         self._queue: deque[bytes] = deque([first])
         self._limit = limit
         self._waiter: asyncio.Future | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.lagging = False
         self.resyncs = 0
         self.closed = False
@@ -63,7 +64,9 @@ class Subscriber:
         while not self._queue:
             if self.closed:
                 return None
-            self._waiter = asyncio.get_running_loop().create_future()
+            if self._loop is None:  # once: asking for the loop costs a system call
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
             try:
                 await self._waiter
             finally:

@@ -133,10 +133,8 @@ class Match:
             "flush_frames": 1 if realtime else LOCKSTEP_FLUSH_FRAMES,
             "run_until": self.agents.run_until,
         }
-        loop = asyncio.get_running_loop()
-        _, self.link = await loop.create_unix_connection(
-            lambda: GameLink(welcome, self.game.check_module, self.world, self._on_frames, self.agents.on_waiting),
-            sock=sock)
+        self.link = GameLink(welcome, self.game.check_module, self.world, self._on_frames,
+                             self.agents.on_waiting).attach(sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
         if self.recorder is not None:
             self._flusher = asyncio.create_task(self._flush_recording(), name=f"recording-{self.id}")

@@ -10,6 +10,7 @@ Example file (every key optional):
     web_dir = "web"              # the viewer's files (index.html, static/, node_modules/)
     workers = 2                  # worker processes that run matches (default: the number of cores)
     worker_ports = "50100-50199" # each worker's gRPC and websocket port from this range (default: any free)
+    pin_workers = true           # worker i and its games run on the i-th core (false: anywhere)
 
     [game]
     binary = "/usr/lib/ioquake3/ioq3ded"
@@ -78,6 +79,7 @@ class Settings:
     tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker processes (gametap.worker)
     worker_ports: tuple[int, int] | None = None  # (first, last) port workers listen on; None: any free port
+    pin_workers: bool = True  # each worker and its games on a core of their own (worker i: the i-th core)
 
     def worker_port(self, worker: int, which: int) -> int:
         """The port worker `worker` listens on for gRPC (which=0) or its websocket (1); 0: any."""
@@ -181,7 +183,8 @@ def _from_dict(data: dict) -> Settings:
     if "default_match" in data:
         table = dict(data["default_match"])
         match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
-    unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports"}
+    unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports",
+                             "pin_workers"}
     if unknown:
         raise ValueError(f"unknown keys in [server]: {sorted(unknown)}")
     workers = int(server.get("workers", s.workers))
@@ -189,6 +192,7 @@ def _from_dict(data: dict) -> Settings:
         raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
     return Settings(
         workers=workers, worker_ports=_port_range(server.get("worker_ports")),
+        pin_workers=bool(server.get("pin_workers", s.pin_workers)),
         grpc=str(server.get("grpc", s.grpc)), http=str(server.get("http", s.http)),
         state_dir=Path(server.get("state_dir", s.state_dir)), game_bind=str(server.get("game_bind", s.game_bind)),
         install=install, library=Path(game.get("library", s.library)),

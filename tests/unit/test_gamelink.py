@@ -15,15 +15,13 @@ from gametap.v1 import observe_pb2 as opb
 async def start_link(check_module=lambda fields: None, waits=None):
     ours, theirs = socket.socketpair()
     frames = []  # the frame numbers of every batch's deltas
-    loop = asyncio.get_running_loop()
     on_waiting = (lambda frame, busy: waits.append((frame, busy, len(frames)))) if waits is not None else None
 
     def on_frames(item):
         frames.extend(opb.WorldUpdate.FromString(d).delta.frame for d in item[1])
 
     core = _hotpath.World(100, False)
-    _, link = await loop.create_unix_connection(
-        lambda: GameLink({"clock": "lockstep", "seed": 5}, check_module, core, on_frames, on_waiting), sock=ours)
+    link = GameLink({"clock": "lockstep", "seed": 5}, check_module, core, on_frames, on_waiting).attach(ours)
     theirs.setblocking(False)
     return link, theirs, frames
 

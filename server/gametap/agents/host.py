@@ -45,6 +45,7 @@ class AgentHost:
         self._timer: asyncio.TimerHandle | None = None  # the watchdog of action timeouts
         self._pause: tuple[int, float] | None = None  # (frame, deadline) of the step being waited for
         self._pending_records: list[bytes] = []  # action records for the next CONTROL
+        self._loop = asyncio.get_running_loop()  # once: asking for it costs a system call (getpid)
         self._game_us = 0  # wall time the game ran for the last step
 
     @property
@@ -197,10 +198,9 @@ class AgentHost:
         awaiting = self._awaiting(frame)
         if awaiting:
             if self._pause is None or self._pause[0] != frame:
-                loop = asyncio.get_running_loop()
-                self._pause = (frame, loop.time() + min(s.timeout_s for s in awaiting))
+                self._pause = (frame, self._loop.time() + min(s.timeout_s for s in awaiting))
                 if self._timer is None:  # one watchdog, re-armed lazily: no timer per step
-                    self._timer = loop.call_at(self._pause[1], self._watchdog)
+                    self._timer = self._loop.call_at(self._pause[1], self._watchdog)
             return
         self._release()
 
@@ -226,10 +226,9 @@ class AgentHost:
         self._timer = None
         if self._pause is None or self.waiting != self._pause[0]:
             return  # that step went on in time
-        loop = asyncio.get_running_loop()
         frame, deadline = self._pause
-        if loop.time() < deadline:
-            self._timer = loop.call_at(deadline, self._watchdog)
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._watchdog)
             return
         for s in self._awaiting(frame):
             s.acted = True  # its last actions hold for this step

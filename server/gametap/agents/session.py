@@ -31,6 +31,7 @@ class Outbox:
     def __init__(self) -> None:
         self._items: deque = deque()
         self._waiter: asyncio.Future | None = None
+        self._loop = asyncio.get_running_loop()  # once: asking for it costs a system call
 
     def put(self, item) -> None:
         self._items.append(item)
@@ -40,7 +41,7 @@ class Outbox:
 
     async def get(self):
         while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self._loop.create_future()
             try:
                 await self._waiter
             finally:

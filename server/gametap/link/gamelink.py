@@ -1,4 +1,4 @@
-"""GameLink: the daemon's end of one game's link (asyncio protocol).
+"""GameLink: the daemon's end of one game's link.
 
 States: AWAIT_HELLO -> (WELCOME sent) RUNNING -> ENDED. A MODULE message may
 come at any time while running (every map load reloads the game module) and is
@@ -8,17 +8,23 @@ and is reported through `error`.
 The bytes go to the game's WorldCore (gametap.game), which splits the messages,
 applies FRAMEs and reports WAITINGs itself (the hot path); the handshake and the
 other msgpack messages come back here, one at a time, in order.
+
+The socket is driven straight from the event loop (add_reader, recv_into one reused
+buffer, send) rather than through an asyncio transport: in lockstep it is read and
+written once per agent step, and the transport's layers cost more than the work.
 """
 from __future__ import annotations
 
 import asyncio
 import enum
 import logging
+import socket
 from collections.abc import Callable
 
 from gametap.link import protocol as lp
 
 log = logging.getLogger(__name__)
+READ_SIZE = 1 << 18  # bytes read at a time; the game sends LOCKSTEP frames in batches of ~100 KiB
 
 
 class LinkState(enum.Enum):
@@ -36,7 +42,7 @@ _ALLOWED = {
 _TYPES = {t.value: t for t in lp.MsgType}
 
 
-class GameLink(asyncio.Protocol):
+class GameLink:
     def __init__(self, welcome: dict, check_module: Callable[[dict], str | None], core,
                  on_frames: Callable[[tuple], None], on_waiting: Callable[[int, int], None] | None = None):
         """welcome: the WELCOME fields; check_module(fields) returns None to accept a
@@ -48,20 +54,88 @@ class GameLink(asyncio.Protocol):
         self._core = core
         self._on_frames = on_frames
         self._on_waiting = on_waiting
-        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._sock: socket.socket | None = None
+        self._read_buffer = bytearray(READ_SIZE)
+        self._read_view = memoryview(self._read_buffer)
+        self._unsent = bytearray()  # what the socket did not take yet
         self.state = LinkState.AWAIT_HELLO
         self.hello: dict = {}
         self.module: dict = {}
         self.end: dict | None = None     # the game's END message, once it came
         self.error: str | None = None    # why the link was closed by us or by the game
-        self.closed = asyncio.get_running_loop().create_future()
+        self.closed = self._loop.create_future()
 
-    # ---- asyncio.Protocol ----
+    # ---- the socket ----
 
-    def connection_made(self, transport) -> None:
-        self._transport = transport
+    def attach(self, sock: socket.socket) -> GameLink:
+        """Starts reading the game's end of the link from `sock`."""
+        sock.setblocking(False)
+        self._sock = sock
+        self._loop.add_reader(sock.fileno(), self._readable)
+        return self
 
-    def data_received(self, data: bytes) -> None:
+    def _readable(self) -> None:
+        try:
+            n = self._sock.recv_into(self._read_buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._lost(f"lost the link to the game ({e.strerror})")
+            return
+        if n == 0:
+            self._lost(None)  # the game closed its end
+            return
+        self.data_received(self._read_view[:n])
+
+    def _send(self, data: bytes) -> None:
+        if self._sock is None or self.state == LinkState.CLOSED:
+            return
+        if not self._unsent:
+            try:
+                n = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                self._lost(f"lost the link to the game ({e.strerror})")
+                return
+            if n == len(data):
+                return
+            data = data[n:]
+            self._loop.add_writer(self._sock.fileno(), self._writable)
+        self._unsent += data
+
+    def _writable(self) -> None:
+        try:
+            n = self._sock.send(self._unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._lost(f"lost the link to the game ({e.strerror})")
+            return
+        del self._unsent[:n]
+        if not self._unsent:
+            self._loop.remove_writer(self._sock.fileno())
+
+    def _lost(self, error: str | None) -> None:
+        """The link is gone (the game closed it, or we did)."""
+        if self.state == LinkState.CLOSED:
+            return
+        pending = self._core.pending
+        if pending and self.error is None:
+            self.error = f"the game closed the link in the middle of a message ({pending} bytes)"
+        if error and self.error is None:
+            self.error = error
+        self.state = LinkState.CLOSED
+        if self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
+            if self._unsent:
+                self._loop.remove_writer(self._sock.fileno())
+            self._sock.close()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data) -> None:
         core = self._core
         frames, broken, waiting = core.FRAMES, core.BROKEN, lp.MsgType.WAITING
         try:
@@ -83,17 +157,6 @@ class GameLink(asyncio.Protocol):
         except Exception as e:  # a bug here must end this game's link, not the daemon
             log.exception("internal error handling the game's messages")
             self._fail(f"internal error handling the game's messages: {e!r}")
-
-    def eof_received(self):
-        return False  # close our end too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        pending = self._core.pending
-        if pending and self.error is None:
-            self.error = f"the game closed the link in the middle of a message ({pending} bytes)"
-        self.state = LinkState.CLOSED
-        if not self.closed.done():
-            self.closed.set_result(None)
 
     # ---- messages ----
 
@@ -140,16 +203,15 @@ class GameLink(asyncio.Protocol):
         """CONTROL: run frames up to run_until, with these action records (lp.ACTION_RECORD each)."""
         self._send(lp.encode_control(run_until, records))
 
-    def _send(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
-
     def _fail(self, reason: str) -> None:
         if self.error is None:
             self.error = reason
-        if self._transport is not None:
-            self._transport.close()
+        self.close()
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._unsent and self._sock is not None:  # a last try for what was said to the game (an ERROR)
+            try:
+                self._sock.send(self._unsent)
+            except OSError:
+                pass
+        self._lost(None)

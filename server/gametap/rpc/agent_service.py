@@ -1,10 +1,12 @@
 """gametap.v1.AgentService: Play streams.
 
-The handler reads requests in a task of its own and writes what the session
-queues. Both directions stay bytes: observations arrive pre-serialized from the
-hot path, and an ActionBatch goes to the hot path as the client sent it (only a
-join or a leave is parsed here). A bad request ends the stream with its status;
-the match carries on.
+LOCKSTEP streams alternate: the handler sends an observation, reads the stream's one
+answer (an act, or a leave), and waits for the next observation, all in one task, as
+cheap per step as gRPC allows. REALTIME streams read requests in a task of their own
+while observations are written as they come. Both directions stay bytes: observations
+arrive pre-serialized from the hot path, and an ActionBatch goes to the hot path as the
+client sent it (only a join or a leave is parsed here). A bad request ends the stream
+with its status; the match carries on.
 """
 from __future__ import annotations
 
@@ -48,16 +50,23 @@ class AgentService:
         except GametapError as e:
             await context.abort(code_for(e), str(e))
         error: list[GametapError] = []
-        reader = asyncio.create_task(self._read(requests, match, session, error))
+        requests = aiter(requests)
         try:
             await self._await_joined(match, session)
             yield session.joined_message(match.id, match.config.clock, match.game.feature_size)
-            while (message := await session.outbox.get()) is not None:
-                yield message
+            if match.agents.lockstep:
+                async for message in self._alternate(requests, match, session):
+                    yield message
+            else:
+                reader = asyncio.create_task(self._read(requests, match, session, error))
+                try:
+                    while (message := await session.outbox.get()) is not None:
+                        yield message
+                finally:
+                    reader.cancel()
         except GametapError as e:
             error.append(e)
         finally:
-            reader.cancel()
             match.agents.close_session(session)
         if error:
             await context.abort(code_for(error[0]), str(error[0]))
@@ -72,18 +81,26 @@ class AgentService:
             raise Unavailable(f"the game did not add the players within {JOIN_TIMEOUT_S:.0f} s") from None
 
     @staticmethod
+    async def _alternate(requests, match, session):
+        """LOCKSTEP: observation, answer, observation ... (the gate waits for the answer)."""
+        outbox = session.outbox
+        while (message := await outbox.get()) is not None:
+            yield message
+            while not outbox.qsize() and not session.closed:  # read until an observation is due
+                try:
+                    request = await anext(requests)
+                except (StopAsyncIteration, grpc.RpcError):  # the client closed its side, or went away
+                    session.close()
+                    break
+                _handle(match, session, request)
+                if session.active:
+                    break  # the step goes on: its observation comes next
+
+    @staticmethod
     async def _read(requests, match, session, error: list) -> None:
         try:
-            async for req in requests:
-                kind, body = split_request(req)
-                if kind == ACT:
-                    match.agents.on_actions(session, body)
-                elif kind == LEAVE:
-                    match.agents.leave(session, list(parse_request(apb.LeaveRequest, body).clients))
-                elif kind == JOIN:
-                    raise FailedPrecondition("this stream has joined already; open another stream for more slots")
-                else:
-                    raise InvalidArgument("kind", "empty request")
+            async for request in requests:
+                _handle(match, session, request)
         except GametapError as e:
             error.append(e)
             session.close()
@@ -99,3 +116,16 @@ class AgentService:
             "Play": grpc.stream_stream_rpc_method_handler(
                 self.play, request_deserializer=serialized, response_serializer=serialized),
         })
+
+
+def _handle(match, session, request: bytes) -> None:
+    """One request after the join; raises the GametapError that ends the stream."""
+    kind, body = split_request(request)
+    if kind == ACT:
+        match.agents.on_actions(session, body)
+    elif kind == LEAVE:
+        match.agents.leave(session, list(parse_request(apb.LeaveRequest, body).clients))
+    elif kind == JOIN:
+        raise FailedPrecondition("this stream has joined already; open another stream for more slots")
+    else:
+        raise InvalidArgument("kind", "empty request")
