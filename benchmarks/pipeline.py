@@ -2,10 +2,13 @@
 
 bare: the same ioq3ded command line with libgametap_q3 preloaded and capture off
       (virtual clock on, frame headers only); frames/s measured from their arrival.
-full: the real daemon (a subprocess) runs the match with capture, deltas and its
-      recording, and this process follows it with one Watch stream (batched)
-      and one Foxglove websocket viewer (a thread), as DESIGN's budget says;
-      frames/s measured from the deltas' arrival.
+full: the real daemon (a subprocess) runs the match in a worker with capture, deltas and
+      its recording, and this process follows it with one Watch stream (batched) and one
+      Foxglove websocket viewer (a thread), both at the worker, as DESIGN's budget says;
+      frames/s measured from the deltas' arrival, and the daemon's and the worker's CPU
+      over the same frames.
+concurrent: N such matches at once (no watcher), aggregate frames/s from their frame
+      counters (GetMatch, 20 ms apart), against N x the bare game.
 Both rates cover the same frame window of the same seeded game, so both runs do
 the same game work; rounds are interleaved so machine noise hits both alike.
 """
@@ -29,6 +32,7 @@ from gametap.q3.game_data import load_game_data
 from gametap.settings import Settings
 from gametap.testing import start_daemon
 from gametap.v1 import match_pb2 as mpb
+from procs import CpuMeter
 
 BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
 
@@ -85,6 +89,7 @@ class PipelineRun:
     updates: int
     resyncs: int
     viewer_messages: int
+    cpu_us_per_frame: dict
 
 
 class WebsocketViewer(threading.Thread):
@@ -118,33 +123,60 @@ class WebsocketViewer(threading.Thread):
 def full_pipeline(daemon, seed: int, window: Window) -> PipelineRun:
     with daemon.client() as client:
         match = client.create_match(config(seed, window.last))
-        viewer = WebsocketViewer(daemon.http, match.id)
+        viewer = WebsocketViewer(f"127.0.0.1:{match.placement.http_port}", match.id)  # as the viewer does
         viewer.start()
+        meter = CpuMeter(daemon=daemon.proc.pid, worker=match.placement.worker_pid)
         times: dict[int, float] = {}
         sizes = {"delta": [], "keyframe": []}
         updates = resyncs = 0
-        for response in client.observe.Watch(_watch_request(match.id)):
-            now = time.perf_counter()
-            for u in response.updates:
-                kind = u.WhichOneof("update")
-                body = getattr(u, kind)
-                times[body.frame] = now
-                sizes[kind].append(body.ByteSize())
-                updates += 1
-                resyncs += kind == "keyframe"
+        for u in client.watch(match.id, max_batch=1024):  # at the match's worker
+            kind = u.WhichOneof("update")
+            body = getattr(u, kind)
+            if body.frame == window.first:
+                meter.start()
+            elif body.frame == window.last:
+                meter.stop()
+            times[body.frame] = time.perf_counter()
+            sizes[kind].append(body.ByteSize())
+            updates += 1
+            resyncs += kind == "keyframe"
         final = client.get_match(match.id)
         if final.status != mpb.FINISHED:
             raise RuntimeError(f"benchmark match ended {mpb.MatchStatus.Name(final.status)}: {final.failure}")
         keyframe = client.get_state(match.id).ByteSize()  # a keyframe of the final state
         viewed = viewer.close()
+    frames = window.last - window.first
+    cpu = {name: 1e6 * seconds / frames for name, seconds in meter.used.items() if name != "client"}
     return PipelineRun(rate(times, window), sum(sizes["delta"]) / max(1, len(sizes["delta"])),
-                       keyframe, updates, resyncs - 1, viewed)
+                       keyframe, updates, resyncs - 1, viewed, cpu)
 
 
-def _watch_request(match_id: str):
-    from gametap.v1 import observe_pb2 as opb
-    return opb.WatchRequest(match_id=match_id, max_batch=1024)
+def concurrent(daemon, n: int, seed: int, window: Window) -> float:
+    """Aggregate frames/s of n matches run at once (no watcher): the sum of their rates over the window."""
+    with daemon.client() as client:
+        matches = [client.create_match(config(seed, window.last)) for _ in range(n)]  # the bare game's work, n times
+        samples: dict[str, list[tuple[float, int]]] = {m.id: [] for m in matches}
+        running = set(samples)
+        while running:
+            for match_id in list(running):
+                m = client.get_match(match_id)
+                samples[match_id].append((time.perf_counter(), m.frame))
+                if m.status != mpb.RUNNING and m.status != mpb.STARTING:
+                    running.discard(match_id)
+                    if m.status != mpb.FINISHED:
+                        raise RuntimeError(f"benchmark match ended {mpb.MatchStatus.Name(m.status)}: {m.failure}")
+            time.sleep(0.02)
+    return sum(_rate_from_samples(s, window) for s in samples.values())
 
+
+def _rate_from_samples(samples: list[tuple[float, int]], window: Window) -> float:
+    """Frames per second between the window's frames, the times interpolated between samples."""
+    def time_at(frame: int) -> float:
+        for (t0, f0), (t1, f1) in zip(samples, samples[1:]):
+            if f0 <= frame <= f1 and f1 > f0:
+                return t0 + (t1 - t0) * (frame - f0) / (f1 - f0)
+        raise RuntimeError(f"frame {frame} was not seen")
+    return (window.last - window.first) / (time_at(window.last) - time_at(window.first))
 
 def median(xs: list[float]) -> float:
     xs = sorted(xs)
@@ -158,19 +190,25 @@ def run(rounds: int = 7, seed: int = 1234, window: Window = DEFAULT_WINDOW, repo
     with tempfile.TemporaryDirectory(prefix="gametap-bench-state-") as state:
         daemon = start_daemon(Path(state), "--no-default-match")
         try:
-            bare, full = [], []
+            bare, full, two = [], [], []
             for r in range(rounds):
                 bare.append(bare_game(seed, window))
                 full.append(full_pipeline(daemon, seed, window))
-                report(f"  round {r + 1}/{rounds}: bare {bare[-1]:,.0f} frames/s, full {full[-1].fps:,.0f} frames/s")
+                two.append(concurrent(daemon, 2, seed, window) if r < max(3, rounds // 2) else None)
+                report(f"  round {r + 1}/{rounds}: bare {bare[-1]:,.0f} frames/s, full {full[-1].fps:,.0f} frames/s"
+                       + (f", 2 matches {two[-1]:,.0f} frames/s" if two[-1] else ""))
         finally:
             daemon.stop()
     bare_fps, full_fps = median(bare), median([f.fps for f in full])
     last = full[-1]
+    cpu = {name: median([f.cpu_us_per_frame[name] for f in full]) for name in last.cpu_us_per_frame}
+    paired_two = [t / (2 * b) for b, t in zip(bare, two) if t]
     return {
         "bare_fps": bare_fps, "full_fps": full_fps, "ratio": full_fps / bare_fps,
         "paired_ratio": median([f.fps / b for b, f in zip(bare, full)]),
         "bare_runs": bare, "full_runs": [f.fps for f in full],
+        "two_matches_fps": median([t for t in two if t]), "two_matches_ratio": median(paired_two),
+        "cpu_us_per_frame": cpu,
         "delta_bytes": last.delta_bytes, "keyframe_bytes": last.keyframe_bytes,
         "watch_resyncs": last.resyncs, "viewer_messages": last.viewer_messages, "frames": window.last - window.first,
     }

@@ -1,5 +1,6 @@
-"""The transport's floor: a bare grpc.aio bidirectional ping-pong between two Python
-processes on loopback, no game. Run as a script it is the echo server."""
+"""The transport's floor: a bare grpc.aio bidirectional echo between two Python processes on
+loopback, no game: round-trip time, and the CPU each side spends per round trip. Run as a
+script it is the echo server."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,8 @@ import sys
 import time
 
 import grpc
+
+from procs import CpuMeter
 
 METHOD = "/bench.Echo/PingPong"
 
@@ -32,30 +35,37 @@ async def _serve() -> None:
     await server.wait_for_termination()
 
 
-async def _ping(port: int, rounds: int, payload: bytes) -> list[float]:
+async def _ping(port: int, rounds: int, payload: bytes, meter: CpuMeter) -> list[float]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.stream_stream(METHOD, request_serializer=_identity, response_deserializer=_identity)()
+        for _ in range(500):  # warm-up
+            await call.write(payload)
+            await call.read()
         times = []
+        meter.start()
         for _ in range(rounds):
             start = time.perf_counter()
             await call.write(payload)
             await call.read()
             times.append(time.perf_counter() - start)
+        meter.stop()
         await call.done_writing()
         return times
 
 
 def pingpong(rounds: int = 5000, payload_bytes: int = 600) -> dict:
-    """Round-trip times in microseconds (p50, p99), after 500 warm-up rounds."""
+    """Round-trip times in microseconds (p50, p99) and CPU per round trip on each side."""
     server = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())
-        times = asyncio.run(_ping(port, rounds + 500, b"x" * payload_bytes))[500:]
+        meter = CpuMeter(server=server.pid)
+        times = asyncio.run(_ping(port, rounds, b"x" * payload_bytes, meter))
     finally:
         server.terminate()
         server.wait()
     us = sorted(t * 1e6 for t in times)
-    return {"p50_us": statistics.median(us), "p99_us": us[int(len(us) * 0.99)], "rounds": rounds}
+    return {"p50_us": statistics.median(us), "p99_us": us[int(len(us) * 0.99)], "rounds": rounds,
+            "server_cpu_us": 1e6 * meter.used["server"] / rounds, "client_cpu_us": 1e6 * meter.used["client"] / rounds}
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+import uvloop
 from aiohttp import web
 
 from gametap import __version__
@@ -118,7 +119,7 @@ def describe_match(m: mpb.Match, game_bind: str) -> str:
 def run(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(serve(settings))
+        uvloop.run(serve(settings))
     except StartupError as e:
         print(f"gametap: {e}", file=sys.stderr)
         return 2
