@@ -26,21 +26,35 @@
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
+/* Room for n more bytes at the end (NULL once an allocation failed): the buffer grows
+ * rarely, so the common write is a check and a store, with no call. */
+static inline uint8_t *pbw_room(struct gt_buffer *b, size_t n)
+{
+    if (b->cap - b->len < n && gt_buffer_reserve(b, n))
+        return NULL;
+    return b->data + b->len;
+}
+
 static inline void pbw_raw(struct gt_buffer *b, const void *p, size_t n)
 {
-    gt_buffer_append(b, p, n);
+    uint8_t *out = pbw_room(b, n);
+    if (out && n) {
+        memcpy(out, p, n);
+        b->len += n;
+    }
 }
 
 static inline void pbw_varint(struct gt_buffer *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = 0;
+    uint8_t *out = pbw_room(b, 10), *p = out;
+    if (!out)
+        return;
     while (v > 0x7F) {
-        tmp[n++] = (uint8_t)(v | 0x80);
+        *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (uint8_t)v;
-    gt_buffer_append(b, tmp, n);
+    *p++ = (uint8_t)v;
+    b->len += (size_t)(p - out);
 }
 
 static inline void pbw_tag(struct gt_buffer *b, int field, int wire_type)
@@ -100,8 +114,11 @@ static inline void pbw_string(struct gt_buffer *b, int field, const char *s, siz
 static inline size_t pbw_begin(struct gt_buffer *b, int field)
 {
     pbw_tag(b, field, WT_LEN);
-    uint8_t zero = 0;
-    pbw_raw(b, &zero, 1);
+    uint8_t *out = pbw_room(b, 1);
+    if (out) {
+        *out = 0;
+        b->len++;
+    }
     return b->len;
 }
 

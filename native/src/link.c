@@ -17,7 +17,7 @@
 #include "msgpack_lite.h"
 
 #define HANDSHAKE_TIMEOUT_MS 30000
-#define AUTO_FLUSH_BYTES (256u * 1024u)
+#define AUTO_FLUSH_BYTES (512u * 1024u) /* below the 1 MiB send buffer asked for at start */
 
 static int link_fd = -1;
 static int link_dead;

@@ -80,6 +80,16 @@ class GameProcess:
             await self._pump
         return self.returncode
 
+    def set_cpus(self, cpus: set[int]) -> None:
+        """Runs the game (every thread of it) on these cores only."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        try:
+            for thread in os.listdir(f"/proc/{self._proc.pid}/task"):
+                os.sched_setaffinity(int(thread), cpus)
+        except OSError:
+            pass  # the game just ended
+
     def signal(self, sig: int) -> None:
         if self._proc and self._proc.returncode is None:
             try:

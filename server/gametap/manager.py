@@ -21,6 +21,8 @@ class MatchManager:
         self.settings = settings
         self._matches: dict[str, Match] = {}
         self.game: Game = settings.make_game()
+        self.home_cpu: int | None = None  # a pinned worker's core (gametap.worker.process.pin_to_core)
+        self.all_cpus: set[int] = set()
         self._listeners: list[Callable[[str, Match], None]] = []
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
@@ -44,6 +46,7 @@ class MatchManager:
         validated = self.game.validate_config(config)
         match = Match(match_id or new_match_id(), validated, self.settings, self.game)
         match.on_change = lambda m: self._tell("changed", m)
+        match.home_cpu, match.all_cpus = self.home_cpu, self.all_cpus
         self._matches[match.id] = match
         self._tell("created", match)
         try:

@@ -35,7 +35,8 @@ VIRTUAL_EPOCH_S = 1_700_000_000  # LOCKSTEP games start their clock here, so run
 STARTUP_TIMEOUT_S = 60.0
 COMMAND_TIMEOUT_S = 10.0
 MAX_COMMAND_CHARS = 900
-LOCKSTEP_FLUSH_FRAMES = 32  # the library sends LOCKSTEP frames in batches of this many
+LOCKSTEP_FLUSH_FRAMES = 128  # the library sends free-running LOCKSTEP frames in batches of this many:
+# every message to another process costs a wake-up, which on a VM costs more than the frames
 RECORDING_FLUSH_S = 0.2     # a daemon crash loses at most this much of a recording
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
@@ -108,6 +109,11 @@ class Match:
         self._supervisor: asyncio.Task | None = None
         self.ended = asyncio.Event()
         self.on_change: Callable[[Match], None] | None = None  # hears of RUNNING and of the end
+        # The worker's own core, and every core (gametap.worker.process.pin_to_core): a game runs
+        # on its worker's core while agents step it (each step passes game -> worker -> game), and
+        # on any core otherwise (then the worker's per-frame work runs beside it, in parallel).
+        self.home_cpu: int | None = None
+        self.all_cpus: set[int] = set()
 
     # ---- lifecycle ----
 
@@ -124,6 +130,7 @@ class Match:
         env = dict(os.environ, LD_PRELOAD=_preload(str(self.game.library)))
         self.process = GameProcess(argv, env, self.dir / "game.log", cwd=self.dir)
         sock = await self.process.start()
+        self.keep_game_home(False)  # it inherited the worker's one core
         welcome = {
             "clock": "realtime" if realtime else "lockstep",
             "capture": True,
@@ -153,6 +160,11 @@ class Match:
         from google.protobuf import json_format
         return {"match_id": self.id, "started": time.time(),
                 "config": json_format.MessageToJson(self.config, indent=None)}
+
+    def keep_game_home(self, home: bool) -> None:
+        """The game on its worker's core (agents are stepping it) or on any core."""
+        if self.home_cpu is not None and self.process is not None:
+            self.process.set_cpus({self.home_cpu} if home else self.all_cpus)
 
     def _on_frames(self, batch: tuple) -> None:
         """A batch of frames the world applied: (FRAMES, deltas, keyframes, records, reset)."""

@@ -109,3 +109,15 @@ def split_repeated(buf: bytes, field: int) -> list[bytes]:
         if key >> 3 == field and key & 7 == 2:
             out.append(buf[start:end])
     return out
+
+
+def repeated_field(field: int, payloads) -> bytes:
+    """Length-delimited payloads as one repeated field (each payload copied once, by the join)."""
+    tag, small, parts = _TAGS[field], _SMALL, []
+    append = parts.append
+    for payload in payloads:
+        n = len(payload)
+        append(tag)
+        append(small[n] if n < 128 else varint(n))
+        append(payload)
+    return b"".join(parts)

@@ -105,6 +105,8 @@ class AgentHost:
         records = session.observer.hold_records()  # hold still, looking where the player looks, until told otherwise
         session.active = True
         session.next_obs = self.world.frame + 1  # the first frame that shows the slot as an agent
+        if self.lockstep:
+            self.match.keep_game_home(True)
         if not session.joined.done():
             session.joined.set_result([s.client for s in session.slots])
         if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
@@ -144,6 +146,8 @@ class AgentHost:
             self.leave(session)
             self.sessions.remove(session)
         session.close()
+        if not any(s.active for s in self.sessions):
+            self.match.keep_game_home(False)  # no agent steps it now: any core
         self._step()
 
     # ---- the game's side ----

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from gametap.link import protocol as lp
 
 log = logging.getLogger(__name__)
-READ_SIZE = 1 << 18  # bytes read at a time; the game sends LOCKSTEP frames in batches of ~100 KiB
+READ_SIZE = 1 << 20  # bytes read at a time: a batch of free-running LOCKSTEP frames is up to 512 KiB
 
 
 class LinkState(enum.Enum):

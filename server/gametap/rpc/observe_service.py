@@ -35,7 +35,7 @@ class ObserveService:
         try:
             batches = self._batches(request, max_batch(request))
             async for batch in batches:
-                yield b"".join([wire.bytes_field(UPDATES, u) for u in batch])
+                yield wire.repeated_field(UPDATES, batch)
         except GametapError as e:
             await context.abort(code_for(e), str(e))
 

@@ -49,7 +49,7 @@ class Proxy:
             if w is None:
                 path = recording_on_disk(self._pool.settings.state_dir, req.match_id)
                 async for batch in observe_service.replayed(Replay(path, req.from_frame), observe_service.max_batch(req)):
-                    yield b"".join([wire.bytes_field(observe_service.UPDATES, u) for u in batch])
+                    yield wire.repeated_field(observe_service.UPDATES, batch)
                 return
         except GametapError as e:
             await context.abort(code_for(e), str(e))

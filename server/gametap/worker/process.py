@@ -106,9 +106,9 @@ class Worker:
 
 
 def pin_to_core(index: int) -> int:
-    """Keeps this worker (all its threads) and the games it starts (they inherit it) on one
-    core: a LOCKSTEP step passes between the game and its worker, and on a VM a wake-up on
-    another core costs more than the step's own work. Returns the core."""
+    """Keeps this worker (all its threads) on one core, where its games run while agents step
+    them (gametap.match.Match.keep_game_home): a LOCKSTEP step passes game -> worker -> game,
+    and on a VM a wake-up on another core costs more than the step's own work. Returns the core."""
     cores = sorted(os.sched_getaffinity(0))
     cpu = cores[index % len(cores)]
     for thread in os.listdir("/proc/self/task"):
@@ -146,9 +146,12 @@ async def serve(control_fd: int) -> None:
     _, channel = await loop.create_unix_connection(lambda: control.Channel(on_message, on_closed), sock=sock)
     first = await start
     index, settings = first["index"], Settings.from_dict(first["settings"])
+    all_cpus = os.sched_getaffinity(0)
     cpu = pin_to_core(index) if settings.pin_workers else -1
     worker = Worker(index, settings, channel)
     worker.placement.cpu = cpu
+    if cpu >= 0:
+        worker.manager.home_cpu, worker.manager.all_cpus = cpu, all_cpus
     grpc_server = build_worker_server(worker.manager)
     grpc_host = split_address(settings.grpc)[0]
     grpc_port = grpc_server.add_insecure_port(f"{grpc_host}:{settings.worker_port(index, 0)}")
