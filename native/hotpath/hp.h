@@ -22,6 +22,29 @@
 #include "gametap_pb.h"
 #include "gt_buffer.h"
 
+/* ---- little-endian fields of the game's records (unaligned) ---- */
+
+static inline int32_t rd_i32(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline float rd_f32(const uint8_t *p)
+{
+    float v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t rd_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
 /* ---- protobuf wire format: writing (into a gt_buffer; check ->failed once at the end) ---- */
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };

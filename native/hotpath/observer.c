@@ -183,13 +183,6 @@ static void frame_delta_update(struct q3_world *w, struct q3_view *v, struct gt_
 
 /* ---- the teacher: the bot AI's command in agent terms ---- */
 
-static int32_t rd_i32(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 static float short_to_degrees(int64_t units)
 {
     double degrees = (double)(units & 0xFFFF) * 360.0 / 65536;

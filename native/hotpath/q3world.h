@@ -93,6 +93,23 @@ struct q3_world {
     struct gt_buffer scratch, scratch2, part[3]; /* work space, reused frame after frame */
 };
 
+/* Stores new bytes in a record; 1 if they differ from what it held (a new version). */
+static inline int rec_store(struct q3_world *w, struct hp_rec *r, const uint8_t *p, size_t n)
+{
+    if (r->version && r->bytes.len == n && memcmp(r->bytes.data, p, n) == 0)
+        return 0;
+    r->bytes.len = 0;
+    gt_buffer_append(&r->bytes, p, n);
+    r->version = w->next_version++;
+    return 1;
+}
+
+static inline void rec_drop(struct hp_rec *r)
+{
+    r->bytes.len = 0;
+    r->version = 0;
+}
+
 void q3_world_init(struct q3_world *w, int keyframe_interval, int record);
 void q3_world_free(struct q3_world *w);
 
@@ -108,6 +125,18 @@ void q3_state(struct q3_world *w, struct gt_buffer *out, const uint64_t *visible
 void q3_keyframe_update(struct q3_world *w, struct gt_buffer *out, int count);
 
 void q3_set_controller(struct q3_world *w, int client, int32_t controller);
+
+/* The parts of applying a frame (q3events.c: the game's text; q3records.c: players and entities). */
+const char *q3_cs_text(const struct q3_world *w, int index, size_t *len);
+uint64_t q3_apply_configstrings(struct q3_world *w, const struct q3_frame *f, int *match_dirty);
+int q3_is_level_exit(const struct q3_frame *f);
+void q3_add_client_event(struct q3_world *w, int kind, int client);
+void q3_log_events(struct q3_world *w, const struct q3_frame *f);
+int q3_update_match(struct q3_world *w, int dirty);
+void q3_update_players(struct q3_world *w, uint64_t touched, struct gt_buffer *changed, uint64_t *removed,
+                       size_t *n_removed);
+void q3_update_entities(struct q3_world *w, const struct q3_frame *f, uint64_t *old, struct gt_buffer *changed,
+                        struct gt_buffer *removed);
 uint32_t hp_crc32(const uint8_t *p, size_t n); /* zlib's CRC-32, as Python's zlib.crc32 */
 int q3_player_present(const struct q3_world *w, int client);
 

@@ -37,10 +37,6 @@ class MatchManager:
         for listener in list(self._listeners):
             listener(what, match)
 
-    def prepare(self) -> None:
-        """Checks a config (which reads the game's data: maps, bots) now rather than in the first CreateMatch."""
-        self.game.validate_config(mpb.MatchConfig())
-
     async def create(self, config: mpb.MatchConfig, match_id: str | None = None) -> Match:
         """Validates config (InvalidArgument names the field) and starts the game."""
         validated = self.game.validate_config(config)

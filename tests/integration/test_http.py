@@ -1,9 +1,12 @@
 """The daemon's HTTP side: the viewer's files, the JSON API, map geometry, metrics."""
 import json
+import re
 import urllib.error
 import urllib.request
 
 import pytest
+
+from gametap.testing import wait_until
 
 from .conftest import lockstep
 
@@ -54,8 +57,12 @@ def test_map_geometry(daemon):
 def test_metrics(daemon, client):
     match = client.create_match(lockstep(bots=("Grism",), max_frames=100_000))
     try:
+        wait_until(lambda: client.get_match(match.id).frame > 100, 60, "frames")
         text = get(daemon, "/metrics")[2].decode()
     finally:
         client.stop_match(match.id)
     assert 'gametap_matches{status="RUNNING"}' in text
     assert "gametap_match_frames_per_second{match=" in text and "gametap_websocket_connections" in text
+    worker = match.placement.worker
+    players = re.search(rf'gametap_worker_hotpath_seconds{{worker="{worker}",stage="players"}} ([0-9.]+)', text)
+    assert players and float(players.group(1)) > 0  # the worker's hot path timed its work

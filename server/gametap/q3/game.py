@@ -108,6 +108,9 @@ class OpenArena(game.Game):
         return game.Slot(name=spec.name, pvs=spec.visibility == apb.PVS,
                          addbot_command=f'addbot {bot} {spec.bot_skill or 3} {team} 0 "{spec.name}"')
 
+    def hot_path_timings(self) -> dict[str, tuple[int, float]]:
+        return _hotpath.timings()
+
     def map_geometry(self, name: str) -> dict | None:
         from gametap.q3 import bsp, mapgeom
         if name not in self.data.maps:

@@ -23,7 +23,6 @@ from gametap.errors import GametapError, InvalidArgument
 from gametap.httpapi.app import build_worker_app
 from gametap.manager import MatchManager
 from gametap.match import Match
-from gametap.q3 import _hotpath
 from gametap.rpc.server import build_worker_server
 from gametap.settings import Settings, split_address
 from gametap.v1 import match_pb2 as mpb
@@ -96,7 +95,7 @@ class Worker:
         return self.manager.get(m["match_id"]).world.state()
 
     async def op_metrics(self, m: dict) -> dict:
-        return {"hotpath": {stage: list(v) for stage, v in _hotpath.timings().items()},
+        return {"hotpath": {stage: list(v) for stage, v in self.manager.game.hot_path_timings().items()},
                 "watchers": {match.id: match.hub.subscriber_count for match in self.manager.list()}}
 
     async def op_shutdown(self, m: dict) -> bool:
