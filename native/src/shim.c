@@ -284,6 +284,7 @@ __attribute__((constructor)) static void gt_start(void)
 
 __attribute__((destructor)) static void gt_stop(void)
 {
+    quitting = 1; /* the process is ending: a failed flush must not queue a console command */
     if (gt_link_alive())
         gt_link_flush();
 }

@@ -1,6 +1,6 @@
 /*
  * Virtual clock for LOCKSTEP matches. ioq3ded paces itself with gettimeofday
- * and waits in select (reference: ioq3-abi.md section 8). Here a wait returns
+ * and waits in select (docs/abi.md, section "Time"). Here a wait returns
  * at once and moves the virtual clock by its timeout instead, so the game runs
  * as fast as the CPU allows while seeing exactly 1000/sv_fps ms per frame.
  * The clock starts at a fixed epoch so that runs repeat. With the clock off

@@ -1,6 +1,6 @@
 """Quake 3 BSP (IBSP version 46) reading: header, lumps, and the world model's bounds.
 
-Reference: shared/reference/ioq3-abi.md section 7. Map files come from the
+Format: docs/abi.md, section "Map files (BSP)". Map files come from the
 game's pk3 archives; every read is bounds-checked and a malformed file raises
 BspError.
 """

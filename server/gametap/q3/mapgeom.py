@@ -6,7 +6,7 @@
   as 2D segments;
 - spawns and items: where the map places them (its entity text).
 
-Reference: shared/reference/ioq3-abi.md section 7.
+Format: docs/abi.md, section "Map files (BSP)".
 """
 from __future__ import annotations
 
