@@ -35,7 +35,13 @@ class DaemonProcess:
     def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            last = "\n".join(self.output[-40:])
+            raise AssertionError(f"the daemon did not stop within {timeout:.0f} s of {sig!r}; its last lines:\n{last}") from None
 
 
 def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None) -> DaemonProcess:

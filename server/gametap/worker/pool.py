@@ -28,6 +28,7 @@ from gametap.worker import control
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
+QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
@@ -42,6 +43,8 @@ class WorkerHandle:
     alive: bool = False
     pending: dict[int, asyncio.Future] = field(default_factory=dict)
     next_id: int = 1
+    started: float = 0.0  # loop time it was started
+    restarts: int = 0     # quick deaths in a row (a worker that cannot start is retried more slowly)
 
     @property
     def pid(self) -> int:
@@ -80,9 +83,11 @@ class WorkerPool:
         finally:
             theirs.close()
         w.ready = loop.create_future()
-        w.pending, w.alive = {}, True
+        w.pending = {}
+        w.started = loop.time()
         _, w.channel = await loop.create_unix_connection(
             lambda: control.Channel(lambda m: self._on_message(w, m), lambda r: self._on_closed(w, r)), sock=ours)
+        w.alive = True  # only now: requests need the new channel
         w.channel.send({"index": w.index, "settings": self._worker_settings.to_dict()})
         try:
             await asyncio.wait_for(asyncio.shield(w.ready), START_TIMEOUT_S)
@@ -103,7 +108,9 @@ class WorkerPool:
     async def shutdown(self) -> None:
         """Stops every worker (each stops its games first) and waits for them to exit."""
         self._closing = True
-        live = [w for w in self.workers if w.alive]
+        if self._spawning:  # a worker being replaced: let it start, then stop it with the others
+            await asyncio.gather(*self._spawning, return_exceptions=True)
+        live = self._ready_workers()
         await asyncio.gather(*(self._request(w, "shutdown") for w in live), return_exceptions=True)
         for w in self.workers:
             if w.process is not None and w.process.returncode is None:
@@ -157,14 +164,25 @@ class WorkerPool:
                 log.warning("match %s failed: %s", m.id, m.failure)
         if self._closing:
             return
-        log.warning("worker %d (pid %d) %s; starting another", w.index, w.pid, how)
+        quick = asyncio.get_running_loop().time() - w.started < QUICK_DEATH_S
+        w.restarts = w.restarts + 1 if quick else 0
+        delay = min(30.0, 0.5 * 2 ** w.restarts) if quick else 0.0
+        log.warning("worker %d (pid %d) %s; starting another%s", w.index, w.pid, how,
+                    f" in {delay:.1f} s" if delay else "")
+        await asyncio.sleep(delay)
+        if self._closing:
+            return
         try:
             await self._spawn(w)
         except Exception as e:
             log.error("worker %d could not be restarted: %s", w.index, e)
 
+    def _ready_workers(self) -> list[WorkerHandle]:
+        return [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()
+                and not w.ready.cancelled() and w.ready.exception() is None]
+
     async def _request(self, w: WorkerHandle, op: str, timeout: float = REQUEST_TIMEOUT_S, **fields):
-        if not w.alive:
+        if not w.alive or w.channel is None or w.channel.closed:
             raise Unavailable(f"worker {w.index} is not running")
         request_id, w.next_id = w.next_id, w.next_id + 1
         future = asyncio.get_running_loop().create_future()
@@ -201,7 +219,7 @@ class WorkerPool:
         return list(self._records)
 
     def _place(self) -> WorkerHandle:
-        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        live = self._ready_workers()
         if not live:
             raise Unavailable("no worker process is running")
         load = {w.index: 0 for w in live}
@@ -243,7 +261,7 @@ class WorkerPool:
         return self.record(match_id)
 
     async def list(self) -> list[mpb.Match]:
-        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        live = self._ready_workers()
         answers = await asyncio.gather(*(self._request(w, "list") for w in live), return_exceptions=True)
         for answer in answers:
             if isinstance(answer, list):
@@ -272,7 +290,7 @@ class WorkerPool:
         return None if w is None else await self._request(w, "state", match_id=match_id)
 
     async def metrics(self) -> list[dict]:
-        live = [w for w in self.workers if w.alive and w.ready is not None and w.ready.done()]
+        live = self._ready_workers()
         answers = await asyncio.gather(*(self._request(w, "metrics", timeout=10) for w in live),
                                        return_exceptions=True)
         return [dict(a, worker=w.index, pid=w.pid) for w, a in zip(live, answers) if isinstance(a, dict)]
