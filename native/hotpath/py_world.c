@@ -318,6 +318,12 @@ static PyObject *World_get_level_exited(WorldObject *self, void *unused)
     return PyBool_FromLong(self->w->level_exited);
 }
 
+static PyObject *World_get_players_left(WorldObject *self, void *unused)
+{
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(self->w->stats.players_left);
+}
+
 static PyObject *World_get_error(WorldObject *self, void *unused)
 {
     (void)unused;
@@ -353,6 +359,7 @@ static PyGetSetDef World_getset[] = {
     {"level_exited", (getter)World_get_level_exited, NULL,
      "The game's limits ended the level (later frames are not applied).", NULL},
     {"error", (getter)World_get_error, NULL, "Why the link bytes were refused, or None.", NULL},
+    {"players_left", (getter)World_get_players_left, NULL, "How many players have left the game so far.", NULL},
     {"pending", (getter)World_pending, NULL, "Bytes of an incomplete message held back.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

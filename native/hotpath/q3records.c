@@ -89,6 +89,7 @@ void q3_update_players(struct q3_world *w, uint64_t touched, struct gt_buffer *c
         if (!w->info[c].present || !w->row_present[c]) {
             if (r->version) {
                 rec_drop(r);
+                w->stats.players_left++;
                 removed[(*n_removed)++] = (uint64_t)c;
                 q3_add_client_event(w, PB_EVENT_LEAVE, c);
             }

@@ -87,6 +87,7 @@ struct q3_world {
 
     struct {
         uint64_t frames, delta_bytes, keyframes, keyframe_bytes;
+        uint64_t players_left; /* players removed so far (agents' slots are checked only when it moves) */
     } stats;
 
     struct q3_observer *observers; /* views that collect events between observations */

@@ -47,6 +47,7 @@ class WorldCore(Protocol):
     frame: int
     level_time_ms: int
     level_exited: bool  # the game's own limits ended the level; no later frame is applied
+    players_left: int  # players that have left the game so far
 
     def feed(self, data: bytes) -> list[tuple]: ...
     def accept_frames(self) -> None: ...

@@ -46,6 +46,7 @@ class AgentHost:
         self._pause: tuple[int, float] | None = None  # (frame, deadline) of the step being waited for
         self._pending_records: list[bytes] = []  # action records for the next CONTROL
         self._loop = asyncio.get_running_loop()  # once: asking for it costs a system call (getpid)
+        self._players_left = 0  # world.players_left when the agents' slots were last checked
         self._game_us = 0  # wall time the game ran for the last step
 
     @property
@@ -158,7 +159,9 @@ class AgentHost:
             return
         if self.joining:
             self._claim_players()
-        self._notice_lost_players()
+        if self.world.players_left != self._players_left:  # somebody left: was it one of ours?
+            self._players_left = self.world.players_left
+            self._notice_lost_players()
         if not self.lockstep:
             frame = self.world.frame
             for session in self.sessions:

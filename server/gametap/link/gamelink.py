@@ -139,8 +139,10 @@ class GameLink:
         core = self._core
         frames, broken, waiting = core.FRAMES, core.BROKEN, lp.MsgType.WAITING
         try:
-            while items := core.feed(data):  # stops after each message handled here; b"" goes on
+            while True:
+                items = core.feed(data)
                 data = b""
+                kind = None
                 for item in items:
                     kind = item[0]
                     if kind == frames:
@@ -152,6 +154,8 @@ class GameLink:
                         raise lp.LinkProtocolError(item[1])
                     else:
                         self._dispatch(kind, item[1])
+                if kind is None or kind == frames or kind == waiting:
+                    return  # the core stops early only after a message handled here: none was
         except lp.LinkProtocolError as e:
             self._fail(f"link protocol error: {e}")
         except Exception as e:  # a bug here must end this game's link, not the daemon
