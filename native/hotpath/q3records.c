@@ -55,19 +55,17 @@ static void encode_player(struct gt_buffer *b, int client, const uint8_t *ps, co
     pbw_sint32(b, PB_PLAYER_HEALTH, p->health);
     pbw_int32(b, PB_PLAYER_ARMOR, p->armor);
     pbw_int32(b, PB_PLAYER_WEAPON, p->weapon);
-    uint64_t values[Q3_NUM_POWERUPS > Q3_NUM_WEAPONS ? Q3_NUM_POWERUPS : Q3_NUM_WEAPONS];
-    for (int i = 0; i < Q3_NUM_WEAPONS; i++)
-        values[i] = zigzag32(p->ammo[i]);
     size_t start = pbw_begin(b, PB_PLAYER_AMMO); /* always all 14 entries */
     for (int i = 0; i < Q3_NUM_WEAPONS; i++)
-        pbw_varint(b, values[i]);
+        pbw_varint(b, zigzag32(p->ammo[i]));
     pbw_end(b, start);
     pbw_uint(b, PB_PLAYER_WEAPONS_OWNED, (uint32_t)rd_i32(ps + Q3_PS_STATS + 4 * Q3_STAT_WEAPONS));
+    uint64_t powerups[Q3_NUM_POWERUPS];
     size_t n = 0;
     for (int k = 0; k < Q3_NUM_POWERUPS; k++)
         if (rd_i32(ps + Q3_PS_POWERUPS + 4 * k))
-            values[n++] = (uint64_t)k;
-    pbw_packed_uint(b, PB_PLAYER_POWERUPS, values, n);
+            powerups[n++] = (uint64_t)k;
+    pbw_packed_uint(b, PB_PLAYER_POWERUPS, powerups, n);
     pbw_sint32(b, PB_PLAYER_SCORE, p->score);
     pbw_uint(b, PB_PLAYER_ALIVE, p->alive);
     pbw_int32(b, PB_PLAYER_DEATHS, p->deaths);

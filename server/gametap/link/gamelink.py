@@ -88,30 +88,30 @@ class GameLink:
             return
         self.data_received(self._read_view[:n])
 
+    def _try_send(self, data) -> int | None:
+        """Bytes the socket took (0 if it is full), or None once the link is lost."""
+        try:
+            return self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as e:
+            self._lost(f"lost the link to the game ({e.strerror})")
+            return None
+
     def _send(self, data: bytes) -> None:
         if self._sock is None or self.state == LinkState.CLOSED:
             return
         if not self._unsent:
-            try:
-                n = self._sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                self._lost(f"lost the link to the game ({e.strerror})")
-                return
-            if n == len(data):
+            n = self._try_send(data)
+            if n is None or n == len(data):
                 return
             data = data[n:]
             self._loop.add_writer(self._sock.fileno(), self._writable)
         self._unsent += data
 
     def _writable(self) -> None:
-        try:
-            n = self._sock.send(self._unsent)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            self._lost(f"lost the link to the game ({e.strerror})")
+        n = self._try_send(self._unsent)
+        if n is None:
             return
         del self._unsent[:n]
         if not self._unsent:
