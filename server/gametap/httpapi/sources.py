@@ -16,8 +16,6 @@ from gametap.rpc.status import serialized
 from gametap.v1 import observe_pb2 as opb
 from gametap.worker.pool import WorkerPool
 
-WATCH = f"/{observe_service.SERVICE}/Watch"
-
 
 class LocalMatches:
     def __init__(self, manager: MatchManager):
@@ -46,7 +44,7 @@ class WatchedUpdates:
 
     async def next_batch(self, max_items: int) -> list[bytes] | None:
         if self._call is None:
-            self._call = self._channel.unary_stream(WATCH, request_serializer=serialized,
+            self._call = self._channel.unary_stream(observe_service.WATCH_METHOD, request_serializer=serialized,
                                                     response_deserializer=serialized)(self._request,
                                                                                       metadata=self._metadata)
         try:
@@ -74,10 +72,7 @@ class WorkerMatches:
         self._pool.add_listener(listener)
 
     def subscribe(self, match_id: str, queue_limit: int) -> WatchedUpdates | None:
-        try:
-            w = self._pool.worker_of(match_id)
-        except NotFound:
-            return None
+        w = self._pool.worker_of(match_id)
         if w is None:
             return None
         return WatchedUpdates(self._pool.channel_to(w), match_id, min(queue_limit, 64), self._pool.internal_metadata)

@@ -21,6 +21,7 @@ from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
 
 SERVICE = "gametap.v1.AgentService"
+PLAY_METHOD = f"/{SERVICE}/Play"
 JOIN_TIMEOUT_S = 30.0
 JOIN, ACT, LEAVE = (wire.field_number(apb.PlayRequest, name) for name in ("join", "act", "leave"))
 _KINDS = frozenset((JOIN, ACT, LEAVE))

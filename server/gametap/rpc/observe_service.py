@@ -21,6 +21,7 @@ from gametap.rpc.status import code_for, serialized
 from gametap.v1 import observe_pb2 as opb
 
 SERVICE = "gametap.v1.ObserveService"
+WATCH_METHOD = f"/{SERVICE}/Watch"  # for the daemon's own calls to a worker
 STATE = wire.field_number(opb.GetStateResponse, "state")
 UPDATES = wire.field_number(opb.WatchResponse, "updates")
 MAX_BATCH = 4096

@@ -13,30 +13,19 @@ import asyncio
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound
+from gametap.errors import FailedPrecondition, GametapError, InvalidArgument
 from gametap.match import recording_on_disk
 from gametap.replay import Replay, final_state
 from gametap.rpc import agent_service, observe_service
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
-from gametap.worker.pool import WorkerHandle, WorkerPool
-
-WATCH = f"/{observe_service.SERVICE}/Watch"
-GET_STATE = f"/{observe_service.SERVICE}/GetState"
-PLAY = f"/{agent_service.SERVICE}/Play"
+from gametap.worker.pool import WorkerPool
 
 
 class Proxy:
     def __init__(self, pool: WorkerPool):
         self._pool = pool
-
-    def _worker(self, match_id: str) -> WorkerHandle | None:
-        """The live worker of a known match; None for a match only its recording remembers."""
-        try:
-            return self._pool.worker_of(match_id)
-        except NotFound:
-            return None
 
     @staticmethod
     def _metadata(context) -> tuple:
@@ -45,7 +34,7 @@ class Proxy:
     async def watch(self, request: bytes, context):
         try:
             req = parse_request(opb.WatchRequest, request)
-            w = self._worker(req.match_id)
+            w = self._pool.worker_of(req.match_id)
             if w is None:
                 path = recording_on_disk(self._pool.settings.state_dir, req.match_id)
                 async for batch in observe_service.replayed(Replay(path, req.from_frame), observe_service.max_batch(req)):
@@ -53,7 +42,7 @@ class Proxy:
                 return
         except GametapError as e:
             await context.abort(code_for(e), str(e))
-        call = self._pool.channel_to(w).unary_stream(WATCH, request_serializer=serialized, response_deserializer=serialized)(
+        call = self._pool.channel_to(w).unary_stream(observe_service.WATCH_METHOD, request_serializer=serialized, response_deserializer=serialized)(
             request, metadata=self._metadata(context))
         try:
             async for response in call:
@@ -81,13 +70,13 @@ class Proxy:
                 raise InvalidArgument("join", "the first request of a Play stream must be a join")
             match_id = parse_request(apb.JoinRequest, body).match_id
             m = self._pool.record(match_id)
-            w = self._worker(match_id)
+            w = self._pool.worker_of(match_id)
             if w is None:
                 raise FailedPrecondition(f"match {match_id} has ended; its worker no longer runs it "
                                          f"(status {m.status})")
         except GametapError as e:
             await context.abort(code_for(e), str(e))
-        call = self._pool.channel_to(w).stream_stream(PLAY, request_serializer=serialized, response_deserializer=serialized)(
+        call = self._pool.channel_to(w).stream_stream(agent_service.PLAY_METHOD, request_serializer=serialized, response_deserializer=serialized)(
             metadata=self._metadata(context))
 
         async def forward_requests():

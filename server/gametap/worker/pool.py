@@ -100,7 +100,7 @@ class WorkerPool:
         """A gRPC channel to the worker's own port (kept while that worker process lives)."""
         key = (w.pid, w.grpc_port)
         if key not in self._channels:
-            host = self.settings.grpc.rpartition(":")[0].strip("[]")
+            host = self.settings.grpc.rpartition(":")[0]  # as written: an IPv6 host keeps its brackets
             self._channels[key] = grpc.aio.insecure_channel(f"{host}:{w.grpc_port}", options=[
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024)])
         return self._channels[key]
@@ -246,8 +246,11 @@ class WorkerPool:
             raise NotFound(f"no match with id {match_id[:64]!r}") from None
 
     def worker_of(self, match_id: str) -> WorkerHandle | None:
-        """The live worker that runs (or ran) the match, if it is still the same process."""
-        m = self.record(match_id)
+        """The live worker that runs (or ran) the match, if it is still the same process; None
+        for a match whose worker is gone and for one the daemon does not know (record() says which)."""
+        m = self._records.get(match_id)
+        if m is None:
+            return None
         w = self.workers[m.placement.worker] if m.placement.worker < len(self.workers) else None
         return w if w is not None and w.alive and w.pid == m.placement.worker_pid else None
 
