@@ -118,13 +118,14 @@ static uint16_t angle_units(double degrees)
 
 #define REFUSE(i, name, ...)                                               \
     do {                                                                   \
-        snprintf(field, field_size, "actions[%d].%s", (int)(i), name);     \
+        snprintf(field, field_size, "%s[%d].%s", list, (int)(i), name);    \
         snprintf(message, message_size, __VA_ARGS__);                      \
         return -1;                                                         \
     } while (0)
 
-static int check_action(const struct q3_observer *o, int i, const struct action *a, const uint64_t *seen,
-                        char *field, size_t field_size, char *message, size_t message_size)
+/* list: what the caller calls the i-th action in errors ("actions" or "action_rows") */
+static int check_action(const struct q3_observer *o, const char *list, int i, const struct action *a,
+                        const uint64_t *seen, char *field, size_t field_size, char *message, size_t message_size)
 {
     char text[64], slots[400];
     if (a->client >= 0 && a->client < NPLAYERS && bit_test(seen, a->client))
@@ -169,6 +170,14 @@ static void append_record(struct gt_buffer *b, int client, int pvs, int weapon, 
     gt_buffer_append(b, &rec, sizeof(rec));
 }
 
+static void append_action(struct gt_buffer *out, const struct q3_observer *o, const struct action *a)
+{
+    int pvs = o->slots[slot_of(o, a->client)].pvs;
+    append_record(out, a->client, pvs, a->weapon, move_units(a->forward), move_units(a->strafe),
+                  move_units(a->jump), a->attack ? Q3_BUTTON_ATTACK : 0, angle_units(a->pitch),
+                  angle_units(a->yaw));
+}
+
 int q3_observer_actions(struct q3_observer *o, const uint8_t *p, size_t n, uint64_t *frame, char *field,
                         size_t field_size, char *message, size_t message_size)
 {
@@ -190,13 +199,10 @@ int q3_observer_actions(struct q3_observer *o, const uint8_t *p, size_t n, uint6
                 got = -1;
                 break;
             }
-            if (check_action(o, i, &a, seen, field, field_size, message, message_size))
+            if (check_action(o, "actions", i, &a, seen, field, field_size, message, message_size))
                 return -1;
             bit_set(seen, a.client);
-            int pvs = o->slots[slot_of(o, a.client)].pvs;
-            append_record(out, a.client, pvs, a.weapon, move_units(a.forward), move_units(a.strafe),
-                          move_units(a.jump), a.attack ? Q3_BUTTON_ATTACK : 0, angle_units(a.pitch),
-                          angle_units(a.yaw));
+            append_action(out, o, &a);
             i++;
         }
     }
@@ -204,6 +210,37 @@ int q3_observer_actions(struct q3_observer *o, const uint8_t *p, size_t n, uint6
         snprintf(field, field_size, "act");
         snprintf(message, message_size, "the ActionBatch is not valid protobuf");
         return -1;
+    }
+    hp_time(ST_ACTIONS, &t);
+    return 0;
+}
+
+int q3_observer_action_rows(struct q3_observer *o, const uint8_t *p, size_t n, char *field, size_t field_size,
+                            char *message, size_t message_size)
+{
+    uint64_t t = hp_now_ns();
+    uint64_t seen[BITSET_WORDS(NPLAYERS)] = {0};
+    size_t want = (size_t)o->n_slots * PBE_ACTION_ROW_SIZE * sizeof(float);
+    o->out.len = 0;
+    if (n != want) {
+        snprintf(field, field_size, "action_rows");
+        snprintf(message, message_size, "%zu values for %d slots; expected %d per slot", n / sizeof(float),
+                 o->n_slots, PBE_ACTION_ROW_SIZE);
+        return -1;
+    }
+    for (int i = 0; i < o->n_slots; i++) {
+        float v[PBE_ACTION_ROW_SIZE];
+        memcpy(v, p + (size_t)i * sizeof(v), sizeof(v)); /* the bytes need not be aligned */
+        struct action a = {.client = o->slots[i].client, .forward = v[0], .strafe = v[1], .jump = v[2],
+                           .yaw = v[3], .pitch = v[4], .attack = v[5] > 0.5f, .weapon = -1};
+        if (v[6] >= 0 && v[6] < Q3_NUM_WEAPONS && v[6] == floorf(v[6]))
+            a.weapon = (int32_t)v[6];
+        if (a.client < 0)
+            continue; /* a slot whose player is not in the game (yet) */
+        if (check_action(o, "action_rows", i, &a, seen, field, field_size, message, message_size))
+            return -1;
+        bit_set(seen, a.client);
+        append_action(&o->out, o, &a);
     }
     hp_time(ST_ACTIONS, &t);
     return 0;

@@ -48,6 +48,10 @@ void q3_observers_collect(struct q3_world *w);
  * offending field in field[] and the reason in message[]. */
 int q3_observer_actions(struct q3_observer *o, const uint8_t *p, size_t n, uint64_t *frame, char *field,
                         size_t field_size, char *message, size_t message_size);
+/* Flat actions (VectorRequest.action_rows): PBE_ACTION_ROW_SIZE little-endian float32 per
+ * slot, in slot order; n is in bytes. The records are in o->out. */
+int q3_observer_action_rows(struct q3_observer *o, const uint8_t *p, size_t n, char *field, size_t field_size,
+                            char *message, size_t message_size);
 /* Records that hold each slot still, looking where its player looks (at activation). */
 void q3_observer_hold_records(struct q3_observer *o);
 

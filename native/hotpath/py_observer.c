@@ -104,6 +104,26 @@ static PyObject *Observer_actions(ObserverObject *self, PyObject *arg)
     return out;
 }
 
+static PyObject *Observer_action_rows(ObserverObject *self, PyObject *arg)
+{
+    Py_buffer data;
+    char field[64], message[512];
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE))
+        return NULL;
+    int r = q3_observer_action_rows(self->o, data.buf, (size_t)data.len, field, sizeof(field), message,
+                                    sizeof(message));
+    PyBuffer_Release(&data);
+    if (r) {
+        PyObject *e = Py_BuildValue("(ss)", field, message);
+        if (e) {
+            PyErr_SetObject(InvalidField, e);
+            Py_DECREF(e);
+        }
+        return NULL;
+    }
+    return bytes_of(&self->o->out);
+}
+
 static PyObject *Observer_hold_records(ObserverObject *self, PyObject *unused)
 {
     (void)unused;
@@ -125,6 +145,9 @@ static PyMethodDef Observer_methods[] = {
      "observe(final, game_us, left) -> a serialized PlayResponse{observation} of the current frame."},
     {"actions", (PyCFunction)Observer_actions, METH_O,
      "actions(ActionBatch bytes) -> (frame, CONTROL action records); raises InvalidField(field, message)."},
+    {"action_rows", (PyCFunction)Observer_action_rows, METH_O,
+     "action_rows(float32 bytes, ACTION_ROW_SIZE per slot in slot order) -> CONTROL action records; "
+     "raises InvalidField(field, message)."},
     {"hold_records", (PyCFunction)Observer_hold_records, METH_NOARGS,
      "CONTROL records that hold each slot still, looking where its player looks."},
     {"resync", (PyCFunction)Observer_resync, METH_NOARGS, "The next observation starts from keyframes."},

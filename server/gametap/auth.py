@@ -30,6 +30,7 @@ METHOD_ROLES = {
     "/gametap.v1.ObserveService/Watch": Role.OBSERVE,
     "/gametap.v1.ObserveService/GetState": Role.OBSERVE,
     "/gametap.v1.AgentService/Play": Role.PLAY,
+    "/gametap.v1.AgentService/PlayMany": Role.PLAY,
 }
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 _BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)

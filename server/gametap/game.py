@@ -28,6 +28,7 @@ class Observer(Protocol):
     def set_slots(self, slots: Sequence[tuple[int, bool]]) -> None: ...  # [(client, pvs)], client -1: not in yet
     def observe(self, final: bool, game_us: int, left: Sequence[int]) -> bytes: ...  # PlayResponse{observation}
     def actions(self, batch: bytes) -> tuple[int, bytes]: ...  # ActionBatch -> (frame, CONTROL records)
+    def action_rows(self, rows: bytes) -> bytes: ...  # flat float32 rows (ACTION_ROW_SIZE per slot) -> CONTROL records
     def hold_records(self) -> bytes: ...  # CONTROL records that hold every slot still
     def resync(self) -> None: ...
 

@@ -262,6 +262,11 @@ class Match:
             await self.process.stop(grace_s)
             await self.ended.wait()
 
+    def end_soon(self) -> None:
+        """Stops the match without waiting (from code that cannot await)."""
+        if not self.is_ended and not self._stop_requested:
+            self._stopping = asyncio.get_running_loop().create_task(self.stop(), name=f"stop-{self.id}")
+
     @property
     def is_ended(self) -> bool:
         return self.status in _ENDED

@@ -28,6 +28,12 @@ from gametap.v1 import match_pb2 as mpb
 log = logging.getLogger(__name__)
 
 
+def _check_active(session: AgentSession) -> None:
+    if not session.active:
+        raise FailedPrecondition("this stream has no slot in the game yet" if session.slots
+                                 else "this stream has left all its slots")
+
+
 class AgentHost:
     def __init__(self, match):
         self.match = match
@@ -48,6 +54,7 @@ class AgentHost:
         self._loop = asyncio.get_running_loop()  # once: asking for it costs a system call (getpid)
         self._players_left = 0  # world.players_left when the agents' slots were last checked
         self._game_us = 0  # wall time the game ran for the last step
+        self._had_agents = False  # a stream has joined (end_when_agents_leave waits for one)
 
     @property
     def agent_clients(self) -> list[int]:
@@ -55,8 +62,9 @@ class AgentHost:
 
     # ---- joining and leaving ----
 
-    def join(self, req: apb.JoinRequest) -> AgentSession:
-        """Validates and starts a join; await session.joined for the client numbers."""
+    def join(self, req: apb.JoinRequest, outbox=None) -> AgentSession:
+        """Validates and starts a join; await session.joined for the client numbers.
+        outbox: where the session's observations go (default: a queue of its own)."""
         if self.match.is_ended:
             raise FailedPrecondition(f"match {self.match.id} is {mpb.MatchStatus.Name(self.match.status)}")
         slots = self.game.validate_join(req, self.match.config)
@@ -70,7 +78,7 @@ class AgentHost:
         observer = self.world.observer(frames_per_step, wants_world(req.observation), wants_features(req.observation))
         session = AgentSession(slots, frames_per_step, (req.action_timeout_ms or 1000) / 1000,
                                realtime=not self.lockstep, observer=observer,
-                               observation=req.observation or apb.WORLD)
+                               observation=req.observation or apb.WORLD, **({"outbox": outbox} if outbox else {}))
         self.sessions.append(session)
         if self.holding:
             self.gathered.append(session)
@@ -105,6 +113,7 @@ class AgentHost:
             self.world.set_agent(slot.client, True)
         records = session.observer.hold_records()  # hold still, looking where the player looks, until told otherwise
         session.active = True
+        self._had_agents = True
         session.next_obs = self.world.frame + 1  # the first frame that shows the slot as an agent
         if self.lockstep:
             self.match.keep_game_home(True)
@@ -149,6 +158,10 @@ class AgentHost:
         session.close()
         if not any(s.active for s in self.sessions):
             self.match.keep_game_home(False)  # no agent steps it now: any core
+        if not self.sessions and self._had_agents and self.match.config.end_when_agents_leave:
+            log.info("match %s: its last agent stream is gone; ending it (end_when_agents_leave)", self.match.id)
+            self.match.end_soon()
+            return
         self._step()
 
     # ---- the game's side ----
@@ -262,9 +275,7 @@ class AgentHost:
 
     def on_actions(self, session: AgentSession, batch: bytes) -> None:
         """batch: a serialized ActionBatch, checked and turned into CONTROL records by the hot path."""
-        if not session.active:
-            raise FailedPrecondition("this stream has no slot in the game yet" if session.slots
-                                     else "this stream has left all its slots")
+        _check_active(session)
         try:
             frame, records = session.observer.actions(batch)
         except ValueError as e:  # the hot path's InvalidField(field, message)
@@ -272,10 +283,22 @@ class AgentHost:
         if session.last_obs is None or frame > session.last_obs:
             raise InvalidArgument("frame", f"action for frame {frame}, but the last observation "
                                   f"was frame {session.last_obs}")
+        self._accept(session, frame, records)
+
+    def on_action_rows(self, session: AgentSession, rows: bytes) -> None:
+        """rows: flat float32 actions (VectorRequest.action_rows), answering the last observation."""
+        _check_active(session)
+        try:
+            records = session.observer.action_rows(rows)
+        except ValueError as e:
+            raise InvalidArgument(*e.args) from None
+        self._accept(session, session.last_obs, records)
+
+    def _accept(self, session: AgentSession, frame: int | None, records: bytes) -> None:
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return
-        if frame < session.last_obs or session.acted:
+        if frame is None or frame < session.last_obs or session.acted:
             return  # its step went on without it (the timeout was counted): ignore
         self._pending_records.append(records)
         session.acted = True

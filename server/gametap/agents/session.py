@@ -91,11 +91,13 @@ class AgentSession:
         self.next_obs = frame + self.frames_per_step
         self.acted = final
 
+    def joined_proto(self, match_id: str, clock: int, feature_size: int) -> apb.Joined:
+        return apb.Joined(match_id=match_id, clients=[s.client for s in self.slots],
+                          frames_per_step=self.frames_per_step, clock=clock, observation=self.observation,
+                          feature_size=feature_size if wants_features(self.observation) else 0)
+
     def joined_message(self, match_id: str, clock: int, feature_size: int) -> bytes:
-        joined = apb.Joined(match_id=match_id, clients=[s.client for s in self.slots],
-                            frames_per_step=self.frames_per_step, clock=clock, observation=self.observation,
-                            feature_size=feature_size if wants_features(self.observation) else 0)
-        return apb.PlayResponse(joined=joined).SerializeToString()
+        return apb.PlayResponse(joined=self.joined_proto(match_id, clock, feature_size)).SerializeToString()
 
     def close(self) -> None:
         if not self.closed:

@@ -40,6 +40,8 @@ def validate(config: mpb.MatchConfig, data: GameData, rng: random.Random | None 
     if c.time_limit_s % 60:
         raise InvalidArgument("time_limit_s", f"{c.time_limit_s} is not a whole number of minutes (the game counts its time limit in minutes)")
     c.server_fps = _range(c.server_fps or DEFAULT_SERVER_FPS, 1, MAX_SERVER_FPS, "server_fps")
+    if c.max_frames >= 2**63:  # the link's msgpack welcome carries it as a signed 64-bit integer
+        raise InvalidArgument("max_frames", f"{c.max_frames} is not below 2^63")
     if c.hold_for_agents:
         if c.clock != mpb.LOCKSTEP:
             raise InvalidArgument("hold_for_agents", "only a LOCKSTEP game can hold for agents")

@@ -11,12 +11,14 @@ with its status; the match carries on.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import grpc
 
 from gametap import wire
 from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, Unavailable
 from gametap.manager import MatchManager
+from gametap.rpc import play_many
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
 
@@ -116,6 +118,8 @@ class AgentService:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Play": grpc.stream_stream_rpc_method_handler(
                 self.play, request_deserializer=serialized, response_serializer=serialized),
+            play_many.METHOD: grpc.stream_stream_rpc_method_handler(
+                functools.partial(play_many.play_many, self._manager), request_deserializer=serialized, response_serializer=serialized),
         })
 
 
