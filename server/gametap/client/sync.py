@@ -36,10 +36,10 @@ class Client:
             channel.close()
         self.channel.close()
 
-    def data_channel(self, match_id: str) -> grpc.Channel:
-        """The channel that serves this match's data plane: its worker's, or the daemon's."""
+    def worker_of(self, match_id: str) -> str:
+        """The address of the worker that runs the match ("": the daemon's address serves it)."""
         if not self.follow_matches:
-            return self.channel
+            return ""
         address = self._placed.get(match_id)
         if address is None:
             try:
@@ -47,6 +47,15 @@ class Client:
             except grpc.RpcError:
                 address = ""  # the daemon answers for the match (or says why not)
             self._placed[match_id] = address
+        return address
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    def data_channel(self, match_id: str) -> grpc.Channel:
+        """The channel that serves this match's data plane: its worker's, or the daemon's."""
+        address = self.worker_of(match_id)
         if not address:
             return self.channel
         if address not in self._workers:
@@ -65,6 +74,11 @@ class Client:
 
     def create_match(self, config: mpb.MatchConfig) -> mpb.Match:
         return self._remember(self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s))
+
+    def create_match_later(self, config: mpb.MatchConfig) -> PendingMatch:
+        """CreateMatch without waiting for it: .result() gives the Match (a game takes a while to start)."""
+        return PendingMatch(self, self.matches.CreateMatch.future(mpb.CreateMatchRequest(config=config),
+                                                                  timeout=self.timeout_s))
 
     def list_matches(self) -> list[mpb.Match]:
         return list(self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s).matches)
@@ -107,6 +121,17 @@ class Client:
             yield from first.updates
         for response in responses:
             yield from response.updates
+
+
+class PendingMatch:
+    """A CreateMatch on its way (Client.create_match_later)."""
+
+    def __init__(self, client: Client, future: grpc.Future):
+        self._client = client
+        self._future = future
+
+    def result(self) -> mpb.Match:
+        return self._client._remember(self._future.result())
 
 
 # A worker that cannot be reached, or no longer runs the match: the daemon answers instead.

@@ -5,9 +5,8 @@
 - OpenArenaEnv (Gymnasium Env): one agent against the game's bots.
 
 Observation: gametap.client.features.encode (a float32 vector, see the README).
-Action: {"move": [forward, strafe, jump] in -1..1, "look": [turn, tilt] in -1..1
-(times max_turn_degrees per step; turn > 0 turns left, tilt > 0 looks down),
-"attack": 0/1, "weapon": 0..13 (0 keeps the current one)}.
+Action: MatchSpec.action_format, one of the formats of gametap.client.envs.actions
+(a Dict by default; "box" and "multidiscrete" are flat).
 Reward: the change of the agent's score (frags) during the step.
 An episode terminates when the match ends (e.g. its frag limit) and is
 truncated after max_steps. reset(seed=s) replays the same match for the same s
@@ -25,6 +24,7 @@ from pettingzoo import ParallelEnv
 
 from gametap.client import features
 from gametap.client.agent import AgentStream
+from gametap.client.envs import actions
 from gametap.client.sync import DEFAULT_ADDRESS, Client
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
@@ -33,13 +33,8 @@ from gametap.v1 import match_pb2 as mpb
 BOOT_FRAMES = 2000  # frames a match may spend loading and gathering its agents
 
 
-def action_space() -> spaces.Dict:
-    return spaces.Dict({
-        "move": spaces.Box(-1.0, 1.0, (3,), np.float32),
-        "look": spaces.Box(-1.0, 1.0, (2,), np.float32),
-        "attack": spaces.Discrete(2),
-        "weapon": spaces.Discrete(14),
-    })
+def action_space(action_format: str = "dict") -> spaces.Space:
+    return actions.action_space(action_format)
 
 
 def observation_space() -> spaces.Box:
@@ -64,6 +59,26 @@ class MatchSpec:
     auto_respawn: bool = True               # press fire for a dead agent, so it comes back
     action_timeout_ms: int = 0
     names: tuple[str, ...] = field(default_factory=tuple)
+    action_format: str = "dict"             # see gametap.client.envs.actions
+    end_when_agents_leave: bool = True      # a match whose agents are gone (a killed run) ends
+
+
+def agent_names(spec: MatchSpec, n_agents: int) -> list[str]:
+    return list(spec.names) or [f"agent_{i}" for i in range(n_agents)]
+
+
+def match_config(spec: MatchSpec, n_agents: int, seed: int) -> mpb.MatchConfig:
+    """The LOCKSTEP match of one episode: held until its agents join, so same seed -> same episode."""
+    return mpb.MatchConfig(
+        map=spec.map, game_type=spec.game_type, clock=mpb.LOCKSTEP, seed=seed, frag_limit=spec.frag_limit,
+        hold_for_agents=n_agents, end_when_agents_leave=spec.end_when_agents_leave,
+        max_frames=BOOT_FRAMES + (spec.max_steps + 1) * spec.frames_per_step,
+        bots=[mpb.BotConfig(name=n, skill=k, team=t) for n, k, t in spec.bots])
+
+
+def slot_specs(spec: MatchSpec, names: list[str]) -> list[apb.SlotSpec]:
+    teams = list(spec.agent_teams) or [wpb.TEAM_UNSPECIFIED] * len(names)
+    return [apb.SlotSpec(name=n, team=t, visibility=spec.visibility) for n, t in zip(names, teams)]
 
 
 class _Episodes:
@@ -71,7 +86,7 @@ class _Episodes:
 
     def __init__(self, spec: MatchSpec, n_agents: int):
         self.spec = spec
-        self.names = list(spec.names) or [f"agent_{i}" for i in range(n_agents)]
+        self.names = agent_names(spec, n_agents)
         self.client: Client | None = None
         self.stream: AgentStream | None = None
         self.match_id: str | None = None
@@ -84,13 +99,8 @@ class _Episodes:
         s = self.spec
         if self.client is None:
             self.client = Client(s.server, token=s.token)
-        config = mpb.MatchConfig(
-            map=s.map, game_type=s.game_type, clock=mpb.LOCKSTEP, seed=seed, frag_limit=s.frag_limit,
-            hold_for_agents=len(self.names), max_frames=BOOT_FRAMES + (s.max_steps + 1) * s.frames_per_step,
-            bots=[mpb.BotConfig(name=n, skill=k, team=t) for n, k, t in s.bots])
-        self.match_id = self.client.create_match(config).id
-        teams = list(s.agent_teams) or [wpb.TEAM_UNSPECIFIED] * len(self.names)
-        slots = [apb.SlotSpec(name=n, team=t, visibility=s.visibility) for n, t in zip(self.names, teams)]
+        self.match_id = self.client.create_match(match_config(s, len(self.names), seed)).id
+        slots = slot_specs(s, self.names)
         self.stream = AgentStream(self.client, self.match_id, slots, s.frames_per_step, s.action_timeout_ms)
         self.clients = list(self.stream.clients)
         self.stream.observe()
@@ -115,15 +125,14 @@ class _Episodes:
 
     def to_action(self, client: int, a) -> apb.Action:
         me = self._player(client)
-        move = np.clip(np.asarray(a["move"], dtype=np.float64), -1, 1)
-        look = np.clip(np.asarray(a["look"], dtype=np.float64), -1, 1)
-        turn = self.spec.max_turn_degrees
+        forward, strafe, jump, turn, tilt, attack, weapon = actions.one(self.spec.action_format, a).tolist()
+        degrees = self.spec.max_turn_degrees
         return apb.Action(
-            client=client, forward=move[0], strafe=move[1], jump=move[2],
-            yaw=(me.view_angles.y + look[0] * turn + 180) % 360 - 180,
-            pitch=float(np.clip(me.view_angles.x + look[1] * turn, -89, 89)),
-            attack=bool(a["attack"]) or (self.spec.auto_respawn and not me.alive),
-            weapon=int(a["weapon"]))
+            client=client, forward=forward, strafe=strafe, jump=jump,
+            yaw=(me.view_angles.y + turn * degrees + 180) % 360 - 180,
+            pitch=float(np.clip(me.view_angles.x + tilt * degrees, -89, 89)),
+            attack=attack > 0.5 or (self.spec.auto_respawn and not me.alive),
+            weapon=int(weapon))
 
     def step(self, actions: dict[int, dict]) -> tuple[dict[int, float], bool, bool]:
         """Acts; returns (rewards, terminated, truncated)."""
@@ -169,7 +178,7 @@ class OpenArenaParallelEnv(ParallelEnv):
 
     @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Dict:
-        return action_space()
+        return action_space(self._episodes.spec.action_format)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None:
@@ -213,7 +222,7 @@ class OpenArenaEnv(gymnasium.Env):
     def __init__(self, spec: MatchSpec | None = None):
         self._episodes = _Episodes(spec or MatchSpec(), 1)
         self.observation_space = observation_space()
-        self.action_space = action_space()
+        self.action_space = action_space(self._episodes.spec.action_format)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -1,0 +1,274 @@
+"""MatchVector: M LOCKSTEP matches of k agents each, stepped as one array over PlayMany.
+
+The engine under the vector envs. Every step is one message per worker each way; the
+observations are the daemon's feature tensors (FEATURES), read with np.frombuffer, so no
+world is decoded here. Each sub-env plays one match per episode:
+
+- Warm matches: while an episode runs, the match of the sub-env's next episode is already
+  created, with its seed, and holds at its first frame until the agents join; a reset is
+  then a leave and a join in the next step's message, not a game process starting.
+- Seeds: sub-env i draws its episodes' seeds from np.random.default_rng([seed, i]), so the
+  same seed replays the same episodes (a held match lets its agents in at the same frame
+  every time, and the game's RNG is seeded).
+- Autoreset NEXT_STEP: the step after an episode's end resets that sub-env (its action is
+  ignored; reward 0, not done).
+- send()/recv(): several batches of sub-envs in flight at once; recv() returns the oldest.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gametap.client import features
+from gametap.client.envs import actions
+from gametap.client.envs.single import MatchSpec, agent_names, match_config, slot_specs
+from gametap.client.sync import Client, PendingMatch
+from gametap.client.vector import VectorPlay
+from gametap.v1 import agent_pb2 as apb
+
+_SCORE = features.SELF.index("score")
+_ALIVE = features.SELF.index("alive")
+
+
+@dataclass(eq=False)
+class SubEnv:
+    """One match slot of the vector: the episode it plays now and the next one, warm.
+    (Its observations, scores and masks are rows of MatchVector's arrays.)"""
+    index: int
+    rng: np.random.Generator
+    member: int | None = None                 # its member key on the PlayMany streams
+    clients: list[int] = field(default_factory=list)  # its agents' client numbers, as joined
+    present: list[int] = field(default_factory=list)  # those still in the match
+    warm: PendingMatch | None = None          # the match of the next episode, on its way
+    ended_at: float = 0.0                     # when its last episode's end was seen (reset latency)
+
+
+@dataclass
+class Batch:
+    """What recv() returns for the sub-envs of one send(), in the order sent."""
+    ids: np.ndarray          # (n,) sub-env indices
+    obs: np.ndarray          # (n, k, SIZE)
+    rewards: np.ndarray      # (n, k)
+    terminated: np.ndarray   # (n, k): the match ended, or the agent left it
+    truncated: np.ndarray    # (n, k): the episode reached max_steps
+    infos: dict
+
+
+class MatchVector:
+    def __init__(self, num_matches: int, agents_per_match: int, spec: MatchSpec):
+        if num_matches < 1 or agents_per_match < 1:
+            raise ValueError("num_matches and agents_per_match must be >= 1")
+        self.spec = spec
+        self.k = agents_per_match
+        self.names = agent_names(spec, agents_per_match)
+        self.client = Client(spec.server, token=spec.token)
+        self.play = VectorPlay(self.client)
+        self.subs = [SubEnv(i, np.random.default_rng([0, i])) for i in range(num_matches)]
+        m, k = num_matches, self.k
+        self.feats = np.zeros((m, k, features.SIZE), np.float32)  # the last observation of each agent
+        self.scores = np.zeros((m, k), np.float32)
+        self.active = np.zeros((m, k), bool)     # the agent is in its match
+        self.frames = np.zeros(m, np.int64)
+        self.steps = np.zeros(m, np.int64)       # steps into the episode
+        self.done = np.ones(m, bool)             # no episode runs: the next send() starts one
+        self.match_ids = np.full(m, "", object)
+        self._keys = itertools.count(1)
+        self._sent: deque[tuple[np.ndarray, list[bool]]] = deque()
+        self.reset_seconds: list[float] = []   # each autoreset: episode end seen -> next first observation
+
+    # ---- seeds and matches ----
+
+    def seed(self, seed: int | list[int] | None) -> None:
+        """New episode seeds for every sub-env; warm matches made with the old ones are dropped."""
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            seeds = list(seed)
+        else:
+            base = int(np.random.SeedSequence(seed).entropy) if seed is None else int(seed)
+            seeds = [[base, i] for i in range(len(self.subs))]
+        for sub, s in zip(self.subs, seeds):
+            sub.rng = np.random.default_rng(s)
+            self._drop_warm(sub)
+
+    def _drop_warm(self, sub: SubEnv) -> None:
+        if sub.warm is not None:
+            warm, sub.warm = sub.warm, None
+            try:
+                self.client.stop_match(warm.result().id)
+            except Exception:  # noqa: BLE001 - it never started, or ended already: nothing to stop
+                pass
+
+    def _prepare(self, sub: SubEnv) -> None:
+        if sub.warm is None:
+            seed = int(sub.rng.integers(1, 2**31))
+            sub.warm = self.client.create_match_later(match_config(self.spec, self.k, seed))
+
+    def _join(self, sub: SubEnv) -> tuple[int, apb.JoinRequest]:
+        """The sub-env's next episode: its warm match (waiting for it if it is still starting)."""
+        self._prepare(sub)
+        match = sub.warm.result()
+        sub.warm = None
+        sub.member = next(self._keys)
+        self.match_ids[sub.index] = match.id
+        s = self.spec
+        return sub.member, apb.JoinRequest(match_id=match.id, slots=slot_specs(s, self.names),
+                                           frames_per_step=s.frames_per_step,
+                                           action_timeout_ms=s.action_timeout_ms, observation=apb.FEATURES)
+
+    # ---- stepping ----
+
+    def start(self, groups: list[np.ndarray]) -> None:
+        """Starts a new episode in every sub-env: one send() per group (recv() each)."""
+        leaves = [s.member for s in self.subs if s.member is not None]
+        self.done[:] = True
+        for sub in self.subs:
+            sub.member = None
+            self._prepare(sub)  # every match starts at once
+        for i, ids in enumerate(groups):
+            self.send(np.zeros((len(ids), self.k, len(actions.NORMALIZED)), np.float32), ids,
+                      leaves=leaves if i == 0 else ())
+
+    def send(self, controls: np.ndarray, ids: np.ndarray, leaves=()) -> None:
+        """controls: (n, k, 7) NORMALIZED actions for sub-envs ids; a sub-env whose episode
+        ended starts its next one instead (its controls are ignored)."""
+        ids = np.asarray(ids, np.int64)
+        acting = ~self.done[ids]
+        leaves, joins, act = list(leaves), [], []
+        for i, acts in zip(ids.tolist(), acting.tolist()):
+            sub = self.subs[i]
+            if acts:
+                act.append(sub.member)
+                continue
+            if sub.member is not None:
+                leaves.append(sub.member)  # its match ends (end_when_agents_leave)
+            joins.append(self._join(sub))
+        rows = None
+        if act:
+            acted = ids[acting]
+            rows = actions.rows_from_features(controls[acting].reshape(-1, len(actions.NORMALIZED)),
+                                              self.feats[acted].reshape(-1, features.SIZE),
+                                              self.spec.max_turn_degrees, self.spec.auto_respawn)
+        self.play.send(act=act, rows=rows, joins=joins, leaves=leaves)
+        self._sent.append((ids, acting))
+
+    def recv(self) -> Batch:
+        ids, acting = self._sent.popleft()
+        result = self.play.recv()
+        n, k = len(ids), self.k
+        rewards, truncated = np.zeros((n, k), np.float32), np.zeros((n, k), bool)
+        was_active = self.active[ids]
+        final = np.zeros(n, bool)
+        stepped, errors = [], {}
+        for j, (i, acted) in enumerate(zip(ids.tolist(), acting.tolist())):
+            sub = self.subs[i]
+            if not acted:
+                self._started(sub, result)
+                continue
+            obs = result.observations.get(sub.member)
+            if obs is None:  # e.g. its match failed: the episode is cut short
+                error = result.errors.get(sub.member)
+                errors[j] = error.message if error is not None else "no observation came"
+                truncated[j] = self.active[i]
+                self.done[i] = True
+                continue
+            self._read(sub, obs)
+            final[j] = obs.final
+            stepped.append(j)
+        terminated = np.zeros((n, k), bool)
+        if stepped:
+            self._account(ids, np.array(stepped), final, was_active, rewards, terminated, truncated)
+        out = Batch(ids, self.feats[ids], rewards, terminated, truncated, self._infos(ids, errors))
+        return out
+
+    def _account(self, ids, stepped, final, was_active, rewards, terminated, truncated) -> None:
+        """Rewards and episode ends of the sub-envs that stepped (positions `stepped` of ids)."""
+        i = ids[stepped]
+        self.steps[i] += 1
+        score = self.feats[i, :, _SCORE]
+        active = self.active[i]
+        rewards[stepped] = np.where(active, np.rint((score - self.scores[i]) * 10), 0)
+        self.scores[i] = score
+        ended = final[stepped]
+        terminated[stepped] = ended[:, None] | (was_active[stepped] & ~active)
+        cut = ~ended & (self.steps[i] >= self.spec.max_steps)
+        truncated[stepped] |= cut[:, None] & active
+        done = ended | cut | ~active.any(axis=1)
+        if done.any():
+            self.done[i[done]] = True
+            now = time.perf_counter()
+            for index in i[done].tolist():
+                self.subs[index].ended_at = now
+
+    def _started(self, sub: SubEnv, result) -> None:
+        error = result.errors.get(sub.member)
+        if error is not None:
+            raise RuntimeError(f"sub-env {sub.index}: match {self.match_ids[sub.index]} refused its agents: "
+                               f"{error.message}")
+        i = sub.index
+        sub.clients = list(result.joined[sub.member].clients)
+        sub.present = list(sub.clients)
+        self.active[i] = True
+        self.steps[i], self.done[i] = 0, False
+        self._read(sub, result.observations[sub.member])
+        self.scores[i] = self.feats[i, :, _SCORE]
+        self._prepare(sub)  # the next episode's match starts now, while this one runs
+        if sub.ended_at:
+            self.reset_seconds.append(time.perf_counter() - sub.ended_at)
+            sub.ended_at = 0.0
+
+    def _read(self, sub: SubEnv, obs: apb.Observation) -> None:
+        i = sub.index
+        self.frames[i] = obs.frame
+        rows = np.frombuffer(obs.features, np.float32).reshape(-1, features.SIZE)
+        if not obs.left and len(rows) == self.k == len(sub.present):
+            self.feats[i] = rows  # every agent in, in join order: the usual case
+            return
+        for client in obs.left:
+            if client in sub.present:
+                sub.present.remove(client)
+                self.active[i, sub.clients.index(client)] = False
+        self.feats[i] = 0  # an agent that left: zeros
+        for s, row in zip(obs.slots, rows):
+            if s.client in sub.clients:
+                self.feats[i, sub.clients.index(s.client)] = row
+
+    def _infos(self, ids: np.ndarray, errors: dict[int, str]) -> dict:
+        every = np.ones(len(ids), bool)
+        infos = {
+            "env_id": ids, "_env_id": every,
+            "match_id": self.match_ids[ids], "_match_id": every,
+            "frame": self.frames[ids], "_frame": every,
+            "episode_step": self.steps[ids], "_episode_step": every,
+            "alive": self.feats[ids, :, _ALIVE] > 0.5, "_alive": every,
+            "active": self.active[ids], "_active": every,
+        }
+        if errors:
+            error = np.array([errors.get(j, "") for j in range(len(ids))], object)
+            infos["error"], infos["_error"] = error, error != ""
+        return infos
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._sent)
+
+    def close(self) -> None:
+        members = [s.member for s in self.subs if s.member is not None]
+        try:
+            while self._sent:
+                self.recv()
+            if members:
+                self.play.send(leaves=members)
+                self.play.recv()
+        except Exception:  # noqa: BLE001 - closing: the daemon may be gone already
+            pass
+        for sub in self.subs:
+            try:
+                self._drop_warm(sub)
+            except Exception:  # noqa: BLE001
+                pass
+        self.play.close()
+        self.client.close()
+
