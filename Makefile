@@ -64,6 +64,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not game"
 
 bench: setup
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
 
 lint: setup

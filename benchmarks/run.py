@@ -19,12 +19,14 @@ import agents  # noqa: E402
 import hotpath  # noqa: E402
 import pipeline  # noqa: E402
 import transport  # noqa: E402
+import vector  # noqa: E402
 import viewers  # noqa: E402
+import vizdoom_peer  # noqa: E402
 from gametap.testing import start_daemon  # noqa: E402
 from gametap.v1 import agent_pb2 as apb  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("hotpath", "pipeline", "agents", "viewers")
+PARTS = ("hotpath", "pipeline", "agents", "vector", "viewers")
 
 
 def main() -> int:
@@ -32,6 +34,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5, help="interleaved bare/full rounds (medians reported)")
     p.add_argument("--frames", type=int, default=20000, help="measured frames per run")
     p.add_argument("--steps", type=int, default=3000, help="measured agent steps per run")
+    p.add_argument("--seconds", type=float, default=10.0, help="the vector part's window per figure")
     p.add_argument("--only", choices=PARTS, help="run one part")
     args = p.parse_args()
     print(f"gametap benchmarks on {platform.node()} ({platform.processor() or platform.machine()}), "
@@ -44,6 +47,8 @@ def main() -> int:
         results["pipeline"] = run_pipeline(args)
     if args.only in (None, "agents"):
         results["agents"] = run_agents(args, results.get("pipeline", {}).get("bare_fps"))
+    if args.only in (None, "vector"):
+        results["vector"] = run_vector(args)
     if args.only in (None, "viewers"):
         results["viewers"] = run_viewers()
     RESULTS.mkdir(exist_ok=True)
@@ -128,6 +133,44 @@ def run_agents(args, bare_fps: float | None) -> dict:
               f"is {one['game_p50_us']:.0f} us)")
     return {"echo": echo, "runs": runs, "ideal_steps_per_s": ideal, "beyond_echo_us": beyond,
             "four_slots_us_per_agent_step": per_agent_four}
+
+
+def run_vector(args) -> dict:
+    print(f"\nvector envs against ViZDoom, side by side: agent steps/s over {args.seconds:.0f} s windows")
+    missing = vizdoom_peer.available()
+    peer = {}
+    if missing:
+        print(f"  the peer is skipped: {missing}")
+    else:
+        peer = {"one": vizdoom_peer.one_game(args.seconds), "two": vizdoom_peer.concurrent_games(2, args.seconds),
+                "four": vizdoom_peer.concurrent_games(4, args.seconds),
+                "multi": vizdoom_peer.multiplayer(4, 4, args.seconds)}
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-vector-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            ours = vector.run_gametap(daemon, args.seconds)
+        finally:
+            daemon.stop()
+    against = {"vector_2": "two", "vector_4": "four", "vector_8": "four", "vector_8_async": "four", "multi_2x4": "multi"}
+    print(f"  {'':44s}{'steps/s':>9}{'vs peer':>9}{'outside':>9}{'client':>8}{'server':>8}{'game':>7}   (CPU us per agent step)")
+    for name, label in (("one", "ViZDoom, one game (+3 bots)"), ("two", "ViZDoom, 2 games at once"),
+                        ("four", "ViZDoom, 4 games at once"), ("multi", "ViZDoom, 4 agents + 4 bots over netcode")):
+        if name in peer:
+            print(f"  {label:44s}{peer[name]['steps_per_s']:>9,.0f}{'':9s}{'':9s}{'':8s}{'':8s}"
+                  f"{peer[name]['cpu_us_per_step']:>7.0f}")
+    for name, label in (("vector_2", "gametap vector env, M = 2 (1 agent + 3 bots)"), ("vector_4", "gametap vector env, M = 4"),
+                        ("vector_8", "gametap vector env, M = 8"),
+                        ("vector_8_async", "gametap vector env, M = 8, send/recv by 4"), ("multi_2x4", "gametap multi-agent, 2 x 4 agents (+4 bots)")):
+        r = ours[name]
+        ratio = f"{r['agent_steps_per_s'] / peer[against[name]]['steps_per_s']:.2f}x" if peer else "-"
+        print(f"  {label:44s}{r['agent_steps_per_s']:>9,.0f}{ratio:>9}{r['outside_us']:>9.0f}{r['client_us']:>8.0f}"
+              f"{r['server_us']:>8.0f}{r['game_us']:>7.0f}")
+    reset = ours["reset"]
+    print("  goals: M = 8 >= 1.0x ViZDoom's 4 games; outside the game <= 150 us per agent step at M = 8; "
+          "2 x 4 agents >= 3x ViZDoom's netcode match")
+    print(f"  autoreset onto a warm match: median {reset['median_ms']:.1f} ms, worst {reset['max_ms']:.1f} ms over "
+          f"{reset['episodes']} episodes of {reset['episode_steps']} steps   (goal: median <= 50 ms)")
+    return {"peer": peer, "gametap": ours}
 
 
 def run_viewers() -> dict:

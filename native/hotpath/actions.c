@@ -232,9 +232,14 @@ int q3_observer_action_rows(struct q3_observer *o, const uint8_t *p, size_t n, c
         float v[PBE_ACTION_ROW_SIZE];
         memcpy(v, p + (size_t)i * sizeof(v), sizeof(v)); /* the bytes need not be aligned */
         struct action a = {.client = o->slots[i].client, .forward = v[0], .strafe = v[1], .jump = v[2],
-                           .yaw = v[3], .pitch = v[4], .attack = v[5] > 0.5f, .weapon = -1};
-        if (v[6] >= 0 && v[6] < Q3_NUM_WEAPONS && v[6] == floorf(v[6]))
-            a.weapon = (int32_t)v[6];
+                           .yaw = v[3], .pitch = v[4], .attack = v[5] > 0.5f};
+        if (!(v[6] >= 0 && v[6] < Q3_NUM_WEAPONS && v[6] == floorf(v[6]))) { /* NaN fails too */
+            char text[64];
+            const char *list = "action_rows";
+            format_double(text, sizeof(text), v[6]);
+            REFUSE(i, "weapon", "%s is not a Weapon number (0..%d)", text, Q3_NUM_WEAPONS - 1);
+        }
+        a.weapon = (int32_t)v[6];
         if (a.client < 0)
             continue; /* a slot whose player is not in the game (yet) */
         if (check_action(o, "action_rows", i, &a, seen, field, field_size, message, message_size))

@@ -102,6 +102,47 @@ def test_random_bytes_as_actions_never_crash():
             pass
 
 
+def rows(*values) -> bytes:
+    return np.array(values, "<f4").tobytes()
+
+
+def test_action_rows_make_the_same_records_as_action_batches():
+    _, o = observer([(3, True), (1, False)])
+    batch = records(o, [apb.Action(client=3, forward=1.0, strafe=-0.5, jump=-1.0, yaw=90.0, pitch=-45.0,
+                                   attack=True, weapon=5), apb.Action(client=1, yaw=-30.0)])
+    flat = o.action_rows(rows(1.0, -0.5, -1.0, 90.0, -45.0, 1.0, 5.0, 0, 0, 0, -30.0, 0, 0, 0))
+    assert [lp.ACTION_RECORD.unpack_from(flat, i) for i in range(0, len(flat), lp.ACTION_RECORD.size)] == batch
+    assert apb.ACTION_ROW_SIZE == 7
+    unaligned = bytearray(b"x" + rows(*[0.0] * 14))  # a buffer that is not 4-aligned is read as well
+    assert len(o.action_rows(memoryview(unaligned)[1:])) == 2 * lp.ACTION_RECORD.size
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ((0.0,) * 7, "action_rows", "7 values for 2 slots; expected 7 per slot"),
+    ((0.0,) * 15, "action_rows", "14 values for 2 slots; expected 7 per slot"),  # cut mid-value
+    ((0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0), "action_rows[1].forward", "2.0 is outside -1..1"),
+    ((float("nan"),) + (0.0,) * 13, "action_rows[0].forward", "nan is outside -1..1"),
+    ((0, 0, 0, 0, 91, 0, 0) + (0.0,) * 7, "action_rows[0].pitch", "91.0 is not an angle within +-90 degrees"),
+    ((0, 0, 0, 0, 0, 0, 14) + (0.0,) * 7, "action_rows[0].weapon", "14.0 is not a Weapon number (0..13)"),
+    ((0, 0, 0, 0, 0, 0, 2.5) + (0.0,) * 7, "action_rows[0].weapon", "2.5 is not a Weapon number (0..13)"),
+])
+def test_bad_action_rows_name_their_field(values, field, message):
+    _, o = observer([(3, False), (1, False)])
+    with pytest.raises(_hotpath.InvalidField) as e:
+        o.action_rows(rows(*values)[: len(values) * 4 - (1 if len(values) == 15 else 0)])
+    assert e.value.args[0] == field and message in e.value.args[1]
+
+
+def test_random_bytes_as_action_rows_never_crash():
+    _, o = observer([(3, False), (1, True)])
+    rng = random.Random(4)
+    for _ in range(3000):
+        try:
+            o.action_rows(rng.randbytes(rng.choice((56, rng.randint(0, 80)))))
+        except _hotpath.InvalidField:
+            pass
+
+
 def test_hold_records_keep_the_players_view():
     b, o = observer([(0, False), (1, True)])
     b.apply([first_frame()])

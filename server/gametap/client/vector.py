@@ -50,6 +50,17 @@ class _WorkerStream:
         self.channel = channel
         self.call = channel.stream_stream(_METHOD, request_serializer=None,
                                           response_deserializer=apb.VectorResponse.FromString)()
+        self.last_write: asyncio.Task | None = None
+
+    def write(self, loop, data: bytes) -> asyncio.Task:
+        """Starts writing a request; gRPC takes one write of a call at a time, so it queues behind the last."""
+        self.last_write = loop.create_task(self._write_after(self.last_write, data))
+        return self.last_write
+
+    async def _write_after(self, previous: asyncio.Task | None, data: bytes) -> None:
+        if previous is not None and not previous.done():
+            await previous
+        await self.call.write(data)
 
     async def read(self) -> apb.VectorResponse:
         response = await self.call.read()
@@ -85,7 +96,7 @@ class VectorPlay:
         self._loop = _new_loop()
         self._streams: dict[str, _WorkerStream] = {}    # worker address -> its stream
         self._stream_of: dict[int, _WorkerStream] = {}  # member -> the stream it is on
-        self._in_flight: deque[list[_WorkerStream]] = deque()
+        self._in_flight: deque[tuple[list[_WorkerStream], list[asyncio.Task]]] = deque()
 
     def _stream_for(self, match_id: str) -> _WorkerStream:
         address = self.client.worker_of(match_id)
@@ -122,8 +133,9 @@ class VectorPlay:
             self._stream_of[key] = stream
             request(stream)[0].joins.add(member=key, join=join)
         # serialized messages concatenate as a merge: the joins and leaves, then the steps
-        self._loop.run_until_complete(_write({s: req.SerializeToString() + acts for s, (req, acts) in parts.items()}))
-        self._in_flight.append(list(parts))
+        writes = [s.write(self._loop, req.SerializeToString() + acts) for s, (req, acts) in parts.items()]
+        self._loop.run_until_complete(_started())  # the writes are on their way; recv() sees them done
+        self._in_flight.append((list(parts), writes))
 
     def _add_acts(self, act: list[int], rows, actions, request) -> None:
         streams = [self._stream_of[k] for k in act]
@@ -147,7 +159,7 @@ class VectorPlay:
         if not self._in_flight:
             raise RuntimeError("recv() without a send() in flight")
         result = VectorResult()
-        for response in self._loop.run_until_complete(_read(self._in_flight.popleft())):
+        for response in self._loop.run_until_complete(_read(*self._in_flight.popleft())):
             result.merge(response)
         return result
 
@@ -166,12 +178,13 @@ class VectorPlay:
         self._loop.close()
 
 
-async def _write(requests: dict[_WorkerStream, bytes]) -> None:
-    for stream, data in requests.items():
-        await stream.call.write(data)
+async def _started() -> None:
+    """One turn of the loop: new write tasks issue their messages to gRPC's core."""
 
 
-async def _read(streams: list[_WorkerStream]) -> list[apb.VectorResponse]:
+async def _read(streams: list[_WorkerStream], writes: list[asyncio.Task]) -> list[apb.VectorResponse]:
+    for write in writes:
+        await write  # done by now, unless gRPC's flow control held it back
     return [await stream.read() for stream in streams]
 
 

@@ -71,6 +71,12 @@ class _Async:
         infos = {key: np.concatenate([p.infos[key] for p in parts]) for key in parts[0].infos}
         return obs, infos
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def reset_seconds(self) -> list[float]:
         """Each autoreset's latency: the episode's end seen -> the next episode's first observation."""
@@ -135,9 +141,3 @@ class MultiAgentVectorEnv(_Async):
 
     def close(self) -> None:
         self._vec.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
