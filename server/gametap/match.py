@@ -184,6 +184,7 @@ class Match:
         if self.status == mpb.STARTING and deltas:
             self.status = mpb.RUNNING
             self._first_frame.set()
+            self.agents.on_running()
             self._changed()
 
     async def _supervise(self) -> None:

@@ -239,3 +239,37 @@ def test_flat_sub_env_passes_gymnasium_and_sb3_checks(spec):
         model = PPO("MlpPolicy", env, n_steps=500, batch_size=100, n_epochs=1, seed=1, device="cpu")
         model.learn(total_timesteps=2000)
         assert model.num_timesteps >= 2000
+
+
+KILLED_TRAINER = """
+import sys, numpy as np
+from gametap.client.envs import MatchSpec, OpenArenaVectorEnv
+env = OpenArenaVectorEnv(2, MatchSpec(server=sys.argv[1], bots=(("Grism", 1, 0),), action_format="box",
+                                      agent_wait_s=3))
+obs, info = env.reset(seed=1)
+print(" ".join(info["match_id"]), flush=True)
+while True:
+    env.step(np.zeros((2, 6), np.float32))
+"""
+
+
+def test_a_killed_training_process_leaves_no_match_running(daemon, client, tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "trainer.py"
+    script.write_text(KILLED_TRAINER)
+    before = {m.id for m in client.list_matches()}
+    proc = subprocess.Popen([sys.executable, str(script), daemon.grpc], stdout=subprocess.PIPE, text=True)
+    try:
+        match_ids = proc.stdout.readline().split()
+        assert len(match_ids) == 2
+        proc.kill()  # mid-episode, no goodbye
+    finally:
+        proc.kill()
+        proc.wait(10)
+    for match_id in match_ids:  # end_when_agents_leave (the envs set it): the lost streams end them
+        assert wait_ended(client, match_id, timeout=30).status == mpb.STOPPED
+    warm = {m.id for m in client.list_matches()} - before - set(match_ids)
+    assert len(warm) == 2  # the next episodes' matches, which no agent ever joined: agent_wait_s ends them
+    for match_id in warm:
+        assert wait_ended(client, match_id, timeout=30).status == mpb.STOPPED

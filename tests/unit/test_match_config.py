@@ -45,6 +45,8 @@ def test_given_seed_is_kept():
     (dict(server_fps=5000), "server_fps"),
     (dict(game_type=99), "game_type"),
     (dict(clock=7), "clock"),
+    (dict(max_frames=2**63), "max_frames"),  # the handshake's msgpack would carry it as a negative number
+    (dict(max_frames=2**64 - 1), "max_frames"),
 ])
 def test_bad_values_name_their_field(kwargs, field):
     with pytest.raises(InvalidArgument) as e:

@@ -56,6 +56,18 @@ class AgentHost:
         self._game_us = 0  # wall time the game ran for the last step
         self._had_agents = False  # a stream has joined (end_when_agents_leave waits for one)
 
+    def on_running(self) -> None:
+        """The match runs: if it may wait only so long for its first agent, start counting."""
+        config = self.match.config
+        if config.end_when_agents_leave and config.agent_wait_s:
+            self._loop.call_later(config.agent_wait_s, self._check_agents_came)
+
+    def _check_agents_came(self) -> None:
+        if not self._had_agents and not self.sessions and not self.match.is_ended:
+            log.info("match %s: no agent joined within %d s; ending it (agent_wait_s)",
+                     self.match.id, self.match.config.agent_wait_s)
+            self.match.end_soon()
+
     @property
     def agent_clients(self) -> list[int]:
         return sorted(c for s in self.sessions for c in s.clients)

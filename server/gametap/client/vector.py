@@ -93,7 +93,7 @@ class VectorPlay:
     def __init__(self, client):
         """client: a gametap.client.Client (each member's match is found at its worker)."""
         self.client = client
-        self._loop = _new_loop()
+        self._loop = _shared_loop()  # one thread at a time drives VectorPlays
         self._streams: dict[str, _WorkerStream] = {}    # worker address -> its stream
         self._stream_of: dict[int, _WorkerStream] = {}  # member -> the stream it is on
         self._in_flight: deque[tuple[list[_WorkerStream], list[asyncio.Task]]] = deque()
@@ -168,14 +168,11 @@ class VectorPlay:
         return len(self._in_flight)
 
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
         for stream in self._streams.values():
             self._loop.run_until_complete(stream.close())
         self._streams.clear()
         self._stream_of.clear()
         self._in_flight.clear()
-        self._loop.close()
 
 
 async def _started() -> None:
@@ -188,9 +185,17 @@ async def _read(streams: list[_WorkerStream], writes: list[asyncio.Task]) -> lis
     return [await stream.read() for stream in streams]
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-        return uvloop.new_event_loop()
-    except ImportError:  # uvloop is a dependency, but a loop of asyncio's own works too
-        return asyncio.new_event_loop()
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """The one event loop of this process's VectorPlays: grpc.aio binds its completion queue to
+    the first loop it runs on, so a second loop (after the first closed) would break it."""
+    global _LOOP
+    if _LOOP is None:
+        try:
+            import uvloop
+            _LOOP = uvloop.new_event_loop()
+        except ImportError:  # uvloop is a dependency, but a loop of asyncio's own works too
+            _LOOP = asyncio.new_event_loop()
+    return _LOOP

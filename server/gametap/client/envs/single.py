@@ -61,6 +61,7 @@ class MatchSpec:
     names: tuple[str, ...] = field(default_factory=tuple)
     action_format: str = "dict"             # see gametap.client.envs.actions
     end_when_agents_leave: bool = True      # a match whose agents are gone (a killed run) ends
+    agent_wait_s: int = 600                 # ... and one no agent joined within this time (a warm match)
 
 
 def agent_names(spec: MatchSpec, n_agents: int) -> list[str]:
@@ -71,7 +72,7 @@ def match_config(spec: MatchSpec, n_agents: int, seed: int) -> mpb.MatchConfig:
     """The LOCKSTEP match of one episode: held until its agents join, so same seed -> same episode."""
     return mpb.MatchConfig(
         map=spec.map, game_type=spec.game_type, clock=mpb.LOCKSTEP, seed=seed, frag_limit=spec.frag_limit,
-        hold_for_agents=n_agents, end_when_agents_leave=spec.end_when_agents_leave,
+        hold_for_agents=n_agents, end_when_agents_leave=spec.end_when_agents_leave, agent_wait_s=spec.agent_wait_s,
         max_frames=BOOT_FRAMES + (spec.max_steps + 1) * spec.frames_per_step,
         bots=[mpb.BotConfig(name=n, skill=k, team=t) for n, k, t in spec.bots])
 
