@@ -23,6 +23,7 @@ class MatchManager:
         self.game: Game = settings.make_game()
         self.home_cpu: int | None = None  # a pinned worker's core (gametap.worker.process.pin_to_core)
         self.all_cpus: set[int] = set()
+        self._stepped: set[Match] = set()  # matches agents step now
         self._listeners: list[Callable[[str, Match], None]] = []
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
@@ -43,6 +44,7 @@ class MatchManager:
         match = Match(match_id or new_match_id(), validated, self.settings, self.game)
         match.on_change = lambda m: self._tell("changed", m)
         match.home_cpu, match.all_cpus = self.home_cpu, self.all_cpus
+        match.on_stepping = self.agents_stepping
         self._matches[match.id] = match
         self._tell("created", match)
         try:
@@ -54,6 +56,20 @@ class MatchManager:
         log.debug("match %s: %s on %s, %d bots, seed %d", match.id, mpb.Clock.Name(validated.clock),
                  validated.map, len(validated.bots), validated.seed)
         return match
+
+    def agents_stepping(self, match: Match, stepping: bool) -> None:
+        """Where the games agents step run. The only such game of a pinned worker runs on the
+        worker's core: each step passes game -> worker -> game, and on a VM a wake-up on another
+        core costs more than the step's work. Two or more of them run anywhere: kept on one core
+        with the worker they queue behind each other (measured with 8 matches on 2 workers:
+        about 3,000 agent steps/s kept home, 5,600 free)."""
+        (self._stepped.add if stepping else self._stepped.discard)(match)
+        self._stepped = {m for m in self._stepped if not m.is_ended}
+        alone = len(self._stepped) == 1
+        for m in self._stepped:
+            m.keep_game_home(alone)
+        if not stepping:
+            match.keep_game_home(False)
 
     def get(self, match_id: str) -> Match:
         try:

@@ -109,11 +109,12 @@ class Match:
         self._supervisor: asyncio.Task | None = None
         self.ended = asyncio.Event()
         self.on_change: Callable[[Match], None] | None = None  # hears of RUNNING and of the end
-        # The worker's own core, and every core (gametap.worker.process.pin_to_core): a game runs
-        # on its worker's core while agents step it (each step passes game -> worker -> game), and
-        # on any core otherwise (then the worker's per-frame work runs beside it, in parallel).
+        # The worker's own core, and every core (gametap.worker.process.pin_to_core): where the
+        # game runs is the manager's choice (MatchManager.agents_stepping).
         self.home_cpu: int | None = None
         self.all_cpus: set[int] = set()
+        self._home: bool | None = None
+        self.on_stepping: Callable[[Match, bool], None] | None = None  # the manager's core policy
 
     # ---- lifecycle ----
 
@@ -161,9 +162,17 @@ class Match:
         return {"match_id": self.id, "started": time.time(),
                 "config": json_format.MessageToJson(self.config, indent=None)}
 
+    def agents_stepping(self, stepping: bool) -> None:
+        """Agents started (or stopped) stepping the game: its manager decides where it runs."""
+        if self.on_stepping is not None:
+            self.on_stepping(self, stepping)
+        else:
+            self.keep_game_home(stepping)
+
     def keep_game_home(self, home: bool) -> None:
-        """The game on its worker's core (agents are stepping it) or on any core."""
-        if self.home_cpu is not None and self.process is not None:
+        """The game on its worker's core, or on any core."""
+        if self.home_cpu is not None and self.process is not None and home != self._home:
+            self._home = home
             self.process.set_cpus({self.home_cpu} if home else self.all_cpus)
 
     def _on_frames(self, batch: tuple) -> None:

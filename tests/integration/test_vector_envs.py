@@ -186,19 +186,21 @@ def test_same_seeds_replay_the_same_episodes(spec):
     assert not np.array_equal(a[1:, 0], a[1:, 1])  # two sub-envs: two different episodes
 
 
-def test_async_send_recv_in_groups(spec):
+def test_async_send_recv_returns_batches_of_ready_envs(spec):
     env = OpenArenaVectorEnv(4, spec, batch_size=2, action_format="box")
     try:
         env.async_reset(seed=4)
-        seen = []
-        for _ in range(10):
+        steps = np.zeros(4, int)
+        for _ in range(40):
             obs, reward, terminated, truncated, info = env.recv()
-            assert obs.shape == (2, features.SIZE)
-            seen.append(tuple(info["env_id"]))
-            env.send(np.zeros((2, 6), np.float32), info["env_id"])
-        assert seen[:4] == [(0, 1), (2, 3), (0, 1), (2, 3)]  # the oldest group first, each in turn
-        while env._vec.in_flight:
-            env.recv()
+            ids = info["env_id"]
+            assert obs.shape == (2, features.SIZE) and len(set(ids)) == 2
+            assert (info["episode_step"] == steps[ids]).all()  # each result is that env's next step
+            env.send(np.zeros((2, 6), np.float32), ids)
+            steps[ids] += 1
+        assert (steps >= 5).all()  # every env keeps being stepped
+        with pytest.raises(RuntimeError, match="in flight"):
+            env.send(np.zeros((4, 6), np.float32))  # some of them are still on their way
     finally:
         env.close()
 

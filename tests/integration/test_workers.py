@@ -39,6 +39,20 @@ def test_matches_spread_over_the_workers(two_workers):
         assert all(pid_alive(m.placement.worker_pid) for m in (a, b))
 
 
+def test_concurrent_creations_spread_and_placement_groups_stay_together(two_workers):
+    with two_workers.client() as c:
+        pending = [c.create_match_later(lockstep(bots=("Grism",), max_frames=200)) for _ in range(4)]
+        workers = sorted(p.result().placement.worker for p in pending)
+        assert workers == [0, 0, 1, 1]  # creations on their way count: not all four on worker 0
+        grouped = [c.create_match_later(lockstep(bots=("Grism",), max_frames=200), "vec-test.1") for _ in range(3)]
+        assert len({p.result().placement.worker for p in grouped}) == 1
+        with pytest.raises(grpc.RpcError) as e:
+            c.matches.CreateMatch(mpb.CreateMatchRequest(config=lockstep(), placement_group="no spaces"))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "placement_group" in e.value.details()
+        for p in pending + grouped:
+            wait_ended(c, p.result().id)
+
+
 def test_the_library_goes_to_the_match_s_worker(two_workers):
     with two_workers.client() as c:
         m = c.create_match(lockstep(bots=("Sarge",), max_frames=500))

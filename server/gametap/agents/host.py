@@ -128,7 +128,7 @@ class AgentHost:
         self._had_agents = True
         session.next_obs = self.world.frame + 1  # the first frame that shows the slot as an agent
         if self.lockstep:
-            self.match.keep_game_home(True)
+            self.match.agents_stepping(True)
         if not session.joined.done():
             session.joined.set_result([s.client for s in session.slots])
         if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
@@ -169,7 +169,7 @@ class AgentHost:
             self.sessions.remove(session)
         session.close()
         if not any(s.active for s in self.sessions):
-            self.match.keep_game_home(False)  # no agent steps it now: any core
+            self.match.agents_stepping(False)
         if not self.sessions and self._had_agents and self.match.config.end_when_agents_leave:
             log.info("match %s: its last agent stream is gone; ending it (end_when_agents_leave)", self.match.id)
             self.match.end_soon()
@@ -337,3 +337,4 @@ class AgentHost:
                 session.joined.set_exception(FailedPrecondition(
                     f"match {self.match.id} ended ({mpb.MatchStatus.Name(self.match.status)}) before the slots joined"))
             session.close()
+        self.match.agents_stepping(False)

@@ -75,10 +75,11 @@ class Client:
     def create_match(self, config: mpb.MatchConfig) -> mpb.Match:
         return self._remember(self.matches.CreateMatch(mpb.CreateMatchRequest(config=config), timeout=self.timeout_s))
 
-    def create_match_later(self, config: mpb.MatchConfig) -> PendingMatch:
-        """CreateMatch without waiting for it: .result() gives the Match (a game takes a while to start)."""
-        return PendingMatch(self, self.matches.CreateMatch.future(mpb.CreateMatchRequest(config=config),
-                                                                  timeout=self.timeout_s))
+    def create_match_later(self, config: mpb.MatchConfig, placement_group: str = "") -> PendingMatch:
+        """CreateMatch without waiting for it: .result() gives the Match (a game takes a while to start).
+        Matches of one placement_group run in one worker."""
+        request = mpb.CreateMatchRequest(config=config, placement_group=placement_group)
+        return PendingMatch(self, self.matches.CreateMatch.future(request, timeout=self.timeout_s))
 
     def list_matches(self) -> list[mpb.Match]:
         return list(self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s).matches)

@@ -7,13 +7,12 @@ per worker, so one message a step carries every match that worker runs.
     play.send(act=[0, 1], rows=rows)      # rows: float32 (members, slots, ACTION_ROW_SIZE)
     result = play.recv()
 
-Every send() gets one recv(), in the order sent (a send to several workers is one result);
-several sends may be in flight at once, for different members.
+recv() waits for every response in flight; recv_any() returns the first to arrive (one
+worker's message): several sends may be in flight at once, for different members.
 """
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +50,18 @@ class _WorkerStream:
         self.call = channel.stream_stream(_METHOD, request_serializer=None,
                                           response_deserializer=apb.VectorResponse.FromString)()
         self.last_write: asyncio.Task | None = None
+        self.pending = 0                          # requests whose responses have not been read
+        self.reading: asyncio.Task | None = None  # the read of the next response, once started
+
+    def next_response(self, loop) -> asyncio.Task:
+        if self.reading is None:
+            self.reading = loop.create_task(self.read())
+        return self.reading
+
+    def took(self) -> None:
+        """The next response was read."""
+        self.reading = None
+        self.pending -= 1
 
     def write(self, loop, data: bytes) -> asyncio.Task:
         """Starts writing a request; gRPC takes one write of a call at a time, so it queues behind the last."""
@@ -96,7 +107,6 @@ class VectorPlay:
         self._loop = _shared_loop()  # one thread at a time drives VectorPlays
         self._streams: dict[str, _WorkerStream] = {}    # worker address -> its stream
         self._stream_of: dict[int, _WorkerStream] = {}  # member -> the stream it is on
-        self._in_flight: deque[tuple[list[_WorkerStream], list[asyncio.Task]]] = deque()
 
     def _stream_for(self, match_id: str) -> _WorkerStream:
         address = self.client.worker_of(match_id)
@@ -111,10 +121,12 @@ class VectorPlay:
 
     def send(self, act: Sequence[int] = (), rows: np.ndarray | None = None,
              actions: Sequence[apb.ActionBatch] | None = None,
-             joins: Iterable[tuple[int, apb.JoinRequest]] = (), leaves: Iterable[int] = ()) -> None:
+             joins: Iterable[tuple[int, apb.JoinRequest]] = (), leaves: Iterable[int] = (),
+             flush: bool = True) -> None:
         """One step's requests: `act` members answer their last observation with `rows`
         (float32, one block of slots x ACTION_ROW_SIZE per member, in act order) or with
-        structured `actions` (one ActionBatch per member); `joins` add members, `leaves` drop them."""
+        structured `actions` (one ActionBatch per member); `joins` add members, `leaves` drop them.
+        flush=False leaves the writing to the recv() that comes next (one turn of the loop, not two)."""
         parts: dict[_WorkerStream, list] = {}  # stream -> [VectorRequest of joins/leaves/actions, act bytes]
 
         def request(stream: _WorkerStream) -> list:
@@ -133,9 +145,11 @@ class VectorPlay:
             self._stream_of[key] = stream
             request(stream)[0].joins.add(member=key, join=join)
         # serialized messages concatenate as a merge: the joins and leaves, then the steps
-        writes = [s.write(self._loop, req.SerializeToString() + acts) for s, (req, acts) in parts.items()]
-        self._loop.run_until_complete(_started())  # the writes are on their way; recv() sees them done
-        self._in_flight.append((list(parts), writes))
+        for stream, (req, acts) in parts.items():
+            stream.write(self._loop, req.SerializeToString() + acts)
+            stream.pending += 1
+        if flush:
+            self._loop.run_until_complete(_started())  # the writes are on their way
 
     def _add_acts(self, act: list[int], rows, actions, request) -> None:
         streams = [self._stream_of[k] for k in act]
@@ -155,34 +169,53 @@ class VectorPlay:
             request(stream)[1] = _steps_bytes([act[i] for i in idx], rows[idx])
 
     def recv(self) -> VectorResult:
-        """The result of the oldest send (blocks until every worker it went to answered)."""
-        if not self._in_flight:
+        """Every response in flight, merged (blocks until each worker answered all it was sent)."""
+        if not self.in_flight:
             raise RuntimeError("recv() without a send() in flight")
         result = VectorResult()
-        for response in self._loop.run_until_complete(_read(*self._in_flight.popleft())):
+        for response in self._loop.run_until_complete(_read_all(self._loop, list(self._streams.values()))):
             result.merge(response)
+        return result
+
+    def recv_any(self) -> VectorResult:
+        """The first response to arrive, from whichever worker (the others keep theirs for later)."""
+        if not self.in_flight:
+            raise RuntimeError("recv_any() without a send() in flight")
+        result = VectorResult()
+        result.merge(self._loop.run_until_complete(_read_first(self._loop, list(self._streams.values()))))
         return result
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        """Responses still to come."""
+        return sum(s.pending for s in self._streams.values())
 
     def close(self) -> None:
         for stream in self._streams.values():
             self._loop.run_until_complete(stream.close())
         self._streams.clear()
         self._stream_of.clear()
-        self._in_flight.clear()
 
 
 async def _started() -> None:
     """One turn of the loop: new write tasks issue their messages to gRPC's core."""
 
 
-async def _read(streams: list[_WorkerStream], writes: list[asyncio.Task]) -> list[apb.VectorResponse]:
-    for write in writes:
-        await write  # done by now, unless gRPC's flow control held it back
-    return [await stream.read() for stream in streams]
+async def _read_all(loop, streams: list[_WorkerStream]) -> list[apb.VectorResponse]:
+    out = []
+    for stream in streams:
+        while stream.pending:
+            out.append(await stream.next_response(loop))
+            stream.took()
+    return out
+
+
+async def _read_first(loop, streams: list[_WorkerStream]) -> apb.VectorResponse:
+    reads = {stream.next_response(loop): stream for stream in streams if stream.pending}
+    done, _ = await asyncio.wait(reads, return_when=asyncio.FIRST_COMPLETED)
+    read = next(iter(done))
+    reads[read].took()
+    return read.result()
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None

@@ -13,7 +13,7 @@ class MatchService(match_pb2_grpc.MatchServiceServicer):
 
     @translate_errors
     async def CreateMatch(self, request: mpb.CreateMatchRequest, context) -> mpb.Match:
-        return await self._pool.create(request.config)
+        return await self._pool.create(request.config, request.placement_group)
 
     @translate_errors
     async def ListMatches(self, request, context) -> mpb.ListMatchesResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import secrets
 import signal
 import socket
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap.auth import Role
-from gametap.errors import FailedPrecondition, NotFound, Unavailable
+from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.game import Game
 from gametap.match import new_match_id
 from gametap.settings import Settings
@@ -30,6 +31,7 @@ START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
 QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+PLACEMENT_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(eq=False)
@@ -64,6 +66,8 @@ class WorkerPool:
         self._channels: dict[tuple[int, int], grpc.aio.Channel] = {}
         self.workers: list[WorkerHandle] = [WorkerHandle(i) for i in range(settings.workers)]
         self._records: dict[str, mpb.Match] = {}  # every match the daemon knows, as last heard
+        self._creating: dict[int, int] = {}  # worker index -> creations in progress (placement counts them)
+        self._groups: dict[str, int] = {}    # placement group -> the worker its matches run in
         self._listeners: list[Callable[[str, str], None]] = []
         self._closing = False
         self._spawning: set[asyncio.Task] = set()
@@ -218,21 +222,33 @@ class WorkerPool:
     def match_ids(self) -> list[str]:
         return list(self._records)
 
-    def _place(self) -> WorkerHandle:
+    def _place(self, group: str = "") -> WorkerHandle:
         live = self._ready_workers()
         if not live:
             raise Unavailable("no worker process is running")
-        load = {w.index: 0 for w in live}
+        if group:
+            home = next((w for w in live if w.index == self._groups.get(group)), None)
+            if home is None:
+                home = self._place()
+                self._groups[group] = home.index
+            return home
+        load = {w.index: self._creating.get(w.index, 0) for w in live}  # creations on their way count too
         for m in self._records.values():
             if m.status not in _ENDED and m.placement.worker in load:
                 load[m.placement.worker] += 1
         return min(live, key=lambda w: (load[w.index], w.index))
 
-    async def create(self, config: mpb.MatchConfig) -> mpb.Match:
+    async def create(self, config: mpb.MatchConfig, placement_group: str = "") -> mpb.Match:
         validated = self.game.validate_config(config)  # InvalidArgument before any worker is involved
-        w = self._place()
-        match = mpb.Match.FromString(await self._request(w, "create", match_id=new_match_id(),
-                                                         config=validated.SerializeToString()))
+        if placement_group and not PLACEMENT_GROUP.fullmatch(placement_group):
+            raise InvalidArgument("placement_group", f"{placement_group[:80]!r} is not 1..64 letters, digits or -_.")
+        w = self._place(placement_group)
+        self._creating[w.index] = self._creating.get(w.index, 0) + 1
+        try:
+            match = mpb.Match.FromString(await self._request(w, "create", match_id=new_match_id(),
+                                                             config=validated.SerializeToString()))
+        finally:
+            self._creating[w.index] -= 1
         self._remember(match)
         self._forget_old()
         log.info("match %s: %s on %s, %d bots, seed %d, worker %d", match.id, mpb.Clock.Name(validated.clock),
