@@ -97,6 +97,9 @@ BAD_REQUESTS = {
     "random bytes": b"\xff\xfe\x01garbage",
     "too few rows": apb.VectorRequest(act=[1], action_rows=[0.5] * 3).SerializeToString(),
     "actions and rows": apb.VectorRequest(act=[1], action_rows=[0.0] * 7, actions=[apb.ActionBatch()]).SerializeToString(),
+    "truncated": apb.VectorRequest(act=[1], action_rows=[0.0] * 7).SerializeToString()[:-5],
+    "too many rows": apb.VectorRequest(act=[1], action_rows=[0.0] * 7000).SerializeToString(),
+    "actions for fewer members": apb.VectorRequest(act=[1, 2], actions=[apb.ActionBatch()]).SerializeToString(),
 }
 MEMBER_ERRORS = {  # a member's error in the response; the stream goes on
     "rows out of range": (apb.VectorRequest(act=[1], action_rows=[5.0] + [0.0] * 6), "action_rows[0].forward: 5.0 is outside -1..1"),
@@ -142,6 +145,7 @@ def test_play_many_bad_input(client):
 
 def test_vector_env_by_id_steps_batches_and_autoresets_next_step(spec, client):
     env = gymnasium.make_vec(ENV_ID, num_envs=2, spec=spec, action_format="box", max_steps=5)
+    env = gymnasium.wrappers.vector.RecordEpisodeStatistics(env)  # Gymnasium's own bookkeeping of episodes
     try:
         assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.NEXT_STEP
         assert env.num_envs == 2 and env.single_action_space.shape == (6,)
@@ -156,6 +160,7 @@ def test_vector_env_by_id_steps_batches_and_autoresets_next_step(spec, client):
             assert terminated.dtype == bool and truncated.dtype == bool
             assert list(info["episode_step"]) == [step, step]
         assert truncated.all() and not terminated.any()  # max_steps
+        assert list(info["episode"]["l"]) == [5, 5] and info["_episode"].all()
         assert list(info["match_id"]) == first_ids
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         assert not (terminated | truncated).any() and (reward == 0).all()  # the next episode's first step
@@ -164,6 +169,7 @@ def test_vector_env_by_id_steps_batches_and_autoresets_next_step(spec, client):
         for match_id in first_ids:  # the old episodes' matches ended when their agents left
             assert wait_ended(client, match_id, timeout=30).status == mpb.STOPPED
         assert len(env.unwrapped.reset_seconds) == 2
+        assert env.unwrapped.num_envs == 2
     finally:
         env.close()
 
