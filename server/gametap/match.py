@@ -186,7 +186,7 @@ class Match:
         self.frame_rate.add(world.frame)
         if world.level_exited and not self._stop_requested:
             self._stop_requested = self._level_over = True  # the game ended the level: end the match
-            self.link.send_command("quit")
+            self.link.quit()
         elif reset and self.status == mpb.RUNNING:
             for command in self.game.map_start_commands():  # a console command loaded another map
                 self.link.send_command(command)
@@ -265,7 +265,7 @@ class Match:
         self._stop_requested = True
         if self.link:
             self.agents.release_for_stop()
-            self.link.send_command("quit")
+            self.link.quit()
         try:
             await asyncio.wait_for(self.ended.wait(), grace_s)
         except TimeoutError:

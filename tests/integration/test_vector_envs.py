@@ -276,7 +276,8 @@ def test_a_killed_training_process_leaves_no_match_running(daemon, client, tmp_p
         proc.kill()
         proc.wait(10)
     for match_id in match_ids:  # end_when_agents_leave (the envs set it): the lost streams end them
-        assert wait_ended(client, match_id, timeout=30).status == mpb.STOPPED
+        ended = wait_ended(client, match_id, timeout=30)
+        assert ended.status == mpb.STOPPED, (ended.failure, list(ended.log_tail))
     warm = {m.id for m in client.list_matches()} - before - set(match_ids)
     assert len(warm) == 2  # the next episodes' matches, which no agent ever joined: agent_wait_s ends them
     for match_id in warm:

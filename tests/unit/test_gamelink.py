@@ -131,6 +131,24 @@ def test_link_closed_mid_message_is_reported():
     assert "in the middle of a message" in asyncio.run(main())
 
 
+@pytest.mark.parametrize("told_to_quit", [True, False])
+def test_a_game_that_quits_with_messages_unread_is_no_error_if_it_was_told_to(told_to_quit):
+    async def main():
+        link, game, _ = await start_link()
+        game.sendall(hello())
+        await read_message(game)
+        if told_to_quit:
+            link.quit()
+        else:
+            link.send_command("status")
+        await asyncio.sleep(0.05)
+        game.close()  # with the command unread: the link sees a reset, not an end of file
+        await asyncio.wait_for(link.closed, 2)
+        return link.error
+    error = asyncio.run(main())
+    assert error is None if told_to_quit else "Connection reset" in error
+
+
 def test_commands_reach_the_game():
     async def main():
         link, game, _ = await start_link()

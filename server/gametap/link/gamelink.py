@@ -65,6 +65,7 @@ class GameLink:
         self.end: dict | None = None     # the game's END message, once it came
         self.error: str | None = None    # why the link was closed by us or by the game
         self.closed = self._loop.create_future()
+        self._quitting = False           # the game was told to quit: a reset is its way out
 
     # ---- the socket ----
 
@@ -81,12 +82,17 @@ class GameLink:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
-            self._lost(f"lost the link to the game ({e.strerror})")
+            self._lost_to(e)
             return
         if n == 0:
             self._lost(None)  # the game closed its end
             return
         self.data_received(self._read_view[:n])
+
+    def _lost_to(self, e: OSError) -> None:
+        # A game that quits with our last messages unread resets the socket instead of closing it.
+        quit_as_told = self._quitting and isinstance(e, (BrokenPipeError, ConnectionResetError))
+        self._lost(None if quit_as_told else f"lost the link to the game ({e.strerror})")
 
     def _try_send(self, data) -> int | None:
         """Bytes the socket took (0 if it is full), or None once the link is lost."""
@@ -95,7 +101,7 @@ class GameLink:
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError as e:
-            self._lost(f"lost the link to the game ({e.strerror})")
+            self._lost_to(e)
             return None
 
     def _send(self, data: bytes) -> None:
@@ -199,6 +205,11 @@ class GameLink:
             self.error = reason  # the game ends itself with this message
 
     # ---- to the game ----
+
+    def quit(self) -> None:
+        """Tells the game to quit (the link closing after this is no error)."""
+        self._quitting = True
+        self.send_command("quit")
 
     def send_command(self, text: str) -> None:
         self._send(lp.encode_message(lp.MsgType.COMMAND, text.encode("utf-8")))
