@@ -82,13 +82,17 @@ def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int) -> 
             "server_us": server / agent_steps * 1e6, "game_us": game / agent_steps * 1e6}
 
 
-def run_gametap(daemon, seconds: float = 10.0, warmup_s: float = 2.0, sizes=(2, 4, 8)) -> dict:
-    out = {}
+def run_vector(daemon, m: int, seconds: float = 10.0, warmup_s: float = 2.0) -> dict:
+    """The vector env at M = m, 1 agent + 3 bots each, stepped synchronously."""
     spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
-    for m in sizes:
-        actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (m, 1))
-        with OpenArenaVectorEnv(m, spec) as env:
-            out[f"vector_{m}"] = _measure(env, daemon, seconds, warmup_s, actions)
+    actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (m, 1))
+    with OpenArenaVectorEnv(m, spec) as env:
+        return _measure(env, daemon, seconds, warmup_s, actions)
+
+
+def run_gametap(daemon, seconds: float = 10.0, warmup_s: float = 2.0, sizes=(2, 4, 8)) -> dict:
+    out = {f"vector_{m}": run_vector(daemon, m, seconds, warmup_s) for m in sizes}
+    spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
     with OpenArenaVectorEnv(8, spec, batch_size=4) as env:
         out["vector_8_async"] = _measure_async(env, daemon, seconds, warmup_s, 4)
     spec4 = MatchSpec(server=daemon.grpc, bots=FOUR_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
