@@ -123,6 +123,28 @@ def test_agent_leaves_and_another_takes_its_slot(client):
         client.stop_match(match.id)
 
 
+@pytest.mark.parametrize("clock", [mpb.LOCKSTEP, mpb.REALTIME], ids=["lockstep", "realtime"])
+def test_leave_then_join_at_once_takes_the_freed_slot(client, clock):
+    """Issue 10: a join right after a leave (same name even) used to wait 30 s and fail: the new
+    player took the kicked one's client number while that one still seemed present."""
+    config = lockstep(bots=("Grism",), skill=1) if clock == mpb.LOCKSTEP else mpb.MatchConfig(
+        clock=mpb.REALTIME, bots=[mpb.BotConfig(name="Grism", skill=1)])
+    match = client.create_match(config)
+    try:
+        for round_ in range(3):
+            with AgentStream(client, match.id, [slot("again")]) as agents:
+                (c,) = agents.clients
+                agents.observe()
+                agents.step([apb.Action(client=c, forward=1.0)])
+                assert agents.world.players[c].name == "again", round_
+            # closing the stream kicks the player; the next join comes at once, with the same name
+        wait_until(lambda: sum(p.name == "again" for p in client.get_state(match.id).players) == 0, 30,
+                   "the last leaver to go")
+        assert len(client.get_state(match.id).players) == 1  # only the bot: no ghost left behind
+    finally:
+        client.stop_match(match.id)
+
+
 def test_silent_agent_is_timed_out_and_the_match_goes_on(client):
     match = client.create_match(lockstep(bots=("Grism",), skill=1))
     try:

@@ -27,6 +27,8 @@ from gametap.v1 import match_pb2 as mpb
 
 log = logging.getLogger(__name__)
 
+LEAVE_WAIT_S = 2.0  # how long a join waits for the players kicked before it to be gone
+
 
 def _check_active(session: AgentSession) -> None:
     if not session.active:
@@ -55,6 +57,11 @@ class AgentHost:
         self._players_left = 0  # world.players_left when the agents' slots were last checked
         self._game_us = 0  # wall time the game ran for the last step
         self._had_agents = False  # a stream has joined (end_when_agents_leave waits for one)
+        # Clients we kicked, until the world shows them gone (or LEAVE_WAIT_S passes), and the
+        # joins that wait for that: a new player added in the kick's frame would take the freed
+        # client number while the old player still seems present, and never be claimed.
+        self._leaving: dict[int, float] = {}
+        self._deferred: list[AgentSession] = []
 
     def on_running(self) -> None:
         """The match runs: if it may wait only so long for its first agent, start counting."""
@@ -100,10 +107,24 @@ class AgentHost:
         return session
 
     def _add_players(self, session: AgentSession) -> None:
+        if self._leaving:
+            self._deferred.append(session)  # after the players we kicked are gone
+            return
         session.present_before = {c for c, _, _ in self.world.players()}
         self.joining.append(session)
         for slot in session.slots:
             self.match.link.send_command(slot.addbot_command)
+
+    def _forget_gone(self) -> None:
+        """Kicked players that are gone now; once all are, the joins that waited for them go on."""
+        now, has_player = self._loop.time(), self.world.has_player
+        for client, until in list(self._leaving.items()):
+            if not has_player(client) or now > until:
+                del self._leaving[client]
+        if not self._leaving and self._deferred:
+            deferred, self._deferred = self._deferred, []
+            for session in deferred:
+                self._add_players(session)
 
     def _claim_players(self) -> None:
         """Gives each joining slot the new player that carries its name."""
@@ -156,6 +177,7 @@ class AgentHost:
         if not self.match.is_ended:
             self.match.link.send_control(self.run_until, release_record(slot.client))
             self.match.link.send_command(self.game.kick_command(slot.client))
+            self._leaving[slot.client] = self._loop.time() + LEAVE_WAIT_S
         slot.client = -1
 
     def close_session(self, session: AgentSession) -> None:
@@ -164,6 +186,8 @@ class AgentHost:
             self.gathered.remove(session)
         if session in self.joining:
             self.joining.remove(session)
+        if session in self._deferred:
+            self._deferred.remove(session)
         if session in self.sessions:
             self.leave(session)
             self.sessions.remove(session)
@@ -182,6 +206,8 @@ class AgentHost:
         """New frames were applied to the world (the hot path keeps the views' events, teachers, visibility)."""
         if not self.sessions:
             return
+        if self._leaving:
+            self._forget_gone()
         if self.joining:
             self._claim_players()
         if self.world.players_left != self._players_left:  # somebody left: was it one of ours?
@@ -272,7 +298,7 @@ class AgentHost:
         self._pause = None
         if run_until is None:
             active = [s.next_obs for s in self.sessions if s.active and not s.closed]
-            if self.joining:
+            if self.joining or self._deferred:
                 run_until = self.waiting + 1  # step until the newcomers are in
             elif active:
                 run_until = max(self.waiting + 1, min(active))
