@@ -172,6 +172,9 @@ def run_vector(args) -> dict:
         ratio = f"{r['agent_steps_per_s'] / peer[against[name]]['steps_per_s']:.2f}x" if peer else "-"
         print(f"  {label:44s}{r['agent_steps_per_s']:>9,.0f}{ratio:>9}{r['outside_us']:>9.0f}{r['client_us']:>8.0f}"
               f"{r['server_us']:>8.0f}{r['game_us']:>7.0f}")
+    sync, asy = ours["learner_sync"]["agent_steps_per_s"], ours["learner_async"]["agent_steps_per_s"]
+    print(f"  with a learner that waits {vector.LEARNER_US} us per observation: M = 8 stepped whole "
+          f"{sync:,.0f}, in batches of 4 (send/recv) {asy:,.0f} agent steps/s ({asy / sync:.2f}x)")
     if paired:
         ratios = [g / p for p, g in paired]
         print(f"  M = 8 / ViZDoom's 4 games, {len(paired)} more interleaved rounds: "

@@ -3,7 +3,8 @@
 gametap: OpenArenaVectorEnv at M = 2, 4, 8 matches (1 agent + 3 bots each, skill 3,
 oa_dm1, one frame per step, flat Box actions), and MultiAgentVectorEnv at 2 matches x 4
 agents (+ 4 bots each), every match's step in one message per worker; and the vector env
-at M = 8 stepped asynchronously in two groups of 4 (send/recv, EnvPool-style). Each counts agent
+at M = 8 stepped asynchronously in batches of 4 (send/recv, EnvPool-style); and both with a
+learner that waits 125 us per observation (as a GPU would): what asynchronous stepping is for. Each counts agent
 steps over the same wall-clock window after a warm-up; CPU per agent step is split into
 the games' and everything outside them (daemon + workers + this client process).
 Resets: the latency of autoresets onto warm matches (episode end seen -> next first obs).
@@ -21,6 +22,7 @@ import numpy as np
 from gametap.client.envs import MatchSpec, MultiAgentVectorEnv, OpenArenaVectorEnv
 from procs import cpu_s
 
+LEARNER_US = 125  # per observation: a learner that waits (a GPU's forward pass), leaving the CPU to the games
 THREE_BOTS = (("Grism", 3, 0), ("Sarge", 3, 0), ("Major", 3, 0))
 FOUR_BOTS = THREE_BOTS + (("Kyonshi", 3, 0),)
 
@@ -56,14 +58,18 @@ def _measure(env, daemon, seconds: float, warmup_s: float, actions: np.ndarray) 
             "server_us": server / agent_steps * 1e6, "game_us": game / agent_steps * 1e6}
 
 
-def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int) -> dict:
-    """EnvPool-style: recv() a group, send() its actions; the other groups' games run meanwhile."""
+def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int, learner_us_per_env: float = 0) -> dict:
+    """EnvPool-style: recv() a batch, send() its actions; the other envs' games run meanwhile.
+    learner_us_per_env: a learner that waits this long per observation (as for a GPU), off the CPU."""
     actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (batch, 1))
+    think = learner_us_per_env * batch / 1e6
 
     def run_for(s: float) -> int:
         n, end = 0, time.perf_counter() + s
         while time.perf_counter() < end:
             obs, _, _, _, info = env.recv()
+            if think:
+                time.sleep(think)
             env.send(actions, info["env_id"])
             n += len(obs)
         return n
@@ -95,6 +101,9 @@ def run_gametap(daemon, seconds: float = 10.0, warmup_s: float = 2.0, sizes=(2, 
     spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
     with OpenArenaVectorEnv(8, spec, batch_size=4) as env:
         out["vector_8_async"] = _measure_async(env, daemon, seconds, warmup_s, 4)
+    for batch, name in ((8, "learner_sync"), (4, "learner_async")):  # a learner that takes 125 us per env
+        with OpenArenaVectorEnv(8, spec, batch_size=batch) as env:
+            out[name] = _measure_async(env, daemon, seconds, warmup_s, batch, learner_us_per_env=LEARNER_US)
     spec4 = MatchSpec(server=daemon.grpc, bots=FOUR_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
     with MultiAgentVectorEnv(2, 4, spec4) as env:
         actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (2, 4, 1))
