@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
-import grpc
+# The daemon and its workers start processes that exec at once (workers, games): gRPC's fork
+# handlers have nothing to do, and would log that they skip themselves at every start. (Set
+# before grpc is imported; `gametap` and `python -m gametap` both come through here.)
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import grpc  # noqa: E402
 from google.protobuf import json_format
 
 from gametap import __version__
