@@ -3,10 +3,12 @@ leave and are replaced, see only what they may, and are timed out when silent.""
 from __future__ import annotations
 
 import math
+import queue
 import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
 from gametap.client import AgentStream
@@ -141,6 +143,31 @@ def test_leave_then_join_at_once_takes_the_freed_slot(client, clock):
         wait_until(lambda: sum(p.name == "again" for p in client.get_state(match.id).players) == 0, 30,
                    "the last leaver to go")
         assert len(client.get_state(match.id).players) == 1  # only the bot: no ghost left behind
+    finally:
+        client.stop_match(match.id)
+
+
+@pytest.mark.parametrize("clock", [mpb.LOCKSTEP, mpb.REALTIME], ids=["lockstep", "realtime"])
+def test_a_stream_gone_before_its_player_appeared_leaves_no_ghost(client, clock):
+    """Issue 10: a join cancelled after the daemon asked the game for the player, but before the
+    player was in, left that player in the game for good (seen with a 20 ms cancel)."""
+    match = client.create_match(mpb.MatchConfig(clock=clock, bots=[mpb.BotConfig(name="Grism", skill=1)]))
+    try:
+        wait_until(lambda: client.get_match(match.id).status == mpb.RUNNING, 30, "the match to run")
+        channel = grpc.insecure_channel(client.worker_of(match.id))
+        for delay in (0.005, 0.02, 0.05):
+            requests = queue.SimpleQueue()
+            requests.put(apb.PlayRequest(join=apb.JoinRequest(match_id=match.id, slots=[slot("ghost")])).SerializeToString())
+            call = channel.stream_stream("/gametap.v1.AgentService/Play")(iter(requests.get, None))
+            time.sleep(delay)
+            call.cancel()
+        time.sleep(2)  # the game has added (and the daemon kicked) any player it was asked for
+        players = lambda: sorted(p.name for p in client.get_state(match.id).players)  # noqa: E731
+        try:
+            wait_until(lambda: players() == ["Grism"], 30, "no player but the bot")
+        except AssertionError:
+            raise AssertionError(f"players: {players()}") from None
+        channel.close()
     finally:
         client.stop_match(match.id)
 

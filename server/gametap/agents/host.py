@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gametap.agents.claims import Claims
 from gametap.agents.session import AgentSession, wants_features, wants_world
 from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from gametap.game import Slot
@@ -28,6 +29,7 @@ from gametap.v1 import match_pb2 as mpb
 log = logging.getLogger(__name__)
 
 LEAVE_WAIT_S = 2.0  # how long a join waits for the players kicked before it to be gone
+CLAIM_WAIT_S = 60.0  # how long a slot's request for a player stays open (the join itself times out at 30 s)
 
 
 def _check_active(session: AgentSession) -> None:
@@ -62,6 +64,7 @@ class AgentHost:
         # client number while the old player still seems present, and never be claimed.
         self._leaving: dict[int, float] = {}
         self._deferred: list[AgentSession] = []
+        self.claims = Claims()  # which new player is which slot's
 
     def on_running(self) -> None:
         """The match runs: if it may wait only so long for its first agent, start counting."""
@@ -110,10 +113,15 @@ class AgentHost:
         if self._leaving:
             self._deferred.append(session)  # after the players we kicked are gone
             return
-        session.present_before = {c for c, _, _ in self.world.players()}
+        present, until = [c for c, _, _ in self.world.players()], self._loop.time() + CLAIM_WAIT_S
         self.joining.append(session)
         for slot in session.slots:
+            self.claims.ask(slot, present, until)
             self.match.link.send_command(slot.addbot_command)
+
+    def _kick(self, client: int) -> None:
+        self.match.link.send_command(self.game.kick_command(client))
+        self._leaving[client] = self._loop.time() + LEAVE_WAIT_S
 
     def _forget_gone(self) -> None:
         """Kicked players that are gone now; once all are, the joins that waited for them go on."""
@@ -127,15 +135,14 @@ class AgentHost:
                 self._add_players(session)
 
     def _claim_players(self) -> None:
-        """Gives each joining slot the new player that carries its name."""
-        claimed = {c for s in self.sessions for c in s.clients}
-        players = self.world.players()
+        """New players go to the slots that asked for them (gametap.agents.claims); a player
+        whose stream went away before it came is kicked."""
+        taken = {c for s in self.sessions for c in s.clients} | set(self._leaving)
+        _, unwanted = self.claims.match(self.world.players(), taken, self._loop.time())
+        for client in unwanted:
+            log.info("match %s: kicking client %d: the stream that asked for it is gone", self.match.id, client)
+            self._kick(client)
         for session in list(self.joining):
-            for slot in session.slots:
-                if slot.client < 0:
-                    slot.client = next((c for c, name, _ in players if c not in claimed
-                                        and c not in session.present_before and name == slot.name), -1)
-                    claimed.add(slot.client)
             if all(s.client >= 0 for s in session.slots):
                 self.joining.remove(session)
                 self._activate(session)
@@ -176,8 +183,7 @@ class AgentHost:
         self.world.set_agent(slot.client, False)
         if not self.match.is_ended:
             self.match.link.send_control(self.run_until, release_record(slot.client))
-            self.match.link.send_command(self.game.kick_command(slot.client))
-            self._leaving[slot.client] = self._loop.time() + LEAVE_WAIT_S
+            self._kick(slot.client)
         slot.client = -1
 
     def close_session(self, session: AgentSession) -> None:
@@ -186,6 +192,7 @@ class AgentHost:
             self.gathered.remove(session)
         if session in self.joining:
             self.joining.remove(session)
+            self.claims.withdraw(s for s in session.slots if s.client < 0)
         if session in self._deferred:
             self._deferred.remove(session)
         if session in self.sessions:
@@ -204,12 +211,12 @@ class AgentHost:
 
     def on_frames(self) -> None:
         """New frames were applied to the world (the hot path keeps the views' events, teachers, visibility)."""
-        if not self.sessions:
-            return
         if self._leaving:
             self._forget_gone()
-        if self.joining:
+        if self.claims.pending:
             self._claim_players()
+        if not self.sessions:
+            return
         if self.world.players_left != self._players_left:  # somebody left: was it one of ours?
             self._players_left = self.world.players_left
             self._notice_lost_players()

@@ -67,7 +67,6 @@ class AgentSession:
     last_obs: int | None = None
     acted: bool = True         # it answered the observation of last_obs
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
-    present_before: set[int] = field(default_factory=set)  # players in the game when it asked to join
     closed: bool = False
 
     @property
