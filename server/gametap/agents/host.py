@@ -8,6 +8,10 @@ frame some stream must observe. With no agents the game runs free.
 REALTIME: nothing waits; each stream gets an observation every frames_per_step
 frames and its actions apply at once.
 
+Joining: each slot's player is asked for by name (an addbot) and claimed when it appears
+(gametap.agents.claims); a join waits until the players this host kicked are gone, so a new
+player never takes a kicked one's client number unseen.
+
 hold_for_agents (LOCKSTEP): the game steps frame by frame until its bots are
 in, then waits until that many agent slots have asked to join, adds them all
 at once and steps until they are in, so agents join at the same frame in
