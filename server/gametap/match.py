@@ -78,10 +78,14 @@ class FrameRate:
             self._samples.popleft()
 
     def value(self) -> float:
+        """Frames over the window up to now: it decays to 0 when frames stop coming."""
         if len(self._samples) < 2:
             return 0.0
         (t0, f0), (t1, f1) = self._samples[0], self._samples[-1]
-        return (f1 - f0) / (t1 - t0) if t1 > t0 else 0.0
+        now = time.monotonic()
+        if now - t1 > self._window:
+            return 0.0
+        return (f1 - f0) / (now - t0) if now > t0 else 0.0
 
 
 class Match:
@@ -324,6 +328,7 @@ class Match:
             pid=(self.process.pid or 0) if self.process and not self.is_ended else 0,
             dropped_updates=self.hub.dropped, agent_clients=self.agents.agent_clients,
             action_timeouts=self.agents.action_timeouts,
+            recording_stopped=self.recorder.stopped if self.recorder is not None else "",
         )
 
 

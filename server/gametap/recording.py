@@ -9,6 +9,7 @@ leave a torn last record: readers return everything before it.
 """
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import msgpack
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"GAMETAP\x01"
 RECORD_HEAD = struct.Struct("<II")
@@ -28,10 +31,14 @@ class RecordingError(Exception):
 
 
 class Recorder:
+    """Writes a match's recording. It stops (and says why in `stopped`, and in the log) at
+    max_bytes or at a write error such as a full disk; the match goes on either way."""
+
     def __init__(self, path: Path, metadata: dict, max_bytes: int):
         self.path = path
         self.max_bytes = max_bytes
         self.truncated = False  # stopped at max_bytes
+        self.stopped = ""       # why it stopped early ("" = it did not)
         self._file: BinaryIO | None = open(path, "xb", buffering=1 << 20)
         self._size = 0
         self._file.write(MAGIC)
@@ -41,10 +48,12 @@ class Recorder:
         if self._file is None:
             return
         if self._size + RECORD_HEAD.size + len(payload) > self.max_bytes:
-            self.truncated = True
-            self.close()
+            self._stop_at_max_bytes()
             return
-        self._append(payload)
+        try:
+            self._append(payload)
+        except OSError as e:
+            self._stop_on(e)
 
     def write_records(self, records: bytes) -> None:
         """Records already framed ([length][crc32][payload] each, as the hot path makes them)."""
@@ -59,10 +68,26 @@ class Recorder:
                 fits += RECORD_HEAD.size + length
             records = records[:fits]
             self.truncated = True
-        self._file.write(records)
+        try:
+            self._file.write(records)
+        except OSError as e:
+            self._stop_on(e)
+            return
         self._size += len(records)
         if self.truncated:
-            self.close()
+            self._stop_at_max_bytes()
+
+    def _stop_at_max_bytes(self) -> None:
+        self.truncated = True
+        self._stop(f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)")
+
+    def _stop_on(self, error: OSError) -> None:
+        self._stop(f"writing it failed: {error.strerror or error}")
+
+    def _stop(self, reason: str) -> None:
+        self.stopped = reason
+        log.warning("recording %s stopped: %s; the match goes on unrecorded", self.path, reason)
+        self.close()
 
     def _append(self, payload: bytes) -> None:
         self._file.write(RECORD_HEAD.pack(len(payload), zlib.crc32(payload)))
@@ -71,12 +96,20 @@ class Recorder:
 
     def flush(self) -> None:
         if self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as e:
+                self._stop_on(e)
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as e:  # the buffered rest could not be written (a full disk)
+                if not self.stopped:
+                    self.stopped = f"writing it failed: {e.strerror or e}"
+                    log.warning("recording %s: its last part was lost: %s", self.path, self.stopped)
 
 
 @dataclass

@@ -151,3 +151,19 @@ def _try_create(c):
         return c.create_match(lockstep(bots=("Sarge",), max_frames=2000))
     except grpc.RpcError:
         return None  # the replacement worker may still be starting
+
+
+def test_a_recording_stopped_at_max_bytes_is_reported_and_the_match_goes_on(tmp_path):
+    config = tmp_path / "gametap.toml"
+    config.write_text("[recording]\nmax_bytes = 20000\n")
+    d = start_daemon(tmp_path / "state", "--no-default-match", "--config", str(config))
+    try:
+        with d.client() as c:
+            m = c.create_match(lockstep(max_frames=3000))
+            ended = wait_ended(c, m.id)
+            assert ended.status == mpb.FINISHED and c.get_state(m.id).frame == 3000  # the match went on
+            assert ended.recording_stopped == "it reached [recording] max_bytes (20,000 bytes)"
+            assert (d.match_dir(m.id) / "updates.gtrec").stat().st_size <= 20000
+        assert any("stopped: it reached [recording] max_bytes" in line for line in d.output)
+    finally:
+        d.stop()

@@ -63,3 +63,4 @@ def test_team_bots_in_team_games():
 
 def test_sixty_four_bots_are_allowed():
     assert len(check(bots=[mpb.BotConfig(name="Sarge")] * 64).bots) == 64
+

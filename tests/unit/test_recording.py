@@ -85,3 +85,43 @@ def test_recorder_stops_at_its_size_limit(tmp_path):
     path, rec = make(tmp_path, [b"x" * 100] * 10, max_bytes=450)
     assert rec.truncated
     assert len(read_recording(path).updates) == 3
+
+
+def test_a_recording_stopped_at_max_bytes_says_so(tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        _, rec = make(tmp_path, [b"x" * 100] * 10, max_bytes=450)
+    assert rec.stopped == "it reached [recording] max_bytes (450 bytes)"
+    assert "stopped: it reached [recording] max_bytes" in caplog.text
+
+
+class FullDisk:
+    """A file whose writes fail as on a full disk (after `room` bytes)."""
+
+    def __init__(self, room: int):
+        self.room = room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_stops_the_recording_not_the_match(tmp_path, caplog):
+    rec = Recorder(tmp_path / "r.gtrec", {"match_id": "abc"}, 1 << 20)
+    rec._file.close()
+    rec._file = FullDisk(room=250)
+    with caplog.at_level("WARNING"):
+        for _ in range(5):
+            rec.write(b"y" * 100)  # the third one does not fit: no exception, the recording stops
+        rec.write_records(RECORD_HEAD.pack(3, 0) + b"abc")
+        rec.flush()
+        rec.close()
+    assert rec.stopped == "writing it failed: No space left on device"
+    assert "the match goes on unrecorded" in caplog.text
