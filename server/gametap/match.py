@@ -38,6 +38,8 @@ MAX_COMMAND_CHARS = 900
 LOCKSTEP_FLUSH_FRAMES = 128  # the library sends free-running LOCKSTEP frames in batches of this many:
 # every message to another process costs a wake-up, which on a VM costs more than the frames
 RECORDING_FLUSH_S = 0.2     # a daemon crash loses at most this much of a recording
+STALL_S = 1.75              # a running game that runs no frame for this long (not waiting for agents) failed
+STALL_CHECK_S = 0.25
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
@@ -70,9 +72,10 @@ class FrameRate:
     def __init__(self, window_s: float = 2.0):
         self._samples: deque[tuple[float, int]] = deque()
         self._window = window_s
+        self.last_at = time.monotonic()  # when the last frames came
 
     def add(self, frame: int) -> None:
-        now = time.monotonic()
+        now = self.last_at = time.monotonic()
         self._samples.append((now, frame))
         while len(self._samples) > 2 and now - self._samples[1][0] > self._window:
             self._samples.popleft()
@@ -148,6 +151,7 @@ class Match:
         self.link = GameLink(welcome, self.game.check_module, self.world, self._on_frames,
                              self.agents.on_waiting).attach(sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
+        self._stall_watch = asyncio.create_task(self._watch_for_stalls(), name=f"stalls-{self.id}")
         if self.recorder is not None:
             self._flusher = asyncio.create_task(self._flush_recording(), name=f"recording-{self.id}")
 
@@ -155,6 +159,20 @@ class Match:
         while not self.ended.is_set():
             await asyncio.sleep(RECORDING_FLUSH_S)
             self.recorder.flush()
+
+    async def _watch_for_stalls(self) -> None:
+        """A game whose process lives but runs no frames (an error drop, `killserver`) fails its
+        match. A LOCKSTEP game waiting at the gate for its agents is not stalled: it said so."""
+        while not self.ended.is_set():
+            await asyncio.sleep(STALL_CHECK_S)
+            if self.status != mpb.RUNNING or self._stop_requested or self.agents.waiting is not None:
+                continue
+            idle = time.monotonic() - self.frame_rate.last_at
+            if idle > STALL_S:
+                said = " | ".join(self.process.tail(3)) if self.process else ""
+                self._internal_error = f"the game stopped running frames ({idle:.1f} s without one; its last words: {said})"
+                await self.process.stop(grace_s=1)
+                return
 
     @property
     def recording_path(self) -> Path | None:
