@@ -42,8 +42,9 @@ def test_matches_spread_over_the_workers(two_workers):
 def test_concurrent_creations_spread_and_placement_groups_stay_together(two_workers):
     with two_workers.client() as c:
         pending = [c.create_match_later(lockstep(bots=("Grism",), max_frames=200)) for _ in range(4)]
-        workers = sorted(p.result().placement.worker for p in pending)
-        assert workers == [0, 0, 1, 1]  # creations on their way count: not all four on worker 0
+        workers = [p.result().placement.worker for p in pending]
+        assert set(workers) == {0, 1}  # creations on their way count: not all four on one worker
+        # (not exactly 2 + 2: the earlier tests' matches may still count as load where they ran)
         grouped = [c.create_match_later(lockstep(bots=("Grism",), max_frames=200), "vec-test.1") for _ in range(3)]
         assert len({p.result().placement.worker for p in grouped}) == 1
         with pytest.raises(grpc.RpcError) as e:
