@@ -35,27 +35,35 @@ def _processes(env, daemon) -> tuple[list[int], list[int]]:
     return [daemon.proc.pid, *workers], [m.pid for m in matches if m.pid]
 
 
-def _measure(env, daemon, seconds: float, warmup_s: float, actions: np.ndarray) -> dict:
-    env.reset(seed=1234)
-    end = time.perf_counter() + warmup_s  # the warm matches of the next episodes boot meanwhile
-    while time.perf_counter() < end:
-        env.step(actions)
+def _window(env, daemon, seconds: float, run_for) -> dict:
+    """Agent steps/s and CPU per agent step (client, daemon + workers, games) over `seconds` of
+    run_for(seconds) -> the agent steps it made."""
     ours, games = _processes(env, daemon)
-    agents_per_step = actions.shape[0] * (actions.shape[1] if actions.ndim == 3 else 1)
     t0, c0 = time.perf_counter(), time.process_time()
     ours0, games0 = sum(map(cpu_s, ours)), sum(map(cpu_s, games))
-    steps = 0
-    while time.perf_counter() - t0 < seconds:
-        env.step(actions)
-        steps += 1
+    agent_steps = run_for(seconds)
     wall = time.perf_counter() - t0
-    client = time.process_time() - c0
-    server = sum(map(cpu_s, ours)) - ours0
+    client, server = time.process_time() - c0, sum(map(cpu_s, ours)) - ours0
     game = sum(map(cpu_s, games)) - games0
-    agent_steps = steps * agents_per_step
     return {"agent_steps_per_s": agent_steps / wall, "agent_steps": agent_steps,
             "outside_us": (client + server) / agent_steps * 1e6, "client_us": client / agent_steps * 1e6,
             "server_us": server / agent_steps * 1e6, "game_us": game / agent_steps * 1e6}
+
+
+def _measure(env, daemon, seconds: float, warmup_s: float, actions: np.ndarray) -> dict:
+    """Whole synchronous steps of every env."""
+    agents_per_step = actions.shape[0] * (actions.shape[1] if actions.ndim == 3 else 1)
+
+    def run_for(s: float) -> int:
+        steps, end = 0, time.perf_counter() + s
+        while time.perf_counter() < end:
+            env.step(actions)
+            steps += 1
+        return steps * agents_per_step
+
+    env.reset(seed=1234)
+    run_for(warmup_s)  # the warm matches of the next episodes boot meanwhile
+    return _window(env, daemon, seconds, run_for)
 
 
 def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int, learner_us_per_env: float = 0) -> dict:
@@ -76,16 +84,7 @@ def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int, lea
 
     env.async_reset(seed=1234)
     run_for(warmup_s)
-    ours, games = _processes(env, daemon)
-    t0, c0 = time.perf_counter(), time.process_time()
-    ours0, games0 = sum(map(cpu_s, ours)), sum(map(cpu_s, games))
-    agent_steps = run_for(seconds)
-    wall = time.perf_counter() - t0
-    client, server = time.process_time() - c0, sum(map(cpu_s, ours)) - ours0
-    game = sum(map(cpu_s, games)) - games0
-    return {"agent_steps_per_s": agent_steps / wall, "agent_steps": agent_steps,
-            "outside_us": (client + server) / agent_steps * 1e6, "client_us": client / agent_steps * 1e6,
-            "server_us": server / agent_steps * 1e6, "game_us": game / agent_steps * 1e6}
+    return _window(env, daemon, seconds, run_for)
 
 
 def run_vector(daemon, m: int, seconds: float = 10.0, warmup_s: float = 2.0) -> dict:

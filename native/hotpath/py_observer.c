@@ -79,6 +79,17 @@ static PyObject *Observer_observe(ObserverObject *self, PyObject *args)
     return bytes_of(&self->o->out);
 }
 
+/* Raises InvalidField(field, message); returns NULL. */
+static PyObject *invalid_field(const char *field, const char *message)
+{
+    PyObject *e = Py_BuildValue("(ss)", field, message);
+    if (e) {
+        PyErr_SetObject(InvalidField, e);
+        Py_DECREF(e);
+    }
+    return NULL;
+}
+
 static PyObject *Observer_actions(ObserverObject *self, PyObject *arg)
 {
     Py_buffer data;
@@ -89,14 +100,8 @@ static PyObject *Observer_actions(ObserverObject *self, PyObject *arg)
     int r = q3_observer_actions(self->o, data.buf, (size_t)data.len, &frame, field, sizeof(field), message,
                                 sizeof(message));
     PyBuffer_Release(&data);
-    if (r) {
-        PyObject *e = Py_BuildValue("(ss)", field, message);
-        if (e) {
-            PyErr_SetObject(InvalidField, e);
-            Py_DECREF(e);
-        }
-        return NULL;
-    }
+    if (r)
+        return invalid_field(field, message);
     PyObject *records = bytes_of(&self->o->out);
     if (!records)
         return NULL;
@@ -113,14 +118,8 @@ static PyObject *Observer_action_rows(ObserverObject *self, PyObject *arg)
     int r = q3_observer_action_rows(self->o, data.buf, (size_t)data.len, field, sizeof(field), message,
                                     sizeof(message));
     PyBuffer_Release(&data);
-    if (r) {
-        PyObject *e = Py_BuildValue("(ss)", field, message);
-        if (e) {
-            PyErr_SetObject(InvalidField, e);
-            Py_DECREF(e);
-        }
-        return NULL;
-    }
+    if (r)
+        return invalid_field(field, message);
     return bytes_of(&self->o->out);
 }
 

@@ -37,9 +37,8 @@ COMMAND_TIMEOUT_S = 10.0
 MAX_COMMAND_CHARS = 900
 LOCKSTEP_FLUSH_FRAMES = 128  # the library sends free-running LOCKSTEP frames in batches of this many:
 # every message to another process costs a wake-up, which on a VM costs more than the frames
-RECORDING_FLUSH_S = 0.2     # a daemon crash loses at most this much of a recording
+TEND_S = 0.2                # a daemon crash loses at most this much of a recording
 STALL_S = 1.75              # a running game that runs no frame for this long (not waiting for agents) failed
-STALL_CHECK_S = 0.25
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
@@ -151,28 +150,30 @@ class Match:
         self.link = GameLink(welcome, self.game.check_module, self.world, self._on_frames,
                              self.agents.on_waiting).attach(sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
-        self._stall_watch = asyncio.create_task(self._watch_for_stalls(), name=f"stalls-{self.id}")
-        if self.recorder is not None:
-            self._flusher = asyncio.create_task(self._flush_recording(), name=f"recording-{self.id}")
+        self._tender = asyncio.create_task(self._tend(), name=f"tend-{self.id}")
 
-    async def _flush_recording(self) -> None:
+    async def _tend(self) -> None:
+        """Every TEND_S while the match lasts: flush the recording (a daemon crash loses at most
+        that much of it), and fail a stalled game."""
         while not self.ended.is_set():
-            await asyncio.sleep(RECORDING_FLUSH_S)
-            self.recorder.flush()
-
-    async def _watch_for_stalls(self) -> None:
-        """A game whose process lives but runs no frames (an error drop, `killserver`) fails its
-        match. A LOCKSTEP game waiting at the gate for its agents is not stalled: it said so."""
-        while not self.ended.is_set():
-            await asyncio.sleep(STALL_CHECK_S)
-            if self.status != mpb.RUNNING or self._stop_requested or self.agents.waiting is not None:
-                continue
-            idle = time.monotonic() - self.frame_rate.last_at
-            if idle > STALL_S:
-                said = " | ".join(self.process.tail(3)) if self.process else ""
-                self._internal_error = f"the game stopped running frames ({idle:.1f} s without one; its last words: {said})"
+            await asyncio.sleep(TEND_S)
+            if self.recorder is not None:
+                self.recorder.flush()
+            if self._stalled():
                 await self.process.stop(grace_s=1)
                 return
+
+    def _stalled(self) -> bool:
+        """A game whose process lives but runs no frames (an error drop, `killserver`) has failed.
+        A LOCKSTEP game waiting at the gate for its agents is not stalled: it said so."""
+        if self.status != mpb.RUNNING or self._stop_requested or self.agents.waiting is not None:
+            return False
+        idle = time.monotonic() - self.frame_rate.last_at
+        if idle <= STALL_S:
+            return False
+        said = " | ".join(self.process.tail(3)) if self.process else ""
+        self._internal_error = f"the game stopped running frames ({idle:.1f} s without one; its last words: {said})"
+        return True
 
     @property
     def recording_path(self) -> Path | None:

@@ -59,7 +59,8 @@ class Recorder:
         """Records already framed ([length][crc32][payload] each, as the hot path makes them)."""
         if self._file is None or not records:
             return
-        if self._size + len(records) > self.max_bytes:
+        full = self._size + len(records) > self.max_bytes
+        if full:
             fits = 0
             while fits < len(records):  # keep the whole records that fit
                 length, _ = RECORD_HEAD.unpack_from(records, fits)
@@ -67,14 +68,13 @@ class Recorder:
                     break
                 fits += RECORD_HEAD.size + length
             records = records[:fits]
-            self.truncated = True
         try:
             self._file.write(records)
         except OSError as e:
             self._stop_on(e)
             return
         self._size += len(records)
-        if self.truncated:
+        if full:
             self._stop_at_max_bytes()
 
     def _stop_at_max_bytes(self) -> None:

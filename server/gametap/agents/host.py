@@ -24,7 +24,7 @@ import logging
 
 from gametap.agents.claims import Claims
 from gametap.agents.session import AgentSession, wants_features, wants_world
-from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 from gametap.game import Slot
 from gametap.link.protocol import RUN_FREE, release_record
 from gametap.v1 import agent_pb2 as apb
@@ -32,8 +32,9 @@ from gametap.v1 import match_pb2 as mpb
 
 log = logging.getLogger(__name__)
 
+JOIN_TIMEOUT_S = 30.0  # how long a join waits for the game to add its players
 LEAVE_WAIT_S = 2.0  # how long a join waits for the players kicked before it to be gone
-CLAIM_WAIT_S = 60.0  # how long a slot's request for a player stays open (the join itself times out at 30 s)
+CLAIM_WAIT_S = 2 * JOIN_TIMEOUT_S  # how long a slot's request for a player stays open (past its join's end)
 
 
 def _check_active(session: AgentSession) -> None:
@@ -112,6 +113,15 @@ class AgentHost:
         else:
             self._add_players(session)
         return session
+
+    async def wait_joined(self, session: AgentSession) -> list[int]:
+        """The session's client numbers once its players are in; Unavailable after JOIN_TIMEOUT_S
+        (a held LOCKSTEP match waits for every agent it holds for: no time limit then)."""
+        timeout = None if self.holding else JOIN_TIMEOUT_S
+        try:
+            return await asyncio.wait_for(asyncio.shield(session.joined), timeout)
+        except TimeoutError:
+            raise Unavailable(f"the game did not add the players within {JOIN_TIMEOUT_S:.0f} s") from None
 
     def _add_players(self, session: AgentSession) -> None:
         if self._leaving:

@@ -16,7 +16,7 @@ import functools
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, Unavailable
+from gametap.errors import FailedPrecondition, GametapError, InvalidArgument
 from gametap.manager import MatchManager
 from gametap.rpc import play_many
 from gametap.rpc.status import code_for, parse_request, serialized
@@ -24,7 +24,6 @@ from gametap.v1 import agent_pb2 as apb
 
 SERVICE = "gametap.v1.AgentService"
 PLAY_METHOD = f"/{SERVICE}/Play"
-JOIN_TIMEOUT_S = 30.0
 JOIN, ACT, LEAVE = (wire.field_number(apb.PlayRequest, name) for name in ("join", "act", "leave"))
 _KINDS = frozenset((JOIN, ACT, LEAVE))
 
@@ -55,7 +54,7 @@ class AgentService:
         error: list[GametapError] = []
         requests = aiter(requests)
         try:
-            await self._await_joined(match, session)
+            await match.agents.wait_joined(session)
             yield session.joined_message(match.id, match.config.clock, match.game.feature_size)
             if match.agents.lockstep:
                 async for message in self._alternate(requests, match, session):
@@ -73,15 +72,6 @@ class AgentService:
             match.agents.close_session(session)
         if error:
             await context.abort(code_for(error[0]), str(error[0]))
-
-    @staticmethod
-    async def _await_joined(match, session) -> None:
-        # A held LOCKSTEP match waits for every agent it holds for: no time limit then.
-        timeout = None if match.agents.holding else JOIN_TIMEOUT_S
-        try:
-            await asyncio.wait_for(asyncio.shield(session.joined), timeout)
-        except TimeoutError:
-            raise Unavailable(f"the game did not add the players within {JOIN_TIMEOUT_S:.0f} s") from None
 
     @staticmethod
     async def _alternate(requests, match, session):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound, Unavailable
+from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound
 from gametap.manager import MatchManager
 from gametap.rpc.status import code_for, parse_request
 from gametap.v1 import agent_pb2 as apb
@@ -33,11 +33,11 @@ from gametap.v1 import match_pb2 as mpb
 log = logging.getLogger(__name__)
 
 METHOD = "PlayMany"
-JOIN_TIMEOUT_S = 30.0
 MAX_MEMBERS = 256
 ROW_BYTES = apb.ACTION_ROW_SIZE * 4
 _MEMBERS = wire.field_number(apb.VectorResponse, "members")
 _JOINED = wire.field_number(apb.VectorResponse, "joined")
+_ACTIONS = wire.field_number(apb.VectorRequest, "actions")
 _ERRORS = wire.field_number(apb.VectorResponse, "errors")
 # The hot path's observations are serialized PlayResponse{observation}: the same field number
 # and wire type as VectorResponse.observations, so each one already is an entry of that field.
@@ -148,7 +148,7 @@ class VectorStream:
         reply.waiting = 1  # held until the request is handled
         for key in req.leaves:
             self._leave(key, reply)
-        self._act(req, reply)
+        self._act(req, data, reply)
         for join in req.joins:
             self._join(join, reply)
         reply.waiting -= 1
@@ -162,19 +162,20 @@ class VectorStream:
         elif member.session is not None:
             member.match.agents.close_session(member.session)
 
-    def _act(self, req: apb.VectorRequest, reply: Reply) -> None:
+    def _act(self, req: apb.VectorRequest, data: bytes, reply: Reply) -> None:
         rows = array.array("f", req.action_rows).tobytes() if req.action_rows else b""
         if req.actions and rows:
             raise InvalidArgument("actions", "give actions or action_rows, not both")
         if req.actions and len(req.actions) != len(req.act):
             raise InvalidArgument("actions", f"{len(req.actions)} ActionBatches for {len(req.act)} members")
+        batches = wire.split_repeated(data, _ACTIONS) if req.actions else None  # as the client sent them
         offset = 0
-        for i, key in enumerate(list(reply.order)):
+        for i, key in enumerate(req.act):
             member = self.members.get(key)
             n = len(member.row_clients) * ROW_BYTES if member is not None else 0
             chunk, offset = rows[offset:offset + n], offset + n
             try:
-                self._act_one(member, key, req.actions[i].SerializeToString() if req.actions else None,
+                self._act_one(member, key, batches[i] if batches is not None else None,
                               chunk, reply)
             except GametapError as e:
                 reply.fail(key, e)
@@ -230,12 +231,9 @@ class VectorStream:
 
     async def _await_joined(self, member: Member, reply: Reply) -> None:
         session, match = member.session, member.match
-        timeout = None if match.agents.holding else JOIN_TIMEOUT_S
         try:
-            clients = await asyncio.wait_for(asyncio.shield(session.joined), timeout)
-        except (GametapError, TimeoutError) as e:
-            error = e if isinstance(e, GametapError) else Unavailable(
-                f"the game did not add the players within {JOIN_TIMEOUT_S:.0f} s")
+            clients = await match.agents.wait_joined(session)
+        except GametapError as error:
             if self.members.get(member.key) is member:
                 del self.members[member.key]
                 match.agents.close_session(session)

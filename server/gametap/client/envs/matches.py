@@ -292,11 +292,6 @@ class MatchVector:
             infos["error"], infos["_error"] = error, error != ""
         return infos
 
-    @property
-    def in_flight(self) -> int:
-        """Sub-envs sent and not yet returned by recv()."""
-        return int(self.waiting.sum()) + len(self._ready)
-
     def close(self) -> None:
         members = [s.member for s in self.subs if s.member is not None]
         try:

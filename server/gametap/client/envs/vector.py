@@ -61,18 +61,23 @@ class _Async:
         controls = actions.normalized(self._format, actions_, len(ids) * k).reshape(len(ids), k, -1)
         self._vec.send(controls, ids, flush=flush)
 
-    def _recv(self) -> Batch:
+    def recv(self):
         """batch_size envs, the first whose results came (info["env_id"]); without batch_size, all sent."""
-        return self._vec.recv(self._batch)
+        return self._result(self._vec.recv(self._batch))
+
+    def step(self, actions_):
+        self.send(actions_, flush=False)  # the recv() writes and reads in one turn of the loop
+        return self._result(self._vec.recv())
+
+    @staticmethod
+    def _result(b: Batch):
+        """(obs, rewards, terminated, truncated, infos) in the env's shape."""
+        return b.obs, b.rewards, b.terminated, b.truncated, b.infos
 
     def _reset_all(self, seed):
         self.async_reset(seed)
         b = self._vec.recv()
         return b.obs, b.infos
-
-    def _step(self, actions_) -> Batch:
-        self.send(actions_, flush=False)  # the recv() writes and reads in one turn of the loop
-        return self._vec.recv()
 
     def __enter__(self):
         return self
@@ -105,14 +110,8 @@ class OpenArenaVectorEnv(_Async, VectorEnv):
         obs, infos = self._reset_all(seed)
         return obs[:, 0], infos
 
-    def recv(self):
-        return self._single(self._recv())
-
-    def step(self, actions_):
-        return self._single(self._step(actions_))
-
     @staticmethod
-    def _single(b: Batch):
+    def _result(b: Batch):  # one agent per match: drop the agents axis
         return b.obs[:, 0], b.rewards[:, 0], b.terminated[:, 0], b.truncated[:, 0], b.infos
 
     def close_extras(self, **kwargs) -> None:
@@ -135,16 +134,6 @@ class MultiAgentVectorEnv(_Async):
 
     def reset(self, *, seed=None, options=None):
         return self._reset_all(seed)
-
-    def recv(self):
-        return self._multi(self._recv())
-
-    def step(self, actions_):
-        return self._multi(self._step(actions_))
-
-    @staticmethod
-    def _multi(b: Batch):
-        return b.obs, b.rewards, b.terminated, b.truncated, b.infos
 
     def close(self) -> None:
         self._vec.close()
