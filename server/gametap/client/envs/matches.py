@@ -93,6 +93,8 @@ class MatchVector:
         self._terminated = np.zeros((m, k), bool)
         self._truncated = np.zeros((m, k), bool)
         self._error = np.full(m, "", object)
+        self._has_error = np.zeros(m, bool)
+        self._all = list(range(m))
         self.reset_seconds: list[float] = []   # each autoreset: episode end seen -> next first observation
 
     # ---- seeds and matches ----
@@ -200,22 +202,32 @@ class MatchVector:
 
     def _absorb(self, result) -> None:
         """Takes the results of one or more worker messages into the sub-envs' arrays."""
-        stepped, final = [], []
-        members = list(result.observations) + [m for m in result.errors if m not in result.observations]
-        for member in members:
+        plain, other = [], []  # plain: a step with every agent in, read in bulk below
+        for member, obs in result.observations.items():
             i = self._env_of.get(member)
             if i is None or not self.waiting[i]:
                 continue  # a member that left: an answer to a leave
+            if self._acted[i] and not obs.left and len(self.subs[i].present) == self.k:
+                plain.append((i, obs))
+            else:
+                other.append((i, member))
+        for member in result.errors:
+            i = self._env_of.get(member)
+            if member not in result.observations and i is not None and self.waiting[i]:
+                other.append((i, member))
+        if plain:
+            self._absorb_plain(plain)
+        stepped, final = [], []
+        for i, member in other:
             sub = self.subs[i]
-            self.waiting[i] = False
-            self._ready.append(i)
-            self._reward[i], self._terminated[i], self._truncated[i], self._error[i] = 0, False, False, ""
+            self._settle(i)
             if not self._acted[i]:
                 self._started(sub, result)
                 continue
             obs = result.observations.get(member)
             if obs is None:  # e.g. its match failed: the episode is cut short
                 self._error[i] = result.errors[member].message
+                self._has_error[i] = True
                 self._truncated[i] = self.active[i]
                 self.done[i] = True
                 continue
@@ -227,8 +239,30 @@ class MatchVector:
         if stepped:
             self._account(np.array(stepped, np.int64), np.array(final, bool))
 
-    def _account(self, i: np.ndarray, final: np.ndarray) -> None:
-        """Rewards and episode ends of the sub-envs i that stepped."""
+    def _settle(self, i: int) -> None:
+        """Sub-env i's result is in: ready, its last step's outcome cleared."""
+        self.waiting[i] = False
+        self._ready.append(i)
+        self._reward[i], self._terminated[i], self._truncated[i] = 0, False, False
+        self._error[i], self._has_error[i] = "", False
+
+    def _absorb_plain(self, plain: list) -> None:
+        """Steps of sub-envs whose agents are all in (the usual case): one array operation each."""
+        ids = [i for i, _ in plain]
+        self._ready.extend(ids)
+        rows = np.frombuffer(b"".join(obs.features for _, obs in plain), np.float32)
+        final = np.array([obs.final for _, obs in plain], bool)
+        frames = [obs.frame for _, obs in plain]
+        at = slice(None) if ids == self._all else np.array(ids, np.int64)  # every sub-env: views, not copies
+        self.waiting[at] = False
+        self._terminated[at] = False
+        self._error[at], self._has_error[at] = "", False
+        self.feats[at] = rows.reshape(len(ids), self.k, features.SIZE)
+        self.frames[at] = frames
+        self._account(at, final)
+
+    def _account(self, i, final: np.ndarray) -> None:
+        """Rewards and episode ends of the sub-envs i (indices, or a slice) that stepped."""
         self.steps[i] += 1
         score = self.feats[i, :, _SCORE]
         active = self.active[i]
@@ -239,9 +273,10 @@ class MatchVector:
         self._truncated[i] = cut[:, None] & active
         done = final | cut | ~active.any(axis=1)
         if done.any():
-            self.done[i[done]] = True
+            ended = np.arange(len(self.subs))[i][done]
+            self.done[ended] = True
             now = time.perf_counter()
-            for index in i[done].tolist():
+            for index in ended.tolist():
                 self.subs[index].ended_at = now
 
     def _started(self, sub: SubEnv, result) -> None:
@@ -287,9 +322,8 @@ class MatchVector:
             "alive": self.feats[ids, :, _ALIVE] > 0.5, "_alive": every,
             "active": self.active[ids], "_active": every,
         }
-        error = self._error[ids]
-        if (error != "").any():
-            infos["error"], infos["_error"] = error, error != ""
+        if self._has_error[ids].any():
+            infos["error"], infos["_error"] = self._error[ids], self._has_error[ids]
         return infos
 
     def close(self) -> None:
