@@ -44,7 +44,7 @@ async def _capture(frames: int, home: Path) -> bytes:
     s = Settings()
     cfg = pipeline.config(1234, frames)
     game = s.make_game()
-    argv = game.command_line(cfg, home, hostname="bench", udp_port=None, bind_ip="127.0.0.1")
+    argv = game.command_line(cfg, home, hostname="bench", udp_port=None, bind_ip="127.0.0.1", client_timeout_s=30)
     proc = GameProcess(argv, {"LD_PRELOAD": str(game.library), "PATH": "/usr/bin:/bin"}, home / "game.log", home)
     tap = _Tap(game.new_world(cfg, record=False))
     sock = await proc.start()

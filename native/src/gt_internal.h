@@ -88,6 +88,11 @@ int gt_agents_observed_frame(uint32_t frame); /* the daemon will look at this fr
 void gt_agents_frame_records(struct gt_buffer *out, int visibility, uint16_t *n_usercmds,
                              uint16_t *n_visibility);
 
+/* ---- stock clients' connection attempts (humans.c) ---- */
+void gt_humans_connect(int client, int is_bot); /* before the game's ClientConnect */
+void gt_humans_begin(int client);
+void gt_humans_disconnect(int client);
+
 /* ---- capture (capture.c) ---- */
 uint32_t gt_capture_frame_no(void);
 void gt_capture_module_loaded(int fresh_map);

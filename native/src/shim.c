@@ -233,6 +233,16 @@ static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int
     case Q3_VM_GAME_SHUTDOWN:
         gt_link_flush();
         break;
+    case Q3_VM_GAME_CLIENT_CONNECT:
+        if (a1) /* firstTime: a new connection, not a map change re-connecting a player */
+            gt_humans_connect(a0, a2);
+        break;
+    case Q3_VM_GAME_CLIENT_BEGIN:
+        gt_humans_begin(a0);
+        break;
+    case Q3_VM_GAME_CLIENT_DISCONNECT:
+        gt_humans_disconnect(a0);
+        break;
     default:
         break;
     }

@@ -86,8 +86,9 @@ class Game(ABC):
 
     @abstractmethod
     def command_line(self, config: mpb.MatchConfig, home: Path, hostname: str, udp_port: int | None,
-                     bind_ip: str) -> list[str]:
-        """The game server's argv for a validated config."""
+                     bind_ip: str, client_timeout_s: int) -> list[str]:
+        """The game server's argv for a validated config; a human client silent for
+        client_timeout_s is dropped."""
 
     @property
     @abstractmethod

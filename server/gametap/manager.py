@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from gametap.errors import NotFound
 from gametap.game import Game
+from gametap.game_ports import GamePorts
 from gametap.match import Match, new_match_id
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
@@ -25,6 +26,7 @@ class MatchManager:
         self.all_cpus: set[int] = set()
         self._stepped: set[Match] = set()  # matches agents step now
         self._listeners: list[Callable[[str, Match], None]] = []
+        self.game_ports = GamePorts(settings.game_bind, settings.game_ports, settings.game_ports_text)
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
         """listener("created" | "changed" | "removed", match) hears of matches coming, changing
@@ -42,6 +44,8 @@ class MatchManager:
         """Validates config (InvalidArgument names the field) and starts the game."""
         validated = self.game.validate_config(config)
         match = Match(match_id or new_match_id(), validated, self.settings, self.game)
+        if validated.clock == mpb.REALTIME:
+            match.udp_port = self.game_ports.take(match)  # ResourceExhausted when the range is used up
         match.on_change = lambda m: self._tell("changed", m)
         match.home_cpu, match.all_cpus = self.home_cpu, self.all_cpus
         match.on_stepping = self.agents_stepping

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import time
 import uuid
 from collections import deque
@@ -106,7 +105,7 @@ class Match:
         self.recorder: Recorder | None = None
         self.process: GameProcess | None = None
         self.link: GameLink | None = None
-        self.udp_port = 0
+        self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.game_ports)
         self.frame_rate = FrameRate()
         self._stop_requested = False
         self._level_over = False  # the game's own limits ended the match
@@ -130,10 +129,9 @@ class Match:
         if self.settings.record:
             self.recorder = Recorder(self.dir / RECORDING_NAME, self._metadata(), self.settings.record_max_bytes)
         realtime = self.config.clock == mpb.REALTIME
-        if realtime:
-            self.udp_port = _free_udp_port(self.settings.game_bind)
         argv = self.game.command_line(self.config, self.dir / "home", hostname=f"gametap {self.id}",
-                                      udp_port=self.udp_port or None, bind_ip=self.settings.game_bind)
+                                      udp_port=self.udp_port or None, bind_ip=self.settings.game_bind,
+                                      client_timeout_s=self.settings.client_timeout_s)
         env = dict(os.environ, LD_PRELOAD=_preload(str(self.game.library)))
         self.process = GameProcess(argv, env, self.dir / "game.log", cwd=self.dir)
         sock = await self.process.start()
@@ -356,7 +354,3 @@ def _preload(library: str) -> str:
     return f"{library}:{existing}" if existing else library
 
 
-def _free_udp_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]

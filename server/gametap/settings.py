@@ -11,11 +11,13 @@ Example file (every key optional):
     workers = 2                  # worker processes that run matches (default: the number of cores)
     worker_ports = "50100-50199" # each worker's gRPC and websocket port from this range (default: any free)
     pin_workers = true           # worker i and its games run on the i-th core (false: anywhere)
+    game_ports = "27960-27999"   # UDP ports REALTIME games listen on for human clients (default: any free)
 
     [game]
     binary = "/usr/lib/ioquake3/ioq3ded"
     basepath = "/usr/lib/openarena-server"
     library = "/usr/lib/gametap/libgametap_q3.so"
+    client_timeout_s = 30        # a human client silent this long is dropped, mid-connect included
 
     [recording]
     enabled = true
@@ -80,6 +82,9 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker processes (gametap.worker)
     worker_ports: tuple[int, int] | None = None  # (first, last) port workers listen on; None: any free port
     pin_workers: bool = True  # each worker and its games on a core of their own (worker i: the i-th core)
+    game_ports: tuple[int, ...] = ()  # UDP ports REALTIME games may listen on (a worker: its share); (): any free
+    game_ports_text: str = ""         # game_ports as configured ("27960-27999"), for messages
+    client_timeout_s: int = 30        # a human client silent this long is dropped (connecting or playing)
 
     def worker_port(self, worker: int, which: int) -> int:
         """The port worker `worker` listens on for gRPC (which=0) or its websocket (1); 0: any."""
@@ -118,12 +123,17 @@ class Settings:
         for name in ("state_dir", "library", "web_dir"):
             kw[name] = Path(kw[name])
         kw["worker_ports"] = tuple(kw["worker_ports"]) if kw.get("worker_ports") else None
+        kw["game_ports"] = tuple(kw["game_ports"])
         return cls(default_match=None, **kw)
 
     def make_game(self):
         """The game these settings host (gametap.game)."""
         from gametap import game
         return game.load("openarena", install=self.install, library=self.library)
+
+    def for_worker(self, index: int) -> Settings:
+        """Worker index's settings: its own share of game_ports, so workers never pick the same port."""
+        return replace(self, game_ports=self.game_ports[index::self.workers])
 
     def with_overrides(self, **kw) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -174,6 +184,10 @@ def _from_dict(data: dict) -> Settings:
         raise ValueError(f"unknown sections {sorted(unknown)}")
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
     auth = data.get("auth", {})
+    for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s"}),
+                                  ("recording", rec, {"enabled", "max_bytes"})):
+        if set(table) - known:
+            raise ValueError(f"unknown keys in [{section}]: {sorted(set(table) - known)}")
     if set(auth) - {"tokens"}:
         raise ValueError(f"unknown keys in [auth]: {sorted(set(auth) - {'tokens'})}")
     s = Settings()
@@ -184,14 +198,20 @@ def _from_dict(data: dict) -> Settings:
         table = dict(data["default_match"])
         match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
     unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports",
-                             "pin_workers"}
+                             "pin_workers", "game_ports"}
     if unknown:
         raise ValueError(f"unknown keys in [server]: {sorted(unknown)}")
     workers = int(server.get("workers", s.workers))
     if not 1 <= workers <= 256:
         raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
+    game_ports = _port_range(server.get("game_ports"), "game_ports")
+    timeout = int(game.get("client_timeout_s", s.client_timeout_s))
+    if not 5 <= timeout <= 3600:
+        raise ValueError(f"[game] client_timeout_s = {timeout}: 5..3600 allowed")
     return Settings(
-        workers=workers, worker_ports=_port_range(server.get("worker_ports")),
+        workers=workers, worker_ports=_port_range(server.get("worker_ports"), "worker_ports"),
+        game_ports=tuple(range(game_ports[0], game_ports[1] + 1)) if game_ports else (),
+        game_ports_text=str(server.get("game_ports", "")), client_timeout_s=timeout,
         pin_workers=bool(server.get("pin_workers", s.pin_workers)),
         grpc=str(server.get("grpc", s.grpc)), http=str(server.get("http", s.http)),
         state_dir=Path(server.get("state_dir", s.state_dir)), game_bind=str(server.get("game_bind", s.game_bind)),
@@ -202,10 +222,10 @@ def _from_dict(data: dict) -> Settings:
     )
 
 
-def _port_range(text) -> tuple[int, int] | None:
+def _port_range(text, name: str) -> tuple[int, int] | None:
     if text is None:
         return None
     first, sep, last = str(text).partition("-")
     if not sep or not first.isdigit() or not last.isdigit() or not 1 <= int(first) <= int(last) <= 65535:
-        raise ValueError(f"worker_ports = {text!r} is not a port range like \"50100-50199\"")
+        raise ValueError(f"[server] {name} = {text!r} is not a port range like \"50100-50199\"")
     return int(first), int(last)

@@ -34,9 +34,24 @@ def test_default_match_can_be_disabled(tmp_path: Path):
     ("[server\n", "g.toml"),
     ("[surprise]\n", "unknown sections"),
     ('[default_match]\nmapp = "x"\n', "mapp"),
+    ('[game]\nbinnary = "x"\n', "binnary"),
+    ('[recording]\nmax_byte = 5\n', "max_byte"),
+    ('[server]\ngame_ports = "27960"\n', "game_ports"),
+    ('[server]\ngame_ports = "27999-27960"\n', "game_ports"),
+    ("[game]\nclient_timeout_s = 1\n", "client_timeout_s"),
 ])
 def test_bad_files_say_what_is_wrong(tmp_path: Path, text, needle):
     f = tmp_path / "g.toml"
     f.write_text(text)
     with pytest.raises(settings.SettingsError, match=needle):
         settings.load(f)
+
+
+def test_game_ports_are_shared_out_between_workers(tmp_path: Path):
+    f = tmp_path / "g.toml"
+    f.write_text('[server]\nworkers = 2\ngame_ports = "27960-27964"\n[game]\nclient_timeout_s = 12\n')
+    s = settings.load(f)
+    assert s.game_ports == (27960, 27961, 27962, 27963, 27964) and s.client_timeout_s == 12
+    assert s.for_worker(0).game_ports == (27960, 27962, 27964)
+    assert s.for_worker(1).game_ports == (27961, 27963)
+    assert settings.Settings.from_dict(s.to_dict()).game_ports == s.game_ports  # as sent to the workers

@@ -49,8 +49,9 @@ class OpenArena(game.Game):
     def validate_config(self, config: mpb.MatchConfig) -> mpb.MatchConfig:
         return match_config.validate(config, self.data)
 
-    def command_line(self, config, home, hostname, udp_port, bind_ip) -> list[str]:
-        return launch.command_line(self.install, config, home, hostname=hostname, udp_port=udp_port, bind_ip=bind_ip)
+    def command_line(self, config, home, hostname, udp_port, bind_ip, client_timeout_s) -> list[str]:
+        return launch.command_line(self.install, config, home, hostname=hostname, udp_port=udp_port, bind_ip=bind_ip,
+                                   client_timeout_s=client_timeout_s)
 
     def check_module(self, fields: dict) -> str | None:
         build_id = fields.get("build_id", "")

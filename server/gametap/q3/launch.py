@@ -31,8 +31,10 @@ class GameInstall:
 
 
 def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, hostname: str,
-                 udp_port: int | None = None, bind_ip: str = "127.0.0.1") -> list[str]:
-    """udp_port: REALTIME matches listen for human clients there; LOCKSTEP ones have no network."""
+                 udp_port: int | None = None, bind_ip: str = "127.0.0.1", client_timeout_s: int = 30) -> list[str]:
+    """udp_port: REALTIME matches listen for human clients there; LOCKSTEP ones have no network.
+    client_timeout_s: a client silent that long is dropped, one that never finished connecting
+    included (the engine's own default, 200 s, kept such slots for minutes)."""
     sets = {
         "dedicated": "1",
         "vm_game": "0",  # the native module (the engine would find it anyway; be explicit)
@@ -48,11 +50,16 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
         "capturelimit": str(config.capture_limit),
         "bot_minplayers": "0",
         "g_inactivity": "0",
+        # As Debian's openarena and openarena-server wrappers set them: a stock client speaks
+        # protocol 71 in the legacy framing, and a server on ioq3's defaults (71 modern, 68
+        # legacy) reads its packets in the other framing ("Illegible server message").
+        "com_protocol": "71",
+        "com_legacyprotocol": "71",
     }
     if config.clock == mpb.LOCKSTEP or udp_port is None:
         sets["net_enabled"] = "0"
     else:
-        sets.update(net_enabled="1", net_ip=bind_ip, net_port=str(udp_port))
+        sets.update(net_enabled="1", net_ip=bind_ip, net_port=str(udp_port), sv_timeout=str(client_timeout_s))
     argv = [str(install.binary)]
     for name, value in sets.items():
         argv += ["+set", name, value]

@@ -145,6 +145,7 @@ async def serve(control_fd: int) -> None:
     _, channel = await loop.create_unix_connection(lambda: control.Channel(on_message, on_closed), sock=sock)
     first = await start
     index, settings = first["index"], Settings.from_dict(first["settings"])
+    settings = settings.for_worker(index)
     all_cpus = os.sched_getaffinity(0)
     cpu = pin_to_core(index) if settings.pin_workers else -1
     worker = Worker(index, settings, channel)
