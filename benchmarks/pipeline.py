@@ -57,6 +57,7 @@ def rate(times: dict[int, float], window: Window) -> float:
 async def _bare(seed: int, window: Window, home: Path) -> float:
     s = Settings()
     cfg = config(seed, window.last)
+    launch.write_start_script(cfg, home, s.install.game)
     argv = launch.command_line(s.install, cfg, home, hostname="bench")
     proc = GameProcess(argv, {"LD_PRELOAD": str(s.library), "PATH": "/usr/bin:/bin"}, home / "game.log", home)
     times: dict[int, float] = {}

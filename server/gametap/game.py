@@ -74,6 +74,7 @@ class Game(ABC):
 
     name: str
     max_players: int
+    max_bot_players: int  # players the game's own bot code can drive (bots and agents' slots)
     feature_size: int  # float32 values of one slot's feature tensor (FEATURES observations)
 
     @abstractmethod
@@ -87,8 +88,8 @@ class Game(ABC):
     @abstractmethod
     def command_line(self, config: mpb.MatchConfig, home: Path, hostname: str, udp_port: int | None,
                      bind_ip: str, client_timeout_s: int) -> list[str]:
-        """The game server's argv for a validated config; a human client silent for
-        client_timeout_s is dropped."""
+        """The game server's argv for a validated config (and any file it reads at start,
+        written under home); a human client silent for client_timeout_s is dropped."""
 
     @property
     @abstractmethod

@@ -169,7 +169,7 @@ class Match:
         idle = time.monotonic() - self.frame_rate.last_at
         if idle <= STALL_S:
             return False
-        said = " | ".join(self.process.tail(3)) if self.process else ""
+        said = last_words(self.process.tail(40) if self.process else [])
         self._internal_error = f"the game stopped running frames ({idle:.1f} s without one; its last words: {said})"
         return True
 
@@ -347,6 +347,13 @@ class Match:
             action_timeouts=self.agents.action_timeouts,
             recording_stopped=self.recorder.stopped if self.recorder is not None else "",
         )
+
+
+def last_words(tail: list[str]) -> str:
+    """What a stopped game said last: its engine error if it printed one (an error drop prints a
+    dozen shutdown lines after it), else its last three lines."""
+    errors = [line for line in tail if line.startswith("ERROR:")]
+    return errors[-1] if errors else " | ".join(tail[-3:])
 
 
 def _preload(library: str) -> str:

@@ -127,10 +127,11 @@ def test_finished_match(client):
 
 
 def test_full_match(client):
-    match = client.create_match(lockstep(bots=["Grism"] * 62, skill=1, max_frames=100_000))
+    """The game module runs at most 24 bot-driven players: bots and agents' slots together."""
+    match = client.create_match(lockstep(bots=["Grism"] * 22, skill=1, max_frames=100_000))
     try:
         code, details = status(lambda: AgentStream(client, match.id, [apb.SlotSpec(name=f"a{i}") for i in range(3)]))
-        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "full" in details
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "at most 24" in details and "22 are taken" in details
         with AgentStream(client, match.id, [apb.SlotSpec(name="a0"), apb.SlotSpec(name="a1")]) as fits:
             assert len(fits.clients) == 2  # exactly the two free slots
     finally:

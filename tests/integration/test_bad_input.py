@@ -41,7 +41,6 @@ def test_unknown_match_is_not_found(client):
     (mpb.MatchConfig(map="no_such_map"), "map"),
     (mpb.MatchConfig(map="../../etc/passwd"), "map"),
     (mpb.MatchConfig(bots=[mpb.BotConfig(name="Sarge", skill=9)]), "bots[0].skill"),
-    (mpb.MatchConfig(bots=[mpb.BotConfig(name="Sarge")] * 65), "bots"),
     (mpb.MatchConfig(frag_limit=-1), "frag_limit"),
     (mpb.MatchConfig(time_limit_s=-60), "time_limit_s"),
     (mpb.MatchConfig(capture_limit=-2), "capture_limit"),

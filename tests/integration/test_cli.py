@@ -26,7 +26,8 @@ def test_create_list_state_command_stop(daemon):
     listing = gametap(daemon, "list").stdout
     assert match_id in listing and "LOCKSTEP" in listing
     wait_until(lambda: json.loads(gametap(daemon, "get", match_id).stdout).get("frame", "0") != "0", 60, "frames")
-    state = json.loads(gametap(daemon, "state", match_id).stdout)
+    state = wait_until(lambda: len((s := json.loads(gametap(daemon, "state", match_id).stdout))["players"]) == 2 and s,
+                       60, "both bots (they join two frames apart)")
     assert sorted(p["name"] for p in state["players"]) == ["Grism", "Sarge"]
     assert "hello-cli" in gametap(daemon, "command", match_id, "echo", "hello-cli").stdout
     watched = gametap(daemon, "watch", match_id, "--count", "5").stdout.splitlines()

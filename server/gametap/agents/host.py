@@ -101,6 +101,11 @@ class AgentHost:
         limit = self.game.max_players
         if taken + len(slots) > limit:
             raise ResourceExhausted(f"the match is full: {taken} of {limit} player slots are taken")
+        pending = self.joining + self.gathered + self._deferred
+        driven = len(self.match.config.bots) + sum(len(s.slots) for s in self.sessions if s.active or s in pending)
+        if driven + len(slots) > self.game.max_bot_players:
+            raise ResourceExhausted(f"the game module runs at most {self.game.max_bot_players} bots and agents' players "
+                                    f"in a match; {driven} are taken")
         frames_per_step = max(1, req.frames_per_step)
         observer = self.world.observer(frames_per_step, wants_world(req.observation), wants_features(req.observation))
         session = AgentSession(slots, frames_per_step, (req.action_timeout_ms or 1000) / 1000,

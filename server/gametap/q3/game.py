@@ -22,6 +22,7 @@ _TEAM_WORDS = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue"}
 class OpenArena(game.Game):
     name = "openarena"
     max_players = abi.MAX_CLIENTS
+    max_bot_players = launch.MAX_BOT_PLAYERS
     feature_size = _hotpath.FEATURE_SIZE
 
     def __init__(self, install: launch.GameInstall | None = None, library: Path | None = None):
@@ -50,6 +51,7 @@ class OpenArena(game.Game):
         return match_config.validate(config, self.data)
 
     def command_line(self, config, home, hostname, udp_port, bind_ip, client_timeout_s) -> list[str]:
+        launch.write_start_script(config, home, self.install.game)
         return launch.command_line(self.install, config, home, hostname=hostname, udp_port=udp_port, bind_ip=bind_ip,
                                    client_timeout_s=client_timeout_s)
 
@@ -107,7 +109,7 @@ class OpenArena(game.Game):
             raise InvalidArgument(f"{where}.bot_skill", f"{spec.bot_skill} is outside 1..5")
         team = _TEAM_WORDS.get(spec.team, "free")
         return game.Slot(name=spec.name, pvs=spec.visibility == apb.PVS,
-                         addbot_command=f'addbot {bot} {spec.bot_skill or 3} {team} 0 "{spec.name}"')
+                         addbot_command=f'addbot {bot} {spec.bot_skill or 3} {team} 0 "{spec.name}"\n{launch.JOIN_PACE}')
 
     def hot_path_timings(self) -> dict[str, tuple[int, float]]:
         return _hotpath.timings()

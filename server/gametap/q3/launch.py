@@ -11,6 +11,18 @@ from gametap.v1 import match_pb2 as mpb
 # Run after every map load: loading a map resets nextmap to "map_restart 0", and a
 # match is over when the game's limits end its map, so the server should exit then.
 MAP_START_COMMANDS = ("set nextmap quit",)
+# What runs once the map is loaded (the bots): a file the server execs, because ioq3 joins its
+# whole command line into 1,024 characters and silently cuts the rest (bots past about 12 were lost).
+START_SCRIPT = "gametap-start.cfg"
+# After each addbot (the match's bots and agents' players alike): the game's commands wait two
+# frames. A join is broadcast to every player as reliable commands, and a bot reads its own only
+# when it thinks (bot_thinktime, 100 ms): 30 bots added at once overflowed the engine's 64
+# unacknowledged commands per client, and it dropped the earliest ("Server command overflow").
+JOIN_PACE = "wait 2"
+# Players the game module can drive with its bot code (bots and agents' slots): every one takes
+# memory from the game's fixed pool, and the 26th on oa_dm1 (27th on oa_dm4) ended the game with
+# "BG_Alloc: failed on allocation of 244 bytes". One is kept in hand for bigger maps.
+MAX_BOT_PLAYERS = 24
 
 _TEAM_NAMES = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue", wpb.TEAM_FREE: "free"}
 
@@ -63,10 +75,21 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
     argv = [str(install.binary)]
     for name, value in sets.items():
         argv += ["+set", name, value]
-    argv += ["+map", config.map]
-    argv += [word for command in MAP_START_COMMANDS for word in ["+" + command.split()[0], *command.split()[1:]]]
+    return argv + ["+map", config.map, "+exec", START_SCRIPT]
+
+
+def start_script(config: mpb.MatchConfig) -> str:
+    """The commands START_SCRIPT holds: the map-start commands, then one addbot per bot."""
+    lines = list(MAP_START_COMMANDS)
     for bot in config.bots:
-        argv += ["+addbot", bot.name, str(bot.skill)]
-        if bot.team in _TEAM_NAMES:
-            argv.append(_TEAM_NAMES[bot.team])
-    return argv
+        team = f" {_TEAM_NAMES[bot.team]}" if bot.team in _TEAM_NAMES else ""
+        lines += [f"addbot {bot.name} {bot.skill}{team}", JOIN_PACE]
+    return "\n".join(lines) + "\n"
+
+
+def write_start_script(config: mpb.MatchConfig, home: Path, game: str) -> Path:
+    """Puts START_SCRIPT where the server looks first (fs_homepath/<game>/)."""
+    path = home / game / START_SCRIPT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(start_script(config))
+    return path

@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 import re
 
-from gametap.errors import InvalidArgument
-from gametap.q3 import abi
+from gametap.errors import InvalidArgument, ResourceExhausted
+from gametap.q3 import abi, launch
 from gametap.q3.game_data import GameData
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
@@ -27,8 +27,9 @@ def validate(config: mpb.MatchConfig, data: GameData, rng: random.Random | None 
     c.game_type = _enum(c.game_type or wpb.GAME_TYPE_FFA, wpb.GameType, "game_type")
     c.clock = _enum(c.clock or mpb.REALTIME, mpb.Clock, "clock")
     team_game = c.game_type - 1 >= abi.GT_TEAM and c.game_type - 1 != abi.GT_LMS
-    if len(c.bots) > abi.MAX_CLIENTS:
-        raise InvalidArgument("bots", f"{len(c.bots)} bots requested; a match holds at most {abi.MAX_CLIENTS} players")
+    if len(c.bots) > launch.MAX_BOT_PLAYERS:
+        raise ResourceExhausted(f"{len(c.bots)} bots requested; the game module runs at most {launch.MAX_BOT_PLAYERS} "
+                                "bots and agents' players in a match")
     for i, bot in enumerate(c.bots):
         _bot(bot, f"bots[{i}]", data, team_game)
     if not c.seed:
