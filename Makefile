@@ -12,7 +12,7 @@ PROTO_SRC := $(shell find proto -name '*.proto' | sort)
 PROTO_STAMP := server/gametap/v1/.generated
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: setup apt venv proto native web run test test-fast bench lint clean
+.PHONY: setup apt venv proto native web run test test-fast bench lint clean install-service
 
 setup: apt venv proto native web
 
@@ -72,3 +72,12 @@ lint: setup
 
 clean:
 	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 server/gametap/q3/_hotpath*.so web/node_modules .pytest_cache
+
+# The systemd service (deploy/gametap.service) for this checkout: as root, on a machine run by systemd.
+SERVICE := /etc/systemd/system/gametap.service
+install-service: setup
+	@case "$(CURDIR)/" in /home/*|/root/*) echo "warning: the service cannot read $(CURDIR) (ProtectHome): use a checkout outside /home and /root, e.g. /opt/gametap";; esac
+	sed "s|@ROOT@|$(CURDIR)|g" deploy/gametap.service > $(SERVICE)
+	systemd-analyze verify $(SERVICE)
+	@if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable --now gametap && systemctl status --no-pager gametap; \
+	else echo "$(SERVICE) written; systemd does not run this machine, so it was not started"; fi

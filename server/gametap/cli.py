@@ -79,7 +79,7 @@ def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
 def cmd_serve(a: argparse.Namespace) -> int:
     from gametap import daemon, settings
     try:
-        s = settings.load(a.config)
+        s = settings.load(a.config or settings.service_credential())
     except settings.SettingsError as e:
         print(f"gametap: bad config: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from gametap import settings as settings_mod
 from gametap.errors import GametapError
 from gametap.httpapi.app import build_app
 from gametap.rpc.server import build_server, mark_serving
+from gametap.service import Notifier
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
@@ -64,14 +65,19 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     gc.freeze()  # never scan what start-up built
     server, health, _ = build_server(pool)
     host, _ = split_address(settings.grpc)
-    grpc_port = server.add_insecure_port(settings.grpc)
+    try:
+        grpc_port = server.add_insecure_port(settings.grpc)
+    except RuntimeError as e:  # grpcio says only "Failed to bind": the usual cause is a port in use
+        raise StartupError(f"cannot listen for gRPC on {settings.grpc}: address already in use, or not "
+                           f"this machine's ({e})") from None
     if not grpc_port:
-        raise StartupError(f"cannot listen for gRPC on {settings.grpc}")
+        raise StartupError(f"cannot listen for gRPC on {settings.grpc}: address already in use")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    http_runner = None
+    http_runner = alive = None
+    notifier = Notifier()
     try:
         try:
             await pool.start()
@@ -94,15 +100,26 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
             announce(describe_match(match, settings.game_bind))
             announce(f"  watch it at http://{http_address}/#/match/{match.id}")
         announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
+        notifier.ready(await _status(pool))
+        alive = asyncio.ensure_future(notifier.keep_alive(lambda: _status(pool)))
         await stop.wait()
         announce("stopping: ending every game ...")
     finally:
+        notifier.stopping()
+        if alive is not None:
+            alive.cancel()
         await pool.shutdown()
         await server.stop(grace=2)
         if http_runner is not None:
             await http_runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def _status(pool: WorkerPool) -> str:
+    """The STATUS line systemd shows: matches running and agents' players in them."""
+    matches = [m for m in await pool.list() if m.status == mpb.RUNNING]
+    return f"{len(matches)} matches running, {sum(len(m.agent_clients) for m in matches)} agents' players"
 
 
 def describe_match(m: mpb.Match, game_bind: str) -> str:

@@ -44,13 +44,14 @@ class DaemonProcess:
             raise AssertionError(f"the daemon did not stop within {timeout:.0f} s of {sig!r}; its last lines:\n{last}") from None
 
 
-def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None) -> DaemonProcess:
+def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> DaemonProcess:
     """Starts `gametap serve` on free loopback ports and waits until it says it serves.
-    Later options in `extra` win over the defaults (e.g. a fixed --http)."""
+    Later options in `extra` win over the defaults (e.g. a fixed --http); env: added to ours."""
     cmd = [sys.executable, "-m", "gametap", "serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0",
            "--state-dir", str(state_dir), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True, bufsize=1, cwd=cwd)
+                            text=True, bufsize=1, cwd=cwd, env={**os.environ, **(env or {})})
     lines: list[str] = []
     ready = threading.Event()
 

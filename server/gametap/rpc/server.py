@@ -22,15 +22,18 @@ SERVICE_NAMES = (
     observe_pb2.DESCRIPTOR.services_by_name["ObserveService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
 )
-MESSAGE_LIMITS = [
+SERVER_OPTIONS = [
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    # grpcio sets SO_REUSEPORT by default: a second daemon on a port in use then started, and
+    # the two answered in turn. Without it, binding a used port fails, as it does for HTTP.
+    ("grpc.so_reuseport", 0),
 ]
 
 
 def _server(settings: Settings) -> grpc.aio.Server:
     gate = Gate(settings.tokens)
-    return grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=MESSAGE_LIMITS)
+    return grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=SERVER_OPTIONS)
 
 
 def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:
