@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import agents  # noqa: E402
 import hotpath  # noqa: E402
 import pipeline  # noqa: E402
+import soak  # noqa: E402
 import transport  # noqa: E402
 import vector  # noqa: E402
 import viewers  # noqa: E402
@@ -26,7 +27,7 @@ from gametap.testing import start_daemon  # noqa: E402
 from gametap.v1 import agent_pb2 as apb  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("hotpath", "pipeline", "agents", "vector", "viewers")
+PARTS = ("hotpath", "pipeline", "agents", "vector", "viewers", "soak")
 
 
 def main() -> int:
@@ -35,6 +36,7 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=20000, help="measured frames per run")
     p.add_argument("--steps", type=int, default=3000, help="measured agent steps per run")
     p.add_argument("--seconds", type=float, default=10.0, help="the vector part's window per figure")
+    p.add_argument("--soak-minutes", type=float, default=10.0, help="the soak part's length")
     p.add_argument("--only", choices=PARTS, help="run one part")
     args = p.parse_args()
     print(f"gametap benchmarks on {platform.node()} ({platform.processor() or platform.machine()}), "
@@ -51,6 +53,8 @@ def main() -> int:
         results["vector"] = run_vector(args)
     if args.only in (None, "viewers"):
         results["viewers"] = run_viewers()
+    if args.only in (None, "soak"):
+        results["soak"] = run_soak(args.soak_minutes)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({**results, "time": time.time()}, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.json'}")
@@ -204,6 +208,25 @@ def run_viewers() -> dict:
           f" / {r['rss_after_mb']:.0f} MB")
     print(f"  updates per viewer per second               {watched['updates_per_viewer_per_s']:>6.1f}"
           f"   ({watched['viewers_connected']} viewers received)")
+    return r
+
+
+def run_soak(minutes: float) -> dict:
+    print(f"\nsoak: {minutes:.0f} min of a REALTIME match (4 bots) with 20 websocket viewers, 5 gRPC watchers and an "
+          "agent joining and leaving every 3 s")
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-soak-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            r = soak.run(daemon, minutes)
+        finally:
+            daemon.stop()
+    print(f"  RSS of the daemon + the match's worker: {r['rss_start_mb']:.0f} MB after the warm-up, "
+          f"{r['rss_end_mb']:.0f} MB at the end (peak {r['rss_peak_mb']:.0f}): {r['growth_pct']:+.1f}%   (goal: < 5%)")
+    print(f"  {r['agent_joins']} agent joins and leaves, {r['watch_updates']:,} updates to watchers, "
+          f"{r['viewer_updates']:,} to viewers ({r['viewers_receiving']} of 20 receiving); match {r['match_status']}")
+    print(f"  errors: {len(r['errors'])}   (goal: none)")
+    for e in r["errors"][:5]:
+        print(f"    {e}")
     return r
 
 

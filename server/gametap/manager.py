@@ -10,6 +10,7 @@ from collections.abc import Callable
 from gametap.errors import NotFound
 from gametap.game import Game
 from gametap.game_ports import GamePorts
+from gametap.limits import Limits
 from gametap.match import Match, new_match_id
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
@@ -27,6 +28,7 @@ class MatchManager:
         self._stepped: set[Match] = set()  # matches agents step now
         self._listeners: list[Callable[[str, Match], None]] = []
         self.game_ports = GamePorts(settings.game_bind, settings.game_ports, settings.game_ports_text)
+        self.limits = Limits(settings.limits)  # this worker's streams
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
         """listener("created" | "changed" | "removed", match) hears of matches coming, changing
@@ -48,6 +50,7 @@ class MatchManager:
             match.udp_port = self.game_ports.take(match)  # ResourceExhausted when the range is used up
         match.on_change = lambda m: self._tell("changed", m)
         match.home_cpu, match.all_cpus = self.home_cpu, self.all_cpus
+        match.limits = self.limits
         match.on_stepping = self.agents_stepping
         self._matches[match.id] = match
         self._tell("created", match)

@@ -23,6 +23,7 @@ from gametap.errors import FailedPrecondition, InvalidArgument, NotFound
 from gametap.game import Game
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
+from gametap.limits import Limits
 from gametap.link.gamelink import GameLink
 from gametap.recording import Recorder
 from gametap.settings import Settings
@@ -120,6 +121,7 @@ class Match:
         self.all_cpus: set[int] = set()
         self._home: bool | None = None
         self.on_stepping: Callable[[Match, bool], None] | None = None  # the manager's core policy
+        self.limits = Limits(settings.limits)  # the manager's, shared by its matches
 
     # ---- lifecycle ----
 

@@ -23,6 +23,9 @@ Example file (every key optional):
     enabled = true
     max_bytes = 1073741824       # per match; recording stops (the match goes on) past this
 
+    [limits]                     # what callers can make the daemon spend (gametap.limits.DEFAULTS)
+    matches = 64
+
     [auth.tokens]                # none: open to anyone who can reach the ports
     "a-long-random-admin-token" = "admin"      # observe < play < admin
     "a-long-random-viewer-token" = "observe"
@@ -41,6 +44,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from gametap import limits
 from gametap.auth import Role, parse_tokens
 from gametap.q3.launch import GameInstall
 from gametap.v1 import match_pb2 as mpb
@@ -85,6 +89,7 @@ class Settings:
     game_ports: tuple[int, ...] = ()  # UDP ports REALTIME games may listen on (a worker: its share); (): any free
     game_ports_text: str = ""         # game_ports as configured ("27960-27999"), for messages
     client_timeout_s: int = 30        # a human client silent this long is dropped (connecting or playing)
+    limits: dict[str, int] = field(default_factory=dict)  # [limits] overrides of gametap.limits.DEFAULTS
 
     def worker_port(self, worker: int, which: int) -> int:
         """The port worker `worker` listens on for gRPC (which=0) or its websocket (1); 0: any."""
@@ -187,7 +192,7 @@ def load(path: Path | None) -> Settings:
 
 
 def _from_dict(data: dict) -> Settings:
-    unknown = set(data) - {"server", "game", "recording", "auth", "default_match"}
+    unknown = set(data) - {"server", "game", "recording", "auth", "default_match", "limits"}
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}")
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
@@ -227,6 +232,7 @@ def _from_dict(data: dict) -> Settings:
         web_dir=Path(server.get("web_dir", s.web_dir)),
         record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
         default_match=match, tokens=parse_tokens(auth.get("tokens", {})),
+        limits=limits.parse(data.get("limits", {})),
     )
 
 

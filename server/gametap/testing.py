@@ -63,7 +63,8 @@ def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | 
         ready.set()
 
     threading.Thread(target=drain, daemon=True).start()
-    if not ready.wait(timeout) or proc.poll() is not None:
+    serving = ready.wait(timeout) and any(line.startswith("Ctrl-C") for line in lines)
+    if not serving or proc.poll() is not None:  # its output ended without saying it serves: it exited
         proc.kill()
         raise RuntimeError("daemon did not start:\n" + "\n".join(lines))
     text = "\n".join(lines)

@@ -111,6 +111,8 @@ class AgentHost:
         session = AgentSession(slots, frames_per_step, (req.action_timeout_ms or 1000) / 1000,
                                realtime=not self.lockstep, observer=observer,
                                observation=req.observation or apb.WORLD, **({"outbox": outbox} if outbox else {}))
+        self.match.limits.play.acquire(self.match.id)
+        session.counted = True  # in the worker's play streams until close_session
         self.sessions.append(session)
         if self.holding:
             self.gathered.append(session)
@@ -207,6 +209,9 @@ class AgentHost:
 
     def close_session(self, session: AgentSession) -> None:
         """The stream ended: its slots leave."""
+        if session.counted:
+            session.counted = False
+            self.match.limits.play.release(self.match.id)
         if session in self.gathered:
             self.gathered.remove(session)
         if session in self.joining:

@@ -68,6 +68,7 @@ class AgentSession:
     acted: bool = True         # it answered the observation of last_obs
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     closed: bool = False
+    counted: bool = False  # held in the worker's limits.play (AgentHost.join .. close_session)
 
     @property
     def clients(self) -> set[int]:

@@ -109,7 +109,8 @@ class Client:
 
     def watch(self, match_id: str, max_batch: int = 1, from_frame: int = 0) -> Iterator[opb.WorldUpdate]:
         """Every update of a match, in order, until it ends (a keyframe first). from_frame > 0
-        starts at that past frame, replayed from the match's recording."""
+        starts at that past frame, replayed from the match's recording. Closing the iterator
+        (or leaving a for loop over it) ends the stream."""
         request = opb.WatchRequest(match_id=match_id, max_batch=max_batch, from_frame=from_frame)
         responses = self._observe_at(match_id).Watch(request)
         try:
@@ -118,10 +119,13 @@ class Client:
             if e.code() not in _ASK_THE_DAEMON or not self._placed.get(match_id):
                 raise
             responses, first = self.observe.Watch(request), None  # its worker is gone: the daemon replays it
-        if first is not None:
-            yield from first.updates
-        for response in responses:
-            yield from response.updates
+        try:
+            if first is not None:
+                yield from first.updates
+            for response in responses:
+                yield from response.updates
+        finally:
+            responses.cancel()
 
 
 class PendingMatch:

@@ -61,12 +61,12 @@ def _app(settings: Settings, foxglove: FoxgloveServer) -> web.Application:
 
 def build_worker_app(manager: MatchManager) -> web.Application:
     """A worker's application (no socket bound)."""
-    return _app(manager.settings, FoxgloveServer(LocalMatches(manager)))
+    return _app(manager.settings, FoxgloveServer(LocalMatches(manager), manager.limits))
 
 
 def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     """The daemon's application with its routes and no socket bound (no side effects)."""
-    app = _app(pool.settings, FoxgloveServer(WorkerMatches(pool)))
+    app = _app(pool.settings, FoxgloveServer(WorkerMatches(pool), pool.limits))
     app[POOL] = pool
     app[WEB_DIR] = web_dir
     app.router.add_get("/", index)

@@ -24,7 +24,8 @@ from typing import Protocol
 from aiohttp import WSMsgType, web
 from google.protobuf import descriptor_pb2
 
-from gametap import __version__
+from gametap import __version__, limits
+from gametap.limits import Limits
 from gametap.v1 import observe_pb2
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ class MatchSource(Protocol):
 
 
 class FoxgloveServer:
-    def __init__(self, source: MatchSource):
+    def __init__(self, source: MatchSource, limits: Limits | None = None):
         self.source = source
+        self.limits = limits or Limits()
         self._schema = base64.b64encode(file_descriptor_set()).decode()
         self._channel_of: dict[str, int] = {}   # match id -> channel id (never reused)
         self._match_of: dict[int, str] = {}
@@ -118,6 +120,11 @@ class FoxgloveServer:
             await ws.send_json({"op": "status", "level": STATUS_ERROR,
                                 "message": f"use the websocket subprotocol {SUBPROTOCOL}"})
             await ws.close(code=1002, message=b"subprotocol required")
+            return ws
+        if len(self._connections) >= self.limits["websockets"]:
+            error = limits.over("websockets", self.limits["websockets"], len(self._connections), "too many viewers")
+            await ws.send_json({"op": "status", "level": STATUS_ERROR, "message": str(error)})
+            await ws.close(code=1013, message=b"try again later")  # 1013: the server is overloaded
             return ws
         self._connections.add(conn)
         try:
@@ -192,6 +199,10 @@ class Connection:
         sub_id, channel_id = sub["id"], sub["channelId"]
         if sub_id in self.senders:
             raise ProtocolError(f"subscription id {sub_id} is in use")
+        limit = self.server.limits["subscriptions_per_websocket"]
+        if len(self.senders) >= limit:
+            raise ProtocolError(str(limits.over("subscriptions_per_websocket", limit, len(self.senders),
+                                                "too many subscriptions on this connection")))
         match_id = self.server.match_for_channel(channel_id)
         sub = self.server.source.subscribe(match_id, QUEUE_LIMIT) if match_id else None
         if sub is None:

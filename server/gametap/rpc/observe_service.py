@@ -34,9 +34,10 @@ class ObserveService:
 
     async def watch(self, request: opb.WatchRequest, context):
         try:
-            batches = self._batches(request, max_batch(request))
-            async for batch in batches:
-                yield wire.repeated_field(UPDATES, batch)
+            with self._manager.limits.watch.held(request.match_id[:64]):
+                batches = self._batches(request, max_batch(request))
+                async for batch in batches:
+                    yield wire.repeated_field(UPDATES, batch)
         except GametapError as e:
             await context.abort(code_for(e), str(e))
 

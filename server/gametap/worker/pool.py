@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from gametap import limits
 from gametap.auth import Role
 from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.game import Game
@@ -56,6 +57,7 @@ class WorkerHandle:
 class WorkerPool:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.limits = limits.Limits(settings.limits)
         self.game: Game = settings.make_game()
         # The daemon's own calls to its workers (the websocket's Watch streams) carry a token
         # of their own when the daemon asks for tokens.
@@ -242,6 +244,7 @@ class WorkerPool:
         validated = self.game.validate_config(config)  # InvalidArgument before any worker is involved
         if placement_group and not PLACEMENT_GROUP.fullmatch(placement_group):
             raise InvalidArgument("placement_group", f"{placement_group[:80]!r} is not 1..64 letters, digits or -_.")
+        self._check_room()
         w = self._place(placement_group)
         self._creating[w.index] = self._creating.get(w.index, 0) + 1
         try:
@@ -254,6 +257,13 @@ class WorkerPool:
         log.info("match %s: %s on %s, %d bots, seed %d, worker %d", match.id, mpb.Clock.Name(validated.clock),
                  validated.map, len(validated.bots), validated.seed, w.index)
         return match
+
+    def _check_room(self) -> None:
+        live = sum(1 for m in self._records.values() if m.status in (mpb.STARTING, mpb.RUNNING))
+        live += sum(self._creating.values())
+        limit = self.limits["matches"]
+        if live >= limit:
+            raise limits.over("matches", limit, live, "too many live matches")
 
     def record(self, match_id: str) -> mpb.Match:
         try:
