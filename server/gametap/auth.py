@@ -71,7 +71,7 @@ class Gate:
         """The token's role; every configured token is compared, in constant time."""
         found = None
         for known, role in self._tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
+            if hmac.compare_digest(known.encode(), token.encode("utf-8", "surrogateescape")):  # any bytes a header held
                 found = role
         return found
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import uvloop
 from aiohttp import web
 
-from gametap import __version__
+from gametap import __version__, logs
 from gametap import settings as settings_mod
 from gametap.errors import GametapError
 from gametap.httpapi.app import build_app
@@ -134,7 +134,7 @@ def describe_match(m: mpb.Match, game_bind: str) -> str:
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup()
     try:
         uvloop.run(serve(settings))
     except StartupError as e:

@@ -135,3 +135,30 @@ def test_the_websocket_needs_a_token(guarded):
         asyncio.run(connect(""))
     assert e.value.response.status_code == 401
     assert asyncio.run(connect(f"?token={VIEWER}"))["op"] == "serverInfo"
+
+
+def test_a_non_utf8_authorization_header_is_401_not_500(guarded):
+    import http.client
+    host, port = guarded.http.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.putrequest("GET", "/api/matches")
+    conn.putheader("Authorization", b"Bearer \xff\xfe-not-utf-8")
+    conn.endheaders()
+    assert conn.getresponse().status == 401
+    conn.close()
+
+
+def test_bad_requests_are_logged_on_one_line_and_tokens_never(guarded):
+    import socket
+    import time
+    host, port = guarded.http.rsplit(":", 1)
+    before = len(guarded.output)
+    with socket.create_connection((host, int(port)), timeout=30) as s:  # a request line of 9 KB
+        s.sendall(f"GET /api/matches?token={ADMIN}&pad={'x' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.recv(1000)
+    with socket.create_connection((host, int(port)), timeout=30) as s:  # a websocket handshake cut short
+        s.sendall(f"GET /ws?token={ADMIN} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".encode())
+    time.sleep(1.0)
+    logged = guarded.output[before:]
+    assert not any(ADMIN in line for line in logged), logged
+    assert not any(line.startswith(("Traceback", "  File ")) for line in logged), logged

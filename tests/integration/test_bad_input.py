@@ -95,3 +95,23 @@ def test_state_names_map_and_game_type(client):
     wait_ended(client, match.id)
     state = client.get_state(match.id)
     assert state.match.map == "oa_dm1" and state.match.game_type == wpb.GAME_TYPE_FFA
+
+
+@pytest.mark.parametrize("body", [b"\xff\xff\xff", b"\x0a\x05ab", b"\x0a" + b"\x80" * 11, b"\x0a\x02\xff\xfe"],
+                         ids=["bad-tag", "truncated", "overlong-varint", "not-utf8"])
+def test_undecodable_bodies_at_the_daemon_and_at_a_worker_are_invalid_argument(client, daemon, body):
+    """Bytes that are no request, sent to the daemon and straight to the match's worker (where
+    clients follow a match), get INVALID_ARGUMENT, not UNKNOWN."""
+    match = client.create_match(lockstep(bots=("Sarge",), max_frames=100_000))
+    try:
+        worker = f"127.0.0.1:{client.get_match(match.id).placement.grpc_port}"
+        for address in (daemon.grpc, worker):
+            with grpc.insecure_channel(address) as channel:
+                for method, kind in (("/gametap.v1.ObserveService/GetState", channel.unary_unary),
+                                     ("/gametap.v1.ObserveService/Watch", channel.unary_stream)):
+                    call = kind(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+                    code, details = status_of(lambda: call(body, timeout=10))
+                    assert code == grpc.StatusCode.INVALID_ARGUMENT, (address, method, code, details)
+                    assert details.startswith("request:")
+    finally:
+        client.stop_match(match.id)

@@ -17,7 +17,7 @@ from gametap.hub import Subscriber
 from gametap.manager import MatchManager
 from gametap.match import recording_on_disk
 from gametap.replay import Replay, update_head
-from gametap.rpc.status import code_for, serialized
+from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import observe_pb2 as opb
 
 SERVICE = "gametap.v1.ObserveService"
@@ -32,8 +32,9 @@ class ObserveService:
     def __init__(self, manager: MatchManager):
         self._manager = manager
 
-    async def watch(self, request: opb.WatchRequest, context):
+    async def watch(self, body: bytes, context):
         try:
+            request = parse_request(opb.WatchRequest, body)  # bytes from outside: INVALID_ARGUMENT if undecodable
             with self._manager.limits.watch.held(request.match_id[:64]):
                 batches = self._batches(request, max_batch(request))
                 async for batch in batches:
@@ -56,10 +57,10 @@ class ObserveService:
             return replayed(Replay(match.recording_path, request.from_frame), max_batch)
         return _replayed_then_live(match, request.from_frame, max_batch)
 
-    async def get_state(self, request: opb.GetStateRequest, context) -> bytes:
+    async def get_state(self, body: bytes, context) -> bytes:
         """A serialized GetStateResponse{state}."""
         try:
-            match = self._manager.get(request.match_id)
+            match = self._manager.get(parse_request(opb.GetStateRequest, body).match_id)
         except GametapError as e:
             await context.abort(code_for(e), str(e))
         return wire.bytes_field(STATE, match.world.state())
@@ -67,9 +68,9 @@ class ObserveService:
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Watch": grpc.unary_stream_rpc_method_handler(
-                self.watch, request_deserializer=opb.WatchRequest.FromString, response_serializer=serialized),
+                self.watch, request_deserializer=serialized, response_serializer=serialized),
             "GetState": grpc.unary_unary_rpc_method_handler(
-                self.get_state, request_deserializer=opb.GetStateRequest.FromString,
+                self.get_state, request_deserializer=serialized,
                 response_serializer=serialized),
         })
 

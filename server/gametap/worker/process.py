@@ -19,6 +19,7 @@ import sys
 import uvloop
 from aiohttp import web
 
+from gametap import logs
 from gametap.errors import GametapError, InvalidArgument
 from gametap.httpapi.app import build_worker_app
 from gametap.manager import MatchManager
@@ -176,8 +177,7 @@ async def serve(control_fd: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup()
     _die_with_parent()
     if len(argv) != 2 or not argv[1].isdigit():
         print("usage: python -m gametap.worker CONTROL_FD (the daemon starts workers)", file=sys.stderr)
