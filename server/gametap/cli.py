@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -27,8 +28,16 @@ from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 
 
+SERVER_ENV = "GAMETAP_SERVER"
+_COLOUR = re.compile(r"\^[^^]")  # Quake colour codes: ^ and one character (^^ is a caret)
+
+
 def _print_json(message) -> None:
-    print(json_format.MessageToJson(message, indent=2))
+    print(json_format.MessageToJson(message, indent=2, always_print_fields_with_no_presence=True))  # client 0 too
+
+
+class UsageError(Exception):
+    """A bad command line value: printed as one line, exit status 2."""
 
 
 def _bot(spec: str) -> mpb.BotConfig:
@@ -66,12 +75,18 @@ def _enum_arg(enum_type, prefix: str):
 
 
 def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
-    config = json_format.Parse(a.config_json, mpb.MatchConfig()) if a.config_json else mpb.MatchConfig()
+    try:
+        config = json_format.Parse(a.config_json, mpb.MatchConfig()) if a.config_json else mpb.MatchConfig()
+    except json_format.ParseError as e:
+        raise UsageError(f"--config-json: {e}") from None
     for field in ("map", "game_type", "clock", "seed", "max_frames", "keyframe_interval",
-                  "frag_limit", "time_limit_s", "server_fps", "capture_limit"):
+                  "frag_limit", "time_limit_s", "server_fps", "capture_limit", "hold_for_agents"):
         value = getattr(a, field)
         if value is not None:
-            setattr(config, field, value)
+            try:
+                setattr(config, field, value)
+            except ValueError:  # a negative number for an unsigned field, or one too large
+                raise UsageError(f"--{field.replace('_', '-')} {value}: out of range") from None
     config.bots.extend(a.bot or [])
     return config
 
@@ -125,7 +140,7 @@ def cmd_state(a, client: Client) -> int:
 
 
 def cmd_command(a, client: Client) -> int:
-    print(client.run_command(a.match_id, " ".join(a.command)))
+    print(_COLOUR.sub("", client.run_command(a.match_id, " ".join(a.command))))
     return 0
 
 
@@ -145,8 +160,7 @@ def cmd_watch(a, client: Client) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gametap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"gametap {__version__}")
-    p.add_argument("--server", default=DEFAULT_ADDRESS, help=f"daemon's gRPC address (default {DEFAULT_ADDRESS})")
-    p.add_argument("--token", help="the daemon's access token, when it asks for one (default: $GAMETAP_TOKEN)")
+    _connection_args(p, argparse.SUPPRESS)  # before the verb or after it
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("serve", help="run the daemon (by default with one REALTIME match on oa_dm1, 4 bots)")
@@ -170,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--time-limit-s", type=int)
     c.add_argument("--capture-limit", type=int)
     c.add_argument("--server-fps", type=int)
+    c.add_argument("--hold-for-agents", type=int, metavar="N", help="LOCKSTEP: wait for N agent slots, add them at once")
     c.add_argument("--config-json", help="a MatchConfig as JSON; the flags above override it")
     c.set_defaults(run=cmd_create)
 
@@ -191,18 +206,35 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--from-frame", type=_frame, default=0, metavar="N",
                    help="start at past frame N, replayed from the match's recording")
     w.set_defaults(run=cmd_watch)
+    for verb in sub.choices.values():
+        if verb.prog.split()[-1] != "serve":
+            _connection_args(verb, argparse.SUPPRESS)
     return p
+
+
+def _connection_args(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--server", default=default,
+                        help=f"daemon's gRPC address (default ${SERVER_ENV}, else {DEFAULT_ADDRESS})")
+    parser.add_argument("--token", default=default,
+                        help="the daemon's access token, when it asks for one (default: $GAMETAP_TOKEN)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "serve":
         return args.run(args)
-    with Client(args.server, token=args.token) as client:
+    server = getattr(args, "server", None) or os.environ.get(SERVER_ENV) or DEFAULT_ADDRESS
+    with Client(server, token=getattr(args, "token", None)) as client:
         try:
             return args.run(args, client)
+        except UsageError as e:
+            print(f"gametap: {e}", file=sys.stderr)
+            return 2
         except grpc.RpcError as e:
-            print(f"gametap: {e.code().name}: {e.details()}", file=sys.stderr)
+            if e.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (e.details() or "").lower():
+                print(f"gametap: no gametap daemon at {server} (start one with `gametap serve`)", file=sys.stderr)
+            else:
+                print(f"gametap: {e.code().name}: {e.details()}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             return 130

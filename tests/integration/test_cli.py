@@ -1,5 +1,6 @@
 """The `gametap` command line against the real daemon."""
 import json
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ def gametap(daemon, *args, check=True):
 
 def test_create_list_state_command_stop(daemon):
     created = json.loads(gametap(daemon, "create", "--clock", "lockstep", "--bot", "Sarge:2",
-                                 "--bot", "Grism", "--frag-limit", "50").stdout)
+                                 "--bot", "Grism", "--frag-limit", "5000").stdout)
     match_id = created["id"]
     assert created["config"]["clock"] == "LOCKSTEP" and created["config"]["bots"][0]["skill"] == 2
     listing = gametap(daemon, "list").stdout
@@ -46,3 +47,31 @@ def test_errors_are_reported_with_their_status(daemon):
     assert result.returncode == 1 and "NOT_FOUND" in result.stderr
     result = gametap(daemon, "create", "--clock", "sometimes", check=False)
     assert result.returncode == 2 and "realtime, lockstep" in result.stderr
+
+
+def test_cli_edges_have_clear_messages_not_tracebacks(daemon):
+    assert "Traceback" not in (r := gametap(daemon, "create", "--config-json", "{bad", check=False)).stderr
+    assert r.returncode == 2 and "--config-json" in r.stderr
+    r = gametap(daemon, "create", "--max-frames", "-5", check=False)
+    assert r.returncode == 2 and "--max-frames -5" in r.stderr and "Traceback" not in r.stderr
+    nobody = subprocess.run([sys.executable, "-m", "gametap", "list", "--server", "127.0.0.1:1"],
+                            capture_output=True, text=True, timeout=60)  # --server after the verb
+    assert nobody.returncode == 1 and "no gametap daemon at 127.0.0.1:1 (start one with `gametap serve`)" in nobody.stderr
+    via_env = subprocess.run([sys.executable, "-m", "gametap", "list"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "GAMETAP_SERVER": daemon.grpc})
+    assert via_env.returncode == 0 and "ID" in via_env.stdout
+
+
+def test_json_keeps_zero_fields_and_command_output_has_no_colour_codes(daemon):
+    held = json.loads(gametap(daemon, "create", "--clock", "lockstep", "--hold-for-agents", "1").stdout)
+    assert held["config"]["holdForAgents"] == 1
+    gametap(daemon, "stop", held["id"])
+    match = json.loads(gametap(daemon, "create", "--clock", "realtime", "--bot", "Sarge").stdout)
+    try:
+        state = wait_until(lambda: (s := json.loads(gametap(daemon, "state", match["id"]).stdout))["players"] and s,
+                           60, "the bot")
+        assert state["players"][0]["client"] == 0  # a zero is printed, not left out
+        status = gametap(daemon, "command", match["id"], "status").stdout
+        assert "Sarge" in status and "^7" not in status
+    finally:
+        gametap(daemon, "stop", match["id"])
