@@ -53,8 +53,11 @@ $(NATIVE_STAMP): $(wildcard native/src/* native/hotpath/* native/include/*) nati
 	$(MAKE) -C native PYTHON=$(CURDIR)/$(PY)
 	touch $@
 
+# make run GRPC=127.0.0.1:50052 HTTP=127.0.0.1:8081 ARGS="--config my.toml": other ports, more options.
+GRPC ?= 127.0.0.1:50051
+HTTP ?= 127.0.0.1:8080
 run: setup
-	$(VENV)/bin/gametap serve --state-dir .state
+	$(VENV)/bin/gametap serve --state-dir .state --grpc $(GRPC) --http $(HTTP) $(ARGS)
 
 test: setup
 	$(MAKE) -C native test PYTHON=$(CURDIR)/$(PY)
