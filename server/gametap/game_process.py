@@ -7,6 +7,7 @@ match's log file, the last lines are kept for failure reports, and listeners
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 LOG_TAIL_LINES = 200
+logger = logging.getLogger(__name__)
 
 
 class GameProcess:
@@ -53,10 +55,19 @@ class GameProcess:
         return ours
 
     async def _pump_output(self) -> None:
+        """Reads the game's output to its end (a full pipe would stall the game) into game.log,
+        the tail and the listeners. A log that cannot be written (a full disk) stops, logged;
+        the reading goes on."""
         assert self._proc and self._proc.stdout
         with open(self._log_path, "ab", buffering=0) as log:
+            writing = True
             while raw := await self._proc.stdout.readline():
-                log.write(raw)
+                if writing:
+                    try:
+                        log.write(raw)
+                    except OSError as e:
+                        writing = False
+                        logger.warning("%s stopped: %s; the game's output is still read", self._log_path, e)
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 self._tail.append(line)
                 for listener in list(self._listeners):
