@@ -169,3 +169,19 @@ def test_disconnect_and_reconnect(page, served):
     p.page.wait_for_function("() => window.gametap.world.players.size === 2", timeout=20000)
     # the browser logs the refused reconnects (the websocket's, and the asking which worker runs the match)
     assert [e for e in p.errors if "WebSocket" not in e and "ERR_CONNECTION_REFUSED" not in e] == []
+
+
+def test_the_status_bar_shows_the_servers_frame_rate_not_the_updates_received(page, served):
+    """A free-running LOCKSTEP game runs thousands of frames/s; a viewer gets at most 240 updates/s."""
+    p = page
+    with served["daemon"].client() as c:
+        match = c.create_match(mpb.MatchConfig(clock=mpb.LOCKSTEP, bots=[mpb.BotConfig(name="Grism", skill=1)],
+                                               max_frames=10**7))
+        try:
+            p.page.goto(f"http://{served['daemon'].http}/#/match/{match.id}")
+            p.page.wait_for_function("() => Number(document.getElementById('fps').textContent) > 1000", timeout=20000)
+            shown = float(p.page.inner_text("#fps"))
+            assert shown > 1000 and c.get_match(match.id).frames_per_second > 1000
+        finally:
+            c.stop_match(match.id)
+    assert p.errors == []
