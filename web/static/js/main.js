@@ -85,6 +85,17 @@ async function refreshMatchList() {
   }
 }
 
+// The game's frame rate as the daemon measures it (Match.frames_per_second), not one derived
+// from the updates this page happens to receive.
+async function refreshServerRate() {
+  if (!app.matchId) return;
+  try {
+    const { matches } = await (await fetch(withToken("/api/matches"))).json();
+    const m = matches.find((x) => x.id === app.matchId);
+    if (m) $("fps").textContent = (m.framesPerSecond || 0).toFixed(m.framesPerSecond < 100 ? 1 : 0);
+  } catch { /* the daemon does not answer: the connection state says so */ }
+}
+
 // ---- the match view ----
 
 function openMatch(id) {
@@ -237,6 +248,7 @@ function boot() {
   });
   window.addEventListener("hashchange", route);
   setInterval(refreshMatchList, 2000);
+  setInterval(refreshServerRate, 1000);
   route();
   requestAnimationFrame(frame);
 }

@@ -120,7 +120,6 @@ export function renderStatus(world, live) {
   const m = world.match || {};
   $("frame").textContent = world.frame;
   $("gametime").textContent = gameTime(world.levelTimeMs);
-  $("fps").textContent = world.fps.toFixed(world.fps < 100 ? 1 : 0);
   $("mapname").textContent = m.map || "—";
   const phase = ["", "warmup", "playing", "intermission"][m.phase || 0] || "";
   $("phase").textContent = phase;

@@ -18,14 +18,11 @@ export class World {
     this.log = []; // {frame, timeMs, event}
     this.kills = []; // {wallTime, kill}
     this.hasState = false;
-    this.fps = 0;
-    this._rate = []; // [wallTime, frame]
   }
 
   apply(update) {
     if (update.keyframe) this._keyframe(update.keyframe);
     else if (update.delta) this._delta(update.delta);
-    this._measure();
   }
 
   _keyframe(s) {
@@ -65,14 +62,6 @@ export class World {
     }
     if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
     if (this.kills.length > 20) this.kills.splice(0, this.kills.length - 20);
-  }
-
-  _measure() {
-    const now = performance.now();
-    this._rate.push([now, this.frame]);
-    while (this._rate.length > 2 && now - this._rate[0][0] > 2000) this._rate.shift();
-    const [t0, f0] = this._rate[0];
-    this.fps = now > t0 ? ((this.frame - f0) * 1000) / (now - t0) : 0;
   }
 
   /** A frozen view for a paused display (records are replaced, never changed, by updates). */
