@@ -67,6 +67,10 @@ class Gate:
     def enabled(self) -> bool:
         return bool(self._tokens)
 
+    def replace(self, tokens: dict[str, Role]) -> None:
+        """New tokens (SIGHUP): calls from now on are checked against these."""
+        self._tokens = dict(tokens)
+
     def role_of(self, token: str) -> Role | None:
         """The token's role; every configured token is compared, in constant time."""
         found = None

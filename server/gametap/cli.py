@@ -93,8 +93,9 @@ def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
 
 def cmd_serve(a: argparse.Namespace) -> int:
     from gametap import daemon, settings
+    path = a.config or settings.service_credential()
     try:
-        s = settings.load(a.config or settings.service_credential())
+        s = settings.load(path)
     except settings.SettingsError as e:
         print(f"gametap: bad config: {e}", file=sys.stderr)
         return 2
@@ -104,7 +105,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     s = s.with_overrides(grpc=a.grpc, http=a.http, state_dir=a.state_dir, workers=a.workers)
     if a.no_default_match:
         s = dataclasses.replace(s, default_match=None)
-    return daemon.run(s)
+    return daemon.run(s, config=path)
 
 
 def cmd_create(a, client: Client) -> int:

@@ -10,6 +10,7 @@ import gc
 import logging
 import signal
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 import uvloop
@@ -53,7 +54,8 @@ async def _start_http(pool: WorkerPool, address: str, web_dir) -> tuple[web.AppR
     return runner, f"{host}:{bound[1]}"
 
 
-async def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+async def serve(settings: Settings, announce: Callable[[str], None] = print, config: Path | None = None) -> None:
+    """config: the settings file SIGHUP reloads tokens and limits from."""
     # Games run in their match's folder: every path they are given must be absolute.
     settings = dataclasses.replace(settings, state_dir=settings.state_dir.expanduser().resolve())
     problems = settings.problems()
@@ -76,6 +78,8 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloader = Reloader(pool, config)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reloader.reload()))
     http_runner = alive = None
     notifier = Notifier()
     try:
@@ -112,8 +116,36 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
         await server.stop(grace=2)
         if http_runner is not None:
             await http_runner.cleanup()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+
+
+# SIGHUP reloads [auth.tokens] and [limits]; a change to these needs a restart (and is said so).
+NEEDS_RESTART = ("grpc", "http", "game_bind", "web_dir", "workers", "worker_ports", "pin_workers", "game_ports",
+                 "client_timeout_s", "install", "library", "record", "record_max_bytes")
+
+
+class Reloader:
+    """SIGHUP: the settings file read again; its tokens and limits take effect at once."""
+
+    def __init__(self, pool: WorkerPool, config: Path | None):
+        self.pool, self.config = pool, config
+        self.last = settings_mod.load(config) if config else None  # as the file said (before command-line options)
+
+    async def reload(self) -> None:
+        if self.config is None:
+            log.warning("SIGHUP: the daemon was started without a settings file; nothing to reload")
+            return
+        try:
+            new = settings_mod.load(self.config)
+            await self.pool.reload(new)
+        except (settings_mod.SettingsError, GametapError) as e:
+            log.error("SIGHUP: %s; the tokens and limits in force stay", e)
+            return
+        others = [name for name in NEEDS_RESTART if getattr(new, name) != getattr(self.last, name)]
+        self.last = new
+        log.info("SIGHUP: reloaded %s: %d tokens, limits %s%s", self.config, len(new.tokens), new.limits or "(defaults)",
+                 f"; changed, but needing a restart: {', '.join(others)}" if others else "")
 
 
 async def _status(pool: WorkerPool) -> str:
@@ -133,10 +165,10 @@ def describe_match(m: mpb.Match, game_bind: str) -> str:
     return text
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, config: Path | None = None) -> int:
     logs.setup()
     try:
-        uvloop.run(serve(settings))
+        uvloop.run(serve(settings, config=config))
     except StartupError as e:
         print(f"gametap: {e}", file=sys.stderr)
         return 2

@@ -68,6 +68,13 @@ class Limits:
     def __getitem__(self, name: str) -> int:
         return self.values[name]
 
+    def update(self, values: dict[str, int]) -> None:
+        """New bounds (SIGHUP); streams open now stay open, new ones meet the new bounds."""
+        self.values = {**DEFAULTS, **values}
+        v = self.values
+        self.play.per_match, self.play.total = v["play_streams_per_match"], v["play_streams"]
+        self.watch.per_match, self.watch.total = v["watch_streams_per_match"], v["watch_streams"]
+
 
 def parse(table: dict) -> dict[str, int]:
     """The [limits] table of a settings file: known names, whole numbers >= 1."""

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from gametap.auth import Gate
 from gametap.errors import NotFound
 from gametap.game import Game
 from gametap.game_ports import GamePorts
@@ -29,6 +30,7 @@ class MatchManager:
         self._listeners: list[Callable[[str, Match], None]] = []
         self.game_ports = GamePorts(settings.game_bind, settings.game_ports, settings.game_ports_text)
         self.limits = Limits(settings.limits)  # this worker's streams
+        self.gate = Gate(settings.tokens)       # this worker's token check (gRPC and websocket)
 
     def add_listener(self, listener: Callable[[str, Match], None]) -> None:
         """listener("created" | "changed" | "removed", match) hears of matches coming, changing

@@ -32,7 +32,6 @@ from gametap.errors import GametapError
 from gametap.httpapi.foxglove import FoxgloveServer
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.manager import MatchManager
-from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
 
@@ -49,9 +48,9 @@ VENDOR = {  # URL name -> file under web/node_modules
 }
 
 
-def _app(settings: Settings, foxglove: FoxgloveServer) -> web.Application:
+def _app(gate: Gate, foxglove: FoxgloveServer) -> web.Application:
     app = web.Application(middlewares=[require_token])
-    app[GATE] = Gate(settings.tokens)
+    app[GATE] = gate
     app[FOXGLOVE] = foxglove
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", foxglove.handle)
@@ -61,12 +60,12 @@ def _app(settings: Settings, foxglove: FoxgloveServer) -> web.Application:
 
 def build_worker_app(manager: MatchManager) -> web.Application:
     """A worker's application (no socket bound)."""
-    return _app(manager.settings, FoxgloveServer(LocalMatches(manager), manager.limits))
+    return _app(manager.gate, FoxgloveServer(LocalMatches(manager), manager.limits))
 
 
 def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     """The daemon's application with its routes and no socket bound (no side effects)."""
-    app = _app(pool.settings, FoxgloveServer(WorkerMatches(pool), pool.limits))
+    app = _app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits))
     app[POOL] = pool
     app[WEB_DIR] = web_dir
     app.router.add_get("/", index)

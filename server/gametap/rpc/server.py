@@ -13,7 +13,6 @@ from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import MatchService
 from gametap.rpc.observe_service import ObserveService
 from gametap.rpc.proxy import Proxy
-from gametap.settings import Settings
 from gametap.v1 import agent_pb2, match_pb2, match_pb2_grpc, observe_pb2
 from gametap.worker.pool import WorkerPool
 
@@ -31,14 +30,14 @@ SERVER_OPTIONS = [
 ]
 
 
-def _server(settings: Settings) -> grpc.aio.Server:
-    gate = Gate(settings.tokens)
-    return grpc.aio.server(interceptors=[AuthInterceptor(gate)] if gate.enabled else [], options=SERVER_OPTIONS)
+def _server(gate: Gate) -> grpc.aio.Server:
+    """Always with the token check: a reload may bring tokens to a daemon that had none."""
+    return grpc.aio.server(interceptors=[AuthInterceptor(gate)], options=SERVER_OPTIONS)
 
 
 def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:
     """The daemon's server with every service added and no port bound (no side effects)."""
-    server = _server(pool.settings)
+    server = _server(pool.gate)
     match_pb2_grpc.add_MatchServiceServicer_to_server(MatchService(pool), server)
     proxy = Proxy(pool)
     server.add_generic_rpc_handlers(proxy.handlers())
@@ -51,7 +50,7 @@ def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthSe
 
 def build_worker_server(manager: MatchManager) -> grpc.aio.Server:
     """A worker's server: its matches' Watch, GetState and Play (no port bound)."""
-    server = _server(manager.settings)
+    server = _server(manager.gate)
     server.add_generic_rpc_handlers((ObserveService(manager).handler(), AgentService(manager).handler()))
     return server
 

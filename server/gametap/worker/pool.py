@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap import limits
-from gametap.auth import Role
+from gametap.auth import Gate, Role
 from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.game import Game
 from gametap.match import new_match_id
@@ -61,10 +61,10 @@ class WorkerPool:
         self.game: Game = settings.make_game()
         # The daemon's own calls to its workers (the websocket's Watch streams) carry a token
         # of their own when the daemon asks for tokens.
-        self._internal_token = secrets.token_hex(24)
-        self.internal_metadata = (("authorization", f"Bearer {self._internal_token}"),) if settings.tokens else ()
-        self._worker_settings = dataclasses.replace(
-            settings, tokens={**settings.tokens, self._internal_token: Role.ADMIN}) if settings.tokens else settings
+        self._internal_token = secrets.token_hex(24)  # always sent: a reload may bring tokens
+        self.internal_metadata = (("authorization", f"Bearer {self._internal_token}"),)
+        self._worker_settings = dataclasses.replace(settings, tokens=self._worker_tokens(settings.tokens))
+        self.gate = Gate(settings.tokens)  # the daemon's own token check (gRPC and HTTP)
         self._channels: dict[tuple[int, int], grpc.aio.Channel] = {}
         self.workers: list[WorkerHandle] = [WorkerHandle(i) for i in range(settings.workers)]
         self._records: dict[str, mpb.Match] = {}  # every match the daemon knows, as last heard
@@ -257,6 +257,20 @@ class WorkerPool:
         log.info("match %s: %s on %s, %d bots, seed %d, worker %d", match.id, mpb.Clock.Name(validated.clock),
                  validated.map, len(validated.bots), validated.seed, w.index)
         return match
+
+    def _worker_tokens(self, tokens: dict[str, Role]) -> dict[str, Role]:
+        """The workers' tokens: the daemon's, plus its own for its calls to them (none: no check)."""
+        return {**tokens, self._internal_token: Role.ADMIN} if tokens else {}
+
+    async def reload(self, settings: Settings) -> None:
+        """New tokens and limits (SIGHUP), here and in every worker; matches go on."""
+        self.gate.replace(settings.tokens)
+        self.limits.update(settings.limits)
+        tokens = {t: int(role) for t, role in self._worker_tokens(settings.tokens).items()}
+        self._worker_settings = dataclasses.replace(self._worker_settings, tokens=self._worker_tokens(settings.tokens),
+                                                    limits=settings.limits)  # for workers started later
+        await asyncio.gather(*(self._request(w, "reload", tokens=tokens, limits=settings.limits)
+                               for w in self.workers if w.alive))
 
     def _check_room(self) -> None:
         live = sum(1 for m in self._records.values() if m.status in (mpb.STARTING, mpb.RUNNING))

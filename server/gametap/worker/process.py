@@ -20,6 +20,7 @@ import uvloop
 from aiohttp import web
 
 from gametap import logs
+from gametap.auth import Role
 from gametap.errors import GametapError, InvalidArgument
 from gametap.httpapi.app import build_worker_app
 from gametap.manager import MatchManager
@@ -75,6 +76,11 @@ class Worker:
             log.exception("worker %d: request %s failed", self.index, message.get("op"))
             reply = control.error_reply(request_id, e)
         self.channel.send(reply)
+
+    async def op_reload(self, m: dict) -> bool:
+        self.manager.gate.replace({token: Role(role) for token, role in m["tokens"].items()})
+        self.manager.limits.update(m["limits"])
+        return True
 
     async def op_create(self, m: dict) -> bytes:
         match = await self.manager.create(mpb.MatchConfig.FromString(m["config"]), match_id=m["match_id"])
