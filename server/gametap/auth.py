@@ -24,6 +24,7 @@ class Role(enum.IntEnum):
 METHOD_ROLES = {
     "/gametap.v1.MatchService/ListMatches": Role.OBSERVE,
     "/gametap.v1.MatchService/GetMatch": Role.OBSERVE,
+    "/gametap.v1.MatchService/DescribeGame": Role.OBSERVE,
     "/gametap.v1.MatchService/CreateMatch": Role.ADMIN,
     "/gametap.v1.MatchService/StopMatch": Role.ADMIN,
     "/gametap.v1.MatchService/RunCommand": Role.ADMIN,

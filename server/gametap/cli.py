@@ -2,7 +2,7 @@
 
     gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR] [--workers N]
     gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
-    gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID
+    gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID | maps | bots
 """
 from __future__ import annotations
 
@@ -125,6 +125,20 @@ def cmd_list(a, client: Client) -> int:
     return 0
 
 
+def cmd_maps(a, client: Client) -> int:
+    for m in client.describe_game().maps:
+        print(m.name if m.bots_navigate else f"{m.name}   (no bot navigation: bots stand still)")
+    return 0
+
+
+def cmd_bots(a, client: Client) -> int:
+    game = client.describe_game()
+    print("\n".join(game.bots))
+    print(f"(a match holds {game.max_players} players, at most {game.max_bot_players} of them bots and agents)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_get(a, client: Client) -> int:
     _print_json(client.get_match(a.match_id))
     return 0
@@ -189,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config-json", help="a MatchConfig as JSON; the flags above override it")
     c.set_defaults(run=cmd_create)
 
+    sub.add_parser("maps", help="the maps a match can use").set_defaults(run=cmd_maps)
+    sub.add_parser("bots", help="the bots a match can add").set_defaults(run=cmd_bots)
     ls = sub.add_parser("list", help="list matches")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(run=cmd_list)

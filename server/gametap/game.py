@@ -82,6 +82,10 @@ class Game(ABC):
         """What is missing to run this game on this machine (empty: ready)."""
 
     @abstractmethod
+    def describe(self) -> mpb.GameDescription:
+        """The maps, bots and player limits a MatchConfig can choose from."""
+
+    @abstractmethod
     def validate_config(self, config: mpb.MatchConfig) -> mpb.MatchConfig:
         """A copy with defaults filled in; raises InvalidArgument naming the bad field."""
 

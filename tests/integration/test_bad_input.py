@@ -115,3 +115,13 @@ def test_undecodable_bodies_at_the_daemon_and_at_a_worker_are_invalid_argument(c
                     assert details.startswith("request:")
     finally:
         client.stop_match(match.id)
+
+
+@pytest.mark.parametrize("method", ["CreateMatch", "ListMatches", "GetMatch", "StopMatch", "RunCommand", "DescribeGame"])
+def test_undecodable_match_service_bodies_are_invalid_argument(daemon, method):
+    with grpc.insecure_channel(daemon.grpc) as channel:
+        call = channel.unary_unary(f"/gametap.v1.MatchService/{method}", request_serializer=lambda b: b,
+                                   response_deserializer=lambda b: b)
+        code, details = status_of(lambda: call(b"\xff\xff\xff", timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("request:"), (code, details)
+    assert not any("Traceback" in line for line in daemon.output[-50:])

@@ -75,3 +75,10 @@ def test_json_keeps_zero_fields_and_command_output_has_no_colour_codes(daemon):
         assert "Sarge" in status and "^7" not in status
     finally:
         gametap(daemon, "stop", match["id"])
+
+
+def test_maps_and_bots_from_the_daemon(daemon):
+    maps = gametap(daemon, "maps").stdout.splitlines()
+    assert "oa_dm1" in maps  # oa_dm1 has bot navigation: no note after its name
+    bots = gametap(daemon, "bots")
+    assert "Sarge" in bots.stdout.split() and "at most 24 of them bots and agents" in bots.stderr

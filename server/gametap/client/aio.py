@@ -63,6 +63,9 @@ class AsyncClient:
         self._placed[match.id] = worker_address(self.address, match) or ""
         return match
 
+    async def describe_game(self) -> mpb.GameDescription:
+        return await self.matches.DescribeGame(mpb.DescribeGameRequest(), timeout=self.timeout_s)
+
     async def list_matches(self) -> list[mpb.Match]:
         return list((await self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s)).matches)
 

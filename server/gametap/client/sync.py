@@ -81,6 +81,10 @@ class Client:
         request = mpb.CreateMatchRequest(config=config, placement_group=placement_group)
         return PendingMatch(self, self.matches.CreateMatch.future(request, timeout=self.timeout_s))
 
+    def describe_game(self) -> mpb.GameDescription:
+        """The maps, bots and player limits of the game the daemon hosts."""
+        return self.matches.DescribeGame(mpb.DescribeGameRequest(), timeout=self.timeout_s)
+
     def list_matches(self) -> list[mpb.Match]:
         return list(self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s).matches)
 

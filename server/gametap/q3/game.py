@@ -47,6 +47,13 @@ class OpenArena(game.Game):
             out.append(f"{self._library} is missing (build it with `make native`, or set GAMETAP_LIBRARY)")
         return out
 
+    def describe(self) -> mpb.GameDescription:
+        data = self.data
+        return mpb.GameDescription(
+            game=self.name, bots=sorted(data.bots.values()), max_players=self.max_players,
+            max_bot_players=self.max_bot_players,
+            maps=[mpb.MapInfo(name=m, bots_navigate=m in data.maps_with_bots) for m in sorted(data.maps)])
+
     def validate_config(self, config: mpb.MatchConfig) -> mpb.MatchConfig:
         return match_config.validate(config, self.data)
 

@@ -13,7 +13,7 @@ from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import MatchService
 from gametap.rpc.observe_service import ObserveService
 from gametap.rpc.proxy import Proxy
-from gametap.v1 import agent_pb2, match_pb2, match_pb2_grpc, observe_pb2
+from gametap.v1 import agent_pb2, match_pb2, observe_pb2
 from gametap.worker.pool import WorkerPool
 
 SERVICE_NAMES = (
@@ -38,7 +38,7 @@ def _server(gate: Gate) -> grpc.aio.Server:
 def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:
     """The daemon's server with every service added and no port bound (no side effects)."""
     server = _server(pool.gate)
-    match_pb2_grpc.add_MatchServiceServicer_to_server(MatchService(pool), server)
+    server.add_generic_rpc_handlers((MatchService(pool).handler(),))
     proxy = Proxy(pool)
     server.add_generic_rpc_handlers(proxy.handlers())
     health_servicer = health.aio.HealthServicer()

@@ -2,7 +2,6 @@
 that keep messages as bytes."""
 from __future__ import annotations
 
-import functools
 
 import grpc
 
@@ -47,14 +46,3 @@ def parse_request(message_type, data: bytes):
 
 def code_for(error: GametapError) -> grpc.StatusCode:
     return _CODES.get(type(error), grpc.StatusCode.INTERNAL)
-
-
-def translate_errors(method):
-    """Turns a GametapError raised by a unary handler into the matching gRPC status."""
-    @functools.wraps(method)
-    async def wrapper(self, request, context):
-        try:
-            return await method(self, request, context)
-        except GametapError as e:
-            await context.abort(code_for(e), str(e))
-    return wrapper
