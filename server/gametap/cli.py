@@ -27,7 +27,6 @@ from gametap.client.sync import DEFAULT_ADDRESS, Client
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 
-
 SERVER_ENV = "GAMETAP_SERVER"
 _COLOUR = re.compile(r"\^[^^]")  # Quake colour codes: ^ and one character (^^ is a caret)
 

@@ -10,8 +10,8 @@ import gc
 import logging
 import signal
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import uvloop
 from aiohttp import web

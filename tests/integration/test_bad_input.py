@@ -110,7 +110,7 @@ def test_undecodable_bodies_at_the_daemon_and_at_a_worker_are_invalid_argument(c
                 for method, kind in (("/gametap.v1.ObserveService/GetState", channel.unary_unary),
                                      ("/gametap.v1.ObserveService/Watch", channel.unary_stream)):
                     call = kind(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-                    code, details = status_of(lambda: call(body, timeout=10))
+                    code, details = status_of(lambda call=call: call(body, timeout=10))
                     assert code == grpc.StatusCode.INVALID_ARGUMENT, (address, method, code, details)
                     assert details.startswith("request:")
     finally:

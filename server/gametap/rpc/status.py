@@ -2,7 +2,6 @@
 that keep messages as bytes."""
 from __future__ import annotations
 
-
 import grpc
 
 from gametap.errors import (
