@@ -112,6 +112,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
         notifier.stopping()
         if alive is not None:
             alive.cancel()
+        notifier.close()
         await pool.shutdown()
         await server.stop(grace=2)
         if http_runner is not None:

@@ -82,7 +82,7 @@ class Recorder:
         self._stop(f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)")
 
     def _stop_on(self, error: OSError) -> None:
-        self._stop(f"writing it failed: {error.strerror or error}")
+        self._stop(_write_failed(error))
 
     def _stop(self, reason: str) -> None:
         self.stopped = reason
@@ -108,8 +108,12 @@ class Recorder:
                 file.close()
             except OSError as e:  # the buffered rest could not be written (a full disk)
                 if not self.stopped:
-                    self.stopped = f"writing it failed: {e.strerror or e}"
+                    self.stopped = _write_failed(e)
                     log.warning("recording %s: its last part was lost: %s", self.path, self.stopped)
+
+
+def _write_failed(error: OSError) -> str:
+    return f"writing it failed: {error.strerror or error}"
 
 
 @dataclass

@@ -95,14 +95,14 @@ class AgentHost:
         if self.match.is_ended:
             raise FailedPrecondition(f"match {self.match.id} is {mpb.MatchStatus.Name(self.match.status)}")
         slots = self.game.validate_join(req, self.match.config)
-        playing = max(len(self.world.players()),  # the configured bots count even before they are in
-                      len(self.match.config.bots) + sum(len(s.slots) for s in self.sessions if s.active))
-        taken = playing + sum(len(s.slots) for s in self.joining + self.gathered)
+        bots = len(self.match.config.bots)  # the configured bots count even before they are in
+        agents = sum(len(s.slots) for s in self.sessions if s.active)
+        coming = sum(len(s.slots) for s in self.joining + self.gathered + self._deferred)
+        taken = max(len(self.world.players()), bots + agents) + coming
         limit = self.game.max_players
         if taken + len(slots) > limit:
             raise ResourceExhausted(f"the match is full: {taken} of {limit} player slots are taken")
-        pending = self.joining + self.gathered + self._deferred
-        driven = len(self.match.config.bots) + sum(len(s.slots) for s in self.sessions if s.active or s in pending)
+        driven = bots + agents + coming
         if driven + len(slots) > self.game.max_bot_players:
             raise ResourceExhausted(f"the game module runs at most {self.game.max_bot_players} bots and agents' players "
                                     f"in a match; {driven} are taken")

@@ -116,7 +116,7 @@ class OpenArena(game.Game):
             raise InvalidArgument(f"{where}.bot_skill", f"{spec.bot_skill} is outside 1..5")
         team = _TEAM_WORDS.get(spec.team, "free")
         return game.Slot(name=spec.name, pvs=spec.visibility == apb.PVS,
-                         addbot_command=f'addbot {bot} {spec.bot_skill or 3} {team} 0 "{spec.name}"\n{launch.JOIN_PACE}')
+                         addbot_command=launch.addbot(bot, spec.bot_skill or 3, team, spec.name))
 
     def hot_path_timings(self) -> dict[str, tuple[int, float]]:
         return _hotpath.timings()

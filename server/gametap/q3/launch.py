@@ -78,12 +78,19 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
     return argv + ["+map", config.map, "+exec", START_SCRIPT]
 
 
+def addbot(bot: str, skill: int, team: str = "", name: str = "") -> str:
+    """The game's `addbot <bot> [skill] [team] [msec delay] [altname]`, then JOIN_PACE."""
+    words = ["addbot", bot, str(skill)]
+    if name:  # the arguments are positional: an altname needs a team and a delay before it
+        words += [team or "free", "0", f'"{name}"']
+    elif team:
+        words.append(team)
+    return " ".join(words) + "\n" + JOIN_PACE
+
+
 def start_script(config: mpb.MatchConfig) -> str:
     """The commands START_SCRIPT holds: the map-start commands, then one addbot per bot."""
-    lines = list(MAP_START_COMMANDS)
-    for bot in config.bots:
-        team = f" {_TEAM_NAMES[bot.team]}" if bot.team in _TEAM_NAMES else ""
-        lines += [f"addbot {bot.name} {bot.skill}{team}", JOIN_PACE]
+    lines = [*MAP_START_COMMANDS, *(addbot(b.name, b.skill, _TEAM_NAMES.get(b.team, "")) for b in config.bots)]
     return "\n".join(lines) + "\n"
 
 

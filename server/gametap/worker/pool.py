@@ -59,9 +59,9 @@ class WorkerPool:
         self.settings = settings
         self.limits = limits.Limits(settings.limits)
         self.game: Game = settings.make_game()
-        # The daemon's own calls to its workers (the websocket's Watch streams) carry a token
-        # of their own when the daemon asks for tokens.
-        self._internal_token = secrets.token_hex(24)  # always sent: a reload may bring tokens
+        # The daemon's own calls to its workers (the websocket's Watch streams) carry a token of
+        # their own, always: a reload may bring tokens to a daemon that started with none.
+        self._internal_token = secrets.token_hex(24)
         self.internal_metadata = (("authorization", f"Bearer {self._internal_token}"),)
         self._worker_settings = dataclasses.replace(settings, tokens=self._worker_tokens(settings.tokens))
         self.gate = Gate(settings.tokens)  # the daemon's own token check (gRPC and HTTP)
@@ -266,10 +266,11 @@ class WorkerPool:
         """New tokens and limits (SIGHUP), here and in every worker; matches go on."""
         self.gate.replace(settings.tokens)
         self.limits.update(settings.limits)
-        tokens = {t: int(role) for t, role in self._worker_tokens(settings.tokens).items()}
-        self._worker_settings = dataclasses.replace(self._worker_settings, tokens=self._worker_tokens(settings.tokens),
+        tokens = self._worker_tokens(settings.tokens)
+        self._worker_settings = dataclasses.replace(self._worker_settings, tokens=tokens,
                                                     limits=settings.limits)  # for workers started later
-        await asyncio.gather(*(self._request(w, "reload", tokens=tokens, limits=settings.limits)
+        wire_tokens = {t: int(role) for t, role in tokens.items()}
+        await asyncio.gather(*(self._request(w, "reload", tokens=wire_tokens, limits=settings.limits)
                                for w in self.workers if w.alive))
 
     def _check_room(self) -> None:

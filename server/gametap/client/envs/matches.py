@@ -220,7 +220,7 @@ class MatchVector:
         stepped, final = [], []
         for i, member in other:
             sub = self.subs[i]
-            self._settle(i)
+            self._settle([i], i)
             if not self._acted[i]:
                 self._started(sub, result)
                 continue
@@ -239,24 +239,22 @@ class MatchVector:
         if stepped:
             self._account(np.array(stepped, np.int64), np.array(final, bool))
 
-    def _settle(self, i: int) -> None:
-        """Sub-env i's result is in: ready, its last step's outcome cleared."""
-        self.waiting[i] = False
-        self._ready.append(i)
-        self._reward[i], self._terminated[i], self._truncated[i] = 0, False, False
-        self._error[i], self._has_error[i] = "", False
+    def _settle(self, ids: list[int], at) -> None:
+        """The results of sub-envs ids (at: the same, as an index, indices or a slice) are in:
+        ready, their last step's outcome cleared."""
+        self.waiting[at] = False
+        self._ready.extend(ids)
+        self._reward[at], self._terminated[at], self._truncated[at] = 0, False, False
+        self._error[at], self._has_error[at] = "", False
 
     def _absorb_plain(self, plain: list) -> None:
         """Steps of sub-envs whose agents are all in (the usual case): one array operation each."""
         ids = [i for i, _ in plain]
-        self._ready.extend(ids)
         rows = np.frombuffer(b"".join(obs.features for _, obs in plain), np.float32)
         final = np.array([obs.final for _, obs in plain], bool)
         frames = [obs.frame for _, obs in plain]
         at = slice(None) if ids == self._all else np.array(ids, np.int64)  # every sub-env: views, not copies
-        self.waiting[at] = False
-        self._terminated[at] = False
-        self._error[at], self._has_error[at] = "", False
+        self._settle(ids, at)
         self.feats[at] = rows.reshape(len(ids), self.k, features.SIZE)
         self.frames[at] = frames
         self._account(at, final)
