@@ -9,15 +9,26 @@
 
 #define FAIL(...) (snprintf(err, err_size, __VA_ARGS__), -1)
 
+/* Checks count gt_usercmd_record_t at *pos and moves past them: 0; or the first record's
+ * client that is no slot; or -1 if they run past the n bytes. */
+static int usercmd_records(const uint8_t *p, size_t n, size_t *pos, uint16_t count)
+{
+    if ((size_t)count * sizeof(gt_usercmd_record_t) > n - *pos)
+        return -1;
+    for (uint16_t i = 0; i < count; i++, *pos += sizeof(gt_usercmd_record_t))
+        if (rd_u16(p + *pos) >= NPLAYERS)
+            return rd_u16(p + *pos);
+    return 0;
+}
+
 int q3_decode_frame(const uint8_t *p, size_t n, struct q3_frame *f, char *err, size_t err_size)
 {
     gt_frame_header_t h;
     if (n < sizeof(h))
         return FAIL("FRAME: %zu bytes is shorter than its %zu-byte header", n, sizeof(h));
     memcpy(&h, p, sizeof(h));
-    if (h.reserved || h.reserved2 || (h.flags & ~(GT_FRAME_CAPTURED | GT_FRAME_RESET)))
-        return FAIL("FRAME %u: unknown flags %#x or reserved fields %u, %u", h.frame, h.flags, h.reserved,
-                    h.reserved2);
+    if (h.reserved2 || (h.flags & ~(GT_FRAME_CAPTURED | GT_FRAME_RESET)))
+        return FAIL("FRAME %u: unknown flags %#x or reserved field %u", h.frame, h.flags, h.reserved2);
     f->frame = h.frame;
     f->level_time = h.level_time_ms;
     f->flags = h.flags;
@@ -65,14 +76,10 @@ int q3_decode_frame(const uint8_t *p, size_t n, struct q3_frame *f, char *err, s
     }
     f->n_usercmds = h.n_usercmds;
     f->usercmds = p + pos;
-    if ((size_t)h.n_usercmds * sizeof(gt_usercmd_record_t) > n - pos)
-        return FAIL("FRAME %u: truncated usercmd records", h.frame);
-    for (uint16_t i = 0; i < h.n_usercmds; i++) {
-        uint16_t client = rd_u16(p + pos);
-        if (client >= NPLAYERS)
-            return FAIL("FRAME %u: usercmd record for client %u", h.frame, client);
-        pos += sizeof(gt_usercmd_record_t);
-    }
+    int bad = usercmd_records(p, n, &pos, h.n_usercmds);
+    if (bad)
+        return bad < 0 ? FAIL("FRAME %u: truncated usercmd records", h.frame)
+                       : FAIL("FRAME %u: usercmd record for client %d", h.frame, bad);
     f->n_visibility = h.n_visibility;
     f->visibility = p + pos;
     for (uint16_t i = 0; i < h.n_visibility; i++) {
@@ -87,6 +94,12 @@ int q3_decode_frame(const uint8_t *p, size_t n, struct q3_frame *f, char *err, s
                 return FAIL("FRAME %u: visibility record names entity %u", h.frame, rd_u16(p + pos + 2 * k));
         pos += (size_t)count * 2;
     }
+    f->n_applied = h.n_applied;
+    f->applied = p + pos;
+    bad = usercmd_records(p, n, &pos, h.n_applied);
+    if (bad)
+        return bad < 0 ? FAIL("FRAME %u: truncated applied-command records", h.frame)
+                       : FAIL("FRAME %u: applied-command record for client %d", h.frame, bad);
     if (h.log_size != n - pos)
         return FAIL("FRAME %u: %zu bytes left for a %u-byte log", h.frame, n - pos, h.log_size);
     f->log = p + pos;

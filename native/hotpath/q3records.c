@@ -42,6 +42,20 @@ static void write_vec3(struct gt_buffer *b, int field, const float v[3])
     pbw_end(b, start);
 }
 
+static void write_command(struct gt_buffer *b, const uint8_t *cmd)
+{
+    size_t start = pbw_begin(b, PB_PLAYER_COMMAND);
+    pbw_sint32(b, PB_COMMAND_FORWARD, (int8_t)cmd[Q3_CMD_FORWARDMOVE]);
+    pbw_sint32(b, PB_COMMAND_RIGHT, (int8_t)cmd[Q3_CMD_RIGHTMOVE]);
+    pbw_sint32(b, PB_COMMAND_UP, (int8_t)cmd[Q3_CMD_UPMOVE]);
+    pbw_uint(b, PB_COMMAND_BUTTONS, (uint32_t)rd_i32(cmd + Q3_CMD_BUTTONS));
+    pbw_uint(b, PB_COMMAND_WEAPON, cmd[Q3_CMD_WEAPON]);
+    pbw_uint(b, PB_COMMAND_PITCH, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES) & 0xFFFFu);
+    pbw_uint(b, PB_COMMAND_YAW, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES + 4) & 0xFFFFu);
+    pbw_uint(b, PB_COMMAND_ROLL, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES + 8) & 0xFFFFu);
+    pbw_end(b, start);
+}
+
 static void encode_player(struct gt_buffer *b, int client, const uint8_t *ps, const struct q3_info *info,
                           const struct q3_player *p, int32_t controller)
 {
@@ -75,6 +89,13 @@ static void encode_player(struct gt_buffer *b, int client, const uint8_t *ps, co
     pbw_int32(b, PB_PLAYER_PING_MS, p->ping);
 }
 
+static void encode_player_with_command(struct q3_world *w, struct gt_buffer *b, int c)
+{
+    encode_player(b, c, w->ps[c], &w->info[c], &w->pvalue[c], w->controller[c]);
+    if (w->has_cmd[c])
+        write_command(b, w->cmd[c]);
+}
+
 /* Rebuilds the touched players (in client order): changed ones into the delta buffer. */
 void q3_update_players(struct q3_world *w, uint64_t touched, struct gt_buffer *changed, uint64_t *removed,
                            size_t *n_removed)
@@ -87,6 +108,7 @@ void q3_update_players(struct q3_world *w, uint64_t touched, struct gt_buffer *c
         if (!w->info[c].present || !w->row_present[c]) {
             if (r->version) {
                 rec_drop(r);
+                w->has_cmd[c] = 0;
                 w->stats.players_left++;
                 removed[(*n_removed)++] = (uint64_t)c;
                 q3_add_client_event(w, PB_EVENT_LEAVE, c);
@@ -95,7 +117,7 @@ void q3_update_players(struct q3_world *w, uint64_t touched, struct gt_buffer *c
         }
         decode_player(w->ps[c], &w->info[c], &w->pvalue[c]);
         b->len = 0;
-        encode_player(b, c, w->ps[c], &w->info[c], &w->pvalue[c], w->controller[c]);
+        encode_player_with_command(w, b, c);
         int joined = r->version == 0;
         if (rec_store(w, r, b->data, b->len)) {
             pbw_bytes(changed, PB_WORLD_DELTA_PLAYERS, r->bytes.data, r->bytes.len);

@@ -139,6 +139,13 @@ int q3_apply_frame(struct q3_world *w, const struct q3_frame *f)
         w->row_present[client] = 1;
         touched |= 1ull << client;
     }
+    for (uint16_t i = 0; i < f->n_applied; i++) {
+        const uint8_t *rec = f->applied + (size_t)i * sizeof(gt_usercmd_record_t);
+        int client = rd_u16(rec);
+        memcpy(w->cmd[client], rec + offsetof(gt_usercmd_record_t, usercmd), Q3_CMD_SIZE);
+        w->has_cmd[client] = 1;
+        touched |= 1ull << client;
+    }
     touched |= old_players | w->restamp;
     w->restamp = 0;
     struct gt_buffer *players = &w->part[0], *entities = &w->part[1], *removed_entities = &w->part[2];

@@ -45,8 +45,8 @@ struct q3_entity {
 struct q3_frame {
     uint32_t frame;
     int32_t level_time;
-    uint16_t flags, n_players, n_entities, n_configstrings, n_commands, n_usercmds, n_visibility;
-    const uint8_t *players, *entities, *configstrings, *commands, *usercmds, *visibility, *log;
+    uint16_t flags, n_players, n_entities, n_configstrings, n_commands, n_usercmds, n_visibility, n_applied;
+    const uint8_t *players, *entities, *configstrings, *commands, *usercmds, *visibility, *applied, *log;
     uint32_t log_size;
 };
 
@@ -65,6 +65,8 @@ struct q3_world {
     uint8_t ps[NPLAYERS][Q3_PS_SIZE]; /* the last playerState the game sent for each slot */
     int32_t controller[NPLAYERS];     /* PBE_CONTROLLER_* of slots the daemon drives; 0: bot or human */
     uint64_t restamp;                 /* players to rebuild next frame (their controller changed) */
+    uint8_t cmd[NPLAYERS][Q3_CMD_SIZE]; /* each player's last applied command (angles absolute) */
+    uint8_t has_cmd[NPLAYERS];
 
     struct hp_rec player[NPLAYERS];
     struct q3_player pvalue[NPLAYERS];

@@ -27,7 +27,7 @@
 
 #include "gametap_q3_abi.h" /* generated from server/gametap/q3/abi.py (docs/abi.md) */
 
-#define GT_LINK_PROTOCOL_VERSION 2
+#define GT_LINK_PROTOCOL_VERSION 3
 #define GT_LINK_MAX_PAYLOAD (16u * 1024u * 1024u)
 
 enum gt_msg_type {
@@ -55,6 +55,10 @@ typedef struct {
  * {uint16 index, uint16 length, length bytes of text}, then n_commands records
  * {uint16 length, length bytes} of console commands the game itself issued
  * (G_SEND_CONSOLE_COMMAND, e.g. "vstr nextmap" when its limits end the level),
+ * then n_usercmds gt_usercmd_record_t (agents' teachers), then n_visibility
+ * visibility records {uint16 client, uint16 count, count x uint16 entity number},
+ * then n_applied gt_usercmd_record_t (every player's command as the game applied it,
+ * for the clients whose command changed apart from serverTime),
  * then log_size bytes of the game's printed text (G_PRINT).
  * Text is what the game issued since the previous frame.
  */
@@ -75,7 +79,7 @@ typedef struct {
     uint16_t n_commands;
     uint16_t n_usercmds;
     uint16_t n_visibility;
-    uint16_t reserved;        /* 0 */
+    uint16_t n_applied;       /* players' applied commands that changed */
     uint32_t reserved2;       /* 0 */
 } gt_frame_header_t;
 
@@ -104,7 +108,8 @@ typedef struct {
     uint8_t shared[GT_ENTITYSHARED_SIZE];
 } gt_entity_record_t;
 
-/* The bot AI's command for a slot an agent drives (before the agent's replaced it). */
+/* A client's command: the bot AI's for a slot an agent drives, before the agent's replaced
+ * it (the teacher, n_usercmds), or the one the game applied (n_applied). */
 typedef struct {
     uint16_t client;
     uint16_t reserved;

@@ -53,6 +53,7 @@ void gt_capture_module_loaded(int fresh_map)
     memset(sent_entity, 0, sizeof(sent_entity));
     memset(sent_linked, 0, sizeof(sent_linked));
     memset(sent_ps, 0, sizeof(sent_ps));
+    gt_usercmds_reset();
     game.gents = game.gclients = NULL;
     game.num_gents = 0;
     reset_pending = 1;
@@ -221,6 +222,7 @@ static void send_frame(int level_time)
         n_commands = 0;
         gt_agents_frame_records(&frame_buf, gt_agents_observed_frame(frame_no), &h.n_usercmds,
                                 &h.n_visibility);
+        h.n_applied = gt_usercmds_frame_records(&frame_buf);
         if (log_truncated) {
             static const char note[] = "\n[gametap: game output truncated]\n";
             append(&game_log, note, sizeof(note) - 1);

@@ -93,6 +93,12 @@ void gt_humans_connect(int client, int is_bot); /* before the game's ClientConne
 void gt_humans_begin(int client);
 void gt_humans_disconnect(int client);
 
+/* ---- every player's command as the game applied it (usercmds.c) ---- */
+void gt_usercmds_applied(int client, const uint8_t *usercmd); /* after the agents' rewrite */
+void gt_usercmds_forget(int client);                          /* the slot (dis)connected */
+void gt_usercmds_reset(void);                                 /* a game module (re)load */
+uint16_t gt_usercmds_frame_records(struct gt_buffer *out);    /* the changed ones; how many */
+
 /* ---- capture (capture.c) ---- */
 uint32_t gt_capture_frame_no(void);
 void gt_capture_module_loaded(int fresh_map);

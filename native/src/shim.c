@@ -180,6 +180,7 @@ static intptr_t wrap_syscall(intptr_t cmd, ...)
     case Q3_G_GET_USERCMD: {
         intptr_t r = engine_syscall(cmd, a[0], a[1]);
         gt_agents_usercmd((int)a[0], (uint8_t *)a[1]);
+        gt_usercmds_applied((int)a[0], (const uint8_t *)a[1]);
         return r;
     }
     case Q3_G_PRINT:
@@ -234,6 +235,7 @@ static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int
         gt_link_flush();
         break;
     case Q3_VM_GAME_CLIENT_CONNECT:
+        gt_usercmds_forget(a0); /* whoever connects sends their first command in full */
         if (a1) /* firstTime: a new connection, not a map change re-connecting a player */
             gt_humans_connect(a0, a2);
         break;
@@ -242,6 +244,7 @@ static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int
         break;
     case Q3_VM_GAME_CLIENT_DISCONNECT:
         gt_humans_disconnect(a0);
+        gt_usercmds_forget(a0);
         break;
     default:
         break;

@@ -28,7 +28,7 @@ int main(void)
     FIELD(gt_frame_header_t, n_commands);
     FIELD(gt_frame_header_t, n_usercmds);
     FIELD(gt_frame_header_t, n_visibility);
-    FIELD(gt_frame_header_t, reserved);
+    FIELD(gt_frame_header_t, n_applied);
     FIELD(gt_frame_header_t, reserved2);
     SIZE(gt_player_record_t);
     FIELD(gt_player_record_t, client);

@@ -124,6 +124,11 @@ class Game(ABC):
         """A map's top-down drawing for the viewer (None: no such map)."""
         return None
 
+    def provenance(self, config: mpb.MatchConfig) -> dict:
+        """The game's facts for a recording's header (gametap.provenance): what it loads for this
+        config and checksums of it. Blocking file reads: run it off the event loop."""
+        return {"game": self.name}
+
     def hot_path_timings(self) -> dict[str, tuple[int, float]]:
         """{stage: (calls, seconds)} the hot path spent in this process (for /metrics)."""
         return {}

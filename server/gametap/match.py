@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from gametap import provenance, recording
 from gametap.agents.host import AgentHost
 from gametap.errors import FailedPrecondition, InvalidArgument, NotFound
 from gametap.game import Game
@@ -28,6 +29,7 @@ from gametap.link.gamelink import GameLink
 from gametap.recording import Recorder
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import recording_pb2 as rpb
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +131,8 @@ class Match:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "home").mkdir(exist_ok=True)
         if self.settings.record:
-            self.recorder = Recorder(self.dir / RECORDING_NAME, self._metadata(), self.settings.record_max_bytes)
+            header = provenance.header(self.id, self.config, await self._game_facts())
+            self.recorder = Recorder(self.dir / RECORDING_NAME, header, self.settings.record_max_bytes)
         realtime = self.config.clock == mpb.REALTIME
         argv = self.game.command_line(self.config, self.dir / "home", hostname=f"gametap {self.id}",
                                       udp_port=self.udp_port or None, bind_ip=self.settings.game_bind,
@@ -147,7 +150,7 @@ class Match:
             "flush_frames": 1 if realtime else LOCKSTEP_FLUSH_FRAMES,
             "run_until": self.agents.run_until,
         }
-        self.link = GameLink(welcome, self.game.check_module, self.world, self._on_frames,
+        self.link = GameLink(welcome, self._check_module, self.world, self._on_frames,
                              self.agents.on_waiting).attach(sock)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"match-{self.id}")
         self._tender = asyncio.create_task(self._tend(), name=f"tend-{self.id}")
@@ -180,10 +183,24 @@ class Match:
         """The match's recording, when it is recorded."""
         return self.recorder.path if self.recorder is not None else None
 
-    def _metadata(self) -> dict:
-        from google.protobuf import json_format
-        return {"match_id": self.id, "started": time.time(),
-                "config": json_format.MessageToJson(self.config, indent=None)}
+    async def _game_facts(self) -> dict:
+        try:
+            return await asyncio.to_thread(self.game.provenance, self.config)
+        except Exception as e:  # an unreadable game file: record that, and run the match anyway
+            log.warning("match %s: the game's provenance could not be read: %s", self.id, e)
+            return {"game": self.game.name, "provenance_error": str(e)}
+
+    def _check_module(self, fields: dict) -> str | None:
+        refusal = self.game.check_module(fields)
+        if refusal is None:
+            self.record(recording.entry(module=rpb.GameModuleRecord(
+                path=str(fields.get("path", "")), build_id=str(fields.get("build_id", "")))))
+        return refusal
+
+    def record(self, entry: bytes) -> None:
+        """Appends a serialized RecordEntry (an agent's join, step or leave) to the recording."""
+        if self.recorder is not None:
+            self.recorder.write(entry)
 
     def agents_stepping(self, stepping: bool) -> None:
         """Agents started (or stopped) stepping the game: its manager decides where it runs."""
@@ -273,7 +290,8 @@ class Match:
         self.hub.close()
         self.agents.close()
         if self.recorder is not None:
-            self.recorder.close()
+            self.recorder.finish(recording.entry(end=rpb.MatchEndRecord(
+                status=self.status, failure=self.failure, frame=self.world.frame, ended_unix_s=time.time())))
         self.ended.set()
         self._changed()
 

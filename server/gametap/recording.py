@@ -1,11 +1,13 @@
-"""Match recordings: an append-only file of serialized WorldUpdates.
+"""Match recordings: an append-only file of a match's updates and what its agents did.
 
 Layout: 8-byte magic (format version in its last byte), then records of
-[u32 length][u32 crc32][payload]. The first record is the metadata (a msgpack
-map: match id, config as JSON, start time); every later one is a serialized
-gametap.v1.WorldUpdate, in the order the daemon produced them (each frame's
-delta, and after it that frame's keyframe when it has one). A crash can only
-leave a torn last record: readers return everything before it.
+[u32 length][u32 crc32][payload]. The first record is the header (a msgpack map: the
+match's provenance, gametap.provenance); every later one is a serialized
+gametap.v1.RecordEntry (proto/gametap/v1/recording.proto), in the order things happened:
+each frame's delta, and after it that frame's keyframe when it has one (both exactly the
+WorldUpdate bytes Watch sends), the agents' joins, steps and leaves, the game module, and
+last the match's end. A crash can only leave a torn last record: readers return
+everything before it. Version 1 (before 2026-12-02) held updates only; it still reads.
 """
 from __future__ import annotations
 
@@ -18,12 +20,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 import msgpack
+from google.protobuf.message import DecodeError
+
+from gametap import wire
+from gametap.v1 import recording_pb2 as rpb
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"GAMETAP\x01"
+VERSION = 2
+MAGIC = b"GAMETAP" + bytes([VERSION])
+READABLE_VERSIONS = (1, 2)
 RECORD_HEAD = struct.Struct("<II")
 MAX_RECORD = 64 * 1024 * 1024
+ENTRY_KINDS = frozenset(f.number for f in rpb.RecordEntry.DESCRIPTOR.oneofs_by_name["kind"].fields)
+UPDATE_KINDS = frozenset(wire.field_number(rpb.RecordEntry, name) for name in ("keyframe", "delta"))
 
 
 class RecordingError(Exception):
@@ -37,7 +47,7 @@ class Recorder:
     def __init__(self, path: Path, metadata: dict, max_bytes: int):
         self.path = path
         self.max_bytes = max_bytes
-        self.truncated = False  # stopped at max_bytes
+        self.truncated = False  # stopped at max_bytes (the file stays open for the end record)
         self.stopped = ""       # why it stopped early ("" = it did not)
         self._file: BinaryIO | None = open(path, "xb", buffering=1 << 20)
         self._size = 0
@@ -45,7 +55,7 @@ class Recorder:
         self._append(msgpack.packb(metadata, use_bin_type=True))
 
     def write(self, payload: bytes) -> None:
-        if self._file is None:
+        if self._file is None or self.truncated:
             return
         if self._size + RECORD_HEAD.size + len(payload) > self.max_bytes:
             self._stop_at_max_bytes()
@@ -57,7 +67,7 @@ class Recorder:
 
     def write_records(self, records: bytes) -> None:
         """Records already framed ([length][crc32][payload] each, as the hot path makes them)."""
-        if self._file is None or not records:
+        if self._file is None or self.truncated or not records:
             return
         full = self._size + len(records) > self.max_bytes
         if full:
@@ -79,7 +89,18 @@ class Recorder:
 
     def _stop_at_max_bytes(self) -> None:
         self.truncated = True
-        self._stop(f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)")
+        self.stopped = f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)"
+        log.warning("recording %s stopped: %s; the match goes on unrecorded", self.path, self.stopped)
+
+    def finish(self, end_record: bytes) -> None:
+        """Appends the match's end record (even past max_bytes: it is small and says how the
+        match ended) and closes the file."""
+        if self._file is not None:
+            try:
+                self._append(end_record)
+            except OSError as e:
+                self._stop_on(e)
+        self.close()
 
     def _stop_on(self, error: OSError) -> None:
         self._stop(_write_failed(error))
@@ -112,25 +133,69 @@ class Recorder:
                     log.warning("recording %s: its last part was lost: %s", self.path, self.stopped)
 
 
+def _parse_entry(payload: bytes) -> rpb.RecordEntry:
+    try:
+        return rpb.RecordEntry.FromString(payload)
+    except DecodeError as e:
+        raise RecordingError(f"a record does not decode as a RecordEntry ({e})") from e
+
+
 def _write_failed(error: OSError) -> str:
     return f"writing it failed: {error.strerror or error}"
+
+
+def entry_kind(payload: bytes) -> int:
+    """Which RecordEntry field a record holds (UPDATE_KINDS: it is a serialized WorldUpdate),
+    read off its first byte; 0 if it is none of them."""
+    if not payload or payload[0] & 7 != 2:
+        return 0
+    kind = payload[0] >> 3
+    return kind if kind in ENTRY_KINDS else 0
+
+
+def entry(join=None, leave=None, module=None, end=None) -> bytes:
+    """A serialized RecordEntry of one kind."""
+    return rpb.RecordEntry(join=join, leave=leave, module=module, end=end).SerializeToString()
+
+
+_STEP = wire.field_number(rpb.RecordEntry, "step")
+_STEP_STREAM, _STEP_FRAME, _STEP_ACTIONS, _STEP_ROWS = (
+    wire.field_number(rpb.AgentStepRecord, n) for n in ("stream", "frame", "actions", "action_rows"))
+
+
+def step_entry(stream: int, frame: int, actions: bytes | None = None, action_rows: bytes | None = None) -> bytes:
+    """A serialized RecordEntry{step}: the actions as the agent sent them, a serialized
+    ActionBatch or PlayMany's flat rows, framed without building a message (once per step)."""
+    sent = wire.bytes_field(_STEP_ACTIONS, actions) if action_rows is None else wire.bytes_field(_STEP_ROWS, action_rows)
+    return wire.bytes_field(_STEP, wire.varint_field(_STEP_STREAM, stream) + wire.varint_field(_STEP_FRAME, frame) + sent)
 
 
 @dataclass
 class Recording:
     metadata: dict
-    updates: list[bytes] = field(default_factory=list)
+    updates: list[bytes] = field(default_factory=list)  # serialized WorldUpdates, in order
+    entries: list[rpb.RecordEntry] = field(default_factory=list)  # the other records, in order
     torn_tail: bool = False  # the last record was incomplete (the writer died mid-write)
+
+    @property
+    def end(self) -> rpb.MatchEndRecord | None:
+        """How the match ended; None if the recording stops before (the writer died)."""
+        return next((e.end for e in reversed(self.entries) if e.HasField("end")), None)
+
+    @property
+    def module(self) -> rpb.GameModuleRecord | None:
+        return next((e.module for e in self.entries if e.HasField("module")), None)
 
 
 def iter_records(f: BinaryIO) -> Iterator[bytes]:
     """Complete records of a recording; raises RecordingError on a bad file or record,
     stops quietly before a torn last record, leaving f positioned at its start."""
     magic = f.read(len(MAGIC))
-    if magic != MAGIC:
-        if magic[:7] == MAGIC[:7]:
-            raise RecordingError(f"recording format version {magic[7:8].hex() or '?'} is not supported (this reader: {MAGIC[7]})")
+    if len(magic) != len(MAGIC) or magic[:7] != MAGIC[:7]:
         raise RecordingError("not a gametap recording (bad magic)")
+    if magic[7] not in READABLE_VERSIONS:
+        raise RecordingError(f"recording format version {magic[7]} is not supported (this reader reads "
+                             f"versions {', '.join(map(str, READABLE_VERSIONS))})")
     index = 0
     start = f.tell()
     while head := f.read(RECORD_HEAD.size):
@@ -151,6 +216,11 @@ def iter_records(f: BinaryIO) -> Iterator[bytes]:
         start = f.tell()
 
 
+def only_updates(records: Iterator[bytes]) -> Iterator[bytes]:
+    """The WorldUpdate records among a recording's records."""
+    return (payload for payload in records if entry_kind(payload) in UPDATE_KINDS)
+
+
 def read_recording(path: Path) -> Recording:
     with open(path, "rb") as f:
         size = f.seek(0, 2)
@@ -166,6 +236,14 @@ def read_recording(path: Path) -> Recording:
             raise RecordingError(f"metadata record is not valid msgpack ({e})") from e
         if not isinstance(metadata, dict):
             raise RecordingError("metadata record is not a map")
-        rec = Recording(metadata=metadata, updates=list(records))
+        rec = Recording(metadata=metadata)
+        for payload in records:
+            kind = entry_kind(payload)
+            if kind in UPDATE_KINDS:
+                rec.updates.append(payload)
+            elif kind:
+                rec.entries.append(_parse_entry(payload))
+            else:
+                raise RecordingError(f"record {len(rec.updates) + len(rec.entries) + 1} is of no known kind")
         rec.torn_tail = f.tell() < size
         return rec

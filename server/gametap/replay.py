@@ -1,5 +1,5 @@
 """Replaying a match's recording: the state at a chosen frame as one keyframe, then the
-recorded deltas after it.
+recorded deltas after it (the recording's other records, the agents' and the end, are skipped).
 
 A recording holds every frame's delta and, every keyframe_interval frames, that frame's
 keyframe right after its delta. To start at frame F the replay takes the last recorded
@@ -18,7 +18,7 @@ from gametap import wire
 from gametap.client.world import World, WorldError
 from gametap.errors import DataLoss, GametapError, OutOfRange
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import RecordingError, iter_records
+from gametap.recording import RecordingError, iter_records, only_updates
 from gametap.v1 import observe_pb2 as opb
 
 KEYFRAME, DELTA = (wire.field_number(opb.WorldUpdate, name) for name in ("keyframe", "delta"))
@@ -71,7 +71,7 @@ class Replay:
                 records = iter_records(f)
                 if next(records, None) is None:
                     raise DataLoss("the recording has no metadata record")
-                yield from self._from_records(records)
+                yield from self._from_records(only_updates(records))
         except RecordingError as e:
             raise DataLoss(f"recording {self._path.parent.name}: {e}") from e
 
@@ -120,7 +120,7 @@ def final_state(path: Path) -> bytes:
             records = iter_records(f)
             if next(records, None) is None:
                 raise DataLoss("the recording has no metadata record")
-            for payload in records:
+            for payload in only_updates(records):
                 if update_head(payload)[0] == KEYFRAME:
                     base, pending = payload, []  # a frame's keyframe follows its delta
                 elif base is not None:

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.recording import read_recording
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import observe_pb2 as opb
 
 from .stock_client import StockClient, missing
 
@@ -56,6 +58,18 @@ def first_sight(served, name: str):
     return wait_until(lambda: (p := humans(served, name)) and p[0], JOIN_S, f"{name} to connect", interval=0.02)
 
 
+def recorded_forward_moves(served, client: int) -> list[int]:
+    """The human's forwardmove in each of its recorded command changes, so far (the match runs:
+    its recording is read up to its last complete record)."""
+    daemon, match_id = served["daemon"], served["match"].id
+    moves = []
+    for payload in read_recording(daemon.match_dir(match_id) / "updates.gtrec").updates:
+        update = opb.WorldUpdate.FromString(payload)
+        players = update.delta.players if update.HasField("delta") else ()
+        moves += [p.command.forward for p in players if p.client == client and p.HasField("command")]
+    return moves
+
+
 def distance(a: wpb.Vec3, b: wpb.Vec3) -> float:
     return math.dist((a.x, a.y, a.z), (b.x, b.y, b.z))
 
@@ -75,6 +89,10 @@ def test_a_stock_client_joins_moves_shows_in_the_viewer_and_leaves(served, page)
         client.hold("w", 1.5)
         moved = humans(served, "Tester")[0].origin
         assert distance(still, moved) > 100, "holding w (+forward) should walk the player"
+        # its commands are recorded: standing, walking while w was held, standing again once let go
+        forwards = wait_until(lambda: (f := recorded_forward_moves(served, player.client))[-1] == 0 and f, 10,
+                              "the recording to show w let go")
+        assert forwards[0] == 0 and max(forwards) == 127
 
         page.page.goto(f"http://{served['daemon'].http}/#/match/{served['match'].id}")
         page.page.wait_for_selector("#scoreboard-body tr .name:text-is('Tester')", timeout=20000)

@@ -21,7 +21,7 @@ LAYOUTS = {
     "gt_msg_header_t": (lp.HEADER, ["size", "type", "reserved"]),
     "gt_frame_header_t": (lp.FRAME_HEADER, ["frame", "level_time_ms", "n_players", "n_entities", "n_configstrings",
                                              "flags", "log_size", "n_commands", "n_usercmds", "n_visibility",
-                                             "reserved", "reserved2"]),
+                                             "n_applied", "reserved2"]),
     "gt_usercmd_record_t": (lp.USERCMD_RECORD, ["client", "reserved", "usercmd"]),
     "gt_control_header_t": (lp.CONTROL_HEADER, ["run_until", "n_actions", "reserved"]),
     "gt_waiting_t": (lp.WAITING, ["frame", "busy_us"]),

@@ -133,6 +133,10 @@ def test_frame_with_bad_usercmd_and_visibility_records():
     assert "usercmd record for client 70" in refusal(
         lp.encode_message(lp.MsgType.FRAME, head + lp.USERCMD_RECORD.pack(70, 0, bytes(24))))
     assert "truncated usercmd" in refusal(lp.encode_message(lp.MsgType.FRAME, head + bytes(10)))
+    head = lp.FRAME_HEADER.pack(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0)  # an applied command
+    assert "applied-command record for client 64" in refusal(
+        lp.encode_message(lp.MsgType.FRAME, head + lp.USERCMD_RECORD.pack(64, 0, bytes(24))))
+    assert "truncated applied-command" in refusal(lp.encode_message(lp.MsgType.FRAME, head + bytes(27)))
     head = lp.FRAME_HEADER.pack(1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0)
     assert "visibility" in refusal(lp.encode_message(lp.MsgType.FRAME, head + lp.VISIBILITY_HEAD.pack(1, 5) + bytes(4)))
     assert "names entity 2000" in refusal(

@@ -1,10 +1,27 @@
-"""Recordings: round trip, torn tail after a crash, and bad files."""
+"""Recordings: round trip, torn tail after a crash, the agents' records, and bad files."""
 import random
 import struct
+import zlib
 
 import pytest
 
+from gametap import recording
+from gametap.q3.v1 import world_pb2 as wpb
 from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, Recorder, RecordingError, read_recording
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import observe_pb2 as opb
+from gametap.v1 import recording_pb2 as rpb
+
+
+def delta(frame: int, pad: int = 0) -> bytes:
+    return opb.WorldUpdate(delta=wpb.WorldDelta(frame=frame, level_time_ms=pad)).SerializeToString()
+
+
+def sized(n: int) -> list[bytes]:
+    """n updates of 100 bytes each."""
+    return [opb.WorldUpdate(delta=wpb.WorldDelta(frame=i + 1, match=wpb.MatchInfo(map="x" * 92))).SerializeToString()
+            for i in range(n)]
 
 
 def make(tmp_path, updates, max_bytes=1 << 20):
@@ -17,23 +34,24 @@ def make(tmp_path, updates, max_bytes=1 << 20):
 
 
 def test_round_trip(tmp_path):
-    updates = [bytes([i]) * (i + 1) for i in range(50)]
+    updates = [delta(i + 1, pad=i * 1000) for i in range(50)]
     path, _ = make(tmp_path, updates)
     r = read_recording(path)
     assert r.metadata == {"match_id": "abc"} and r.updates == updates and not r.torn_tail
 
 
 def test_torn_last_record_is_dropped_and_reported(tmp_path):
-    path, _ = make(tmp_path, [b"one", b"two", b"three"])
+    updates = [delta(1), delta(2), delta(3, pad=99999)]
+    path, _ = make(tmp_path, updates)
     data = path.read_bytes()
-    for cut in range(1, len(b"three") + RECORD_HEAD.size):
+    for cut in range(1, len(updates[2]) + RECORD_HEAD.size):
         path.write_bytes(data[:-cut])
         r = read_recording(path)
-        assert r.updates == [b"one", b"two"] and r.torn_tail
+        assert r.updates == updates[:2] and r.torn_tail
 
 
 def test_corrupt_record_is_an_error(tmp_path):
-    path, _ = make(tmp_path, [b"one", b"two"])
+    path, _ = make(tmp_path, [delta(1), delta(2)])
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -47,7 +65,7 @@ def test_bad_magic_wrong_version_and_empty(tmp_path):
     with pytest.raises(RecordingError, match="bad magic"):
         read_recording(path)
     path.write_bytes(MAGIC[:7] + b"\x09")
-    with pytest.raises(RecordingError, match="version 09"):
+    with pytest.raises(RecordingError, match="version 9 is not supported"):
         read_recording(path)
     path.write_bytes(MAGIC)
     with pytest.raises(RecordingError, match="no metadata"):
@@ -62,7 +80,6 @@ def test_oversized_record_is_an_error(tmp_path):
 
 
 def test_metadata_must_be_a_msgpack_map(tmp_path):
-    import zlib
     path = tmp_path / "x"
     for payload in (b"\xc1", b"\x93\x01\x02\x03"):
         path.write_bytes(MAGIC + struct.pack("<II", len(payload), zlib.crc32(payload)) + payload)
@@ -82,14 +99,14 @@ def test_random_bytes_after_magic(tmp_path):
 
 
 def test_recorder_stops_at_its_size_limit(tmp_path):
-    path, rec = make(tmp_path, [b"x" * 100] * 10, max_bytes=450)
+    path, rec = make(tmp_path, sized(10), max_bytes=450)
     assert rec.truncated
     assert len(read_recording(path).updates) == 3
 
 
 def test_a_recording_stopped_at_max_bytes_says_so(tmp_path, caplog):
     with caplog.at_level("WARNING"):
-        _, rec = make(tmp_path, [b"x" * 100] * 10, max_bytes=450)
+        _, rec = make(tmp_path, sized(10), max_bytes=450)
     assert rec.stopped == "it reached [recording] max_bytes (450 bytes)"
     assert "stopped: it reached [recording] max_bytes" in caplog.text
 
@@ -125,3 +142,67 @@ def test_a_full_disk_stops_the_recording_not_the_match(tmp_path, caplog):
         rec.close()
     assert rec.stopped == "writing it failed: No space left on device"
     assert "the match goes on unrecorded" in caplog.text
+
+
+def raw_recording(path, version: int, payloads: list[bytes]) -> None:
+    out = MAGIC[:7] + bytes([version])
+    for p in payloads:
+        out += RECORD_HEAD.pack(len(p), zlib.crc32(p)) + p
+    path.write_bytes(out)
+
+
+def test_a_version_1_recording_still_reads(tmp_path):
+    import msgpack
+    path = tmp_path / "old.gtrec"
+    updates = [delta(1), delta(2)]
+    raw_recording(path, 1, [msgpack.packb({"match_id": "abc"}), *updates])
+    r = read_recording(path)
+    assert r.metadata == {"match_id": "abc"} and r.updates == updates and r.entries == [] and r.end is None
+
+
+def test_agents_records_and_the_end_come_back_in_order(tmp_path):
+    path = tmp_path / "r.gtrec"
+    rec = Recorder(path, {"match_id": "abc"}, 1 << 20)
+    join = rpb.AgentJoinRecord(stream=1, frame=3, clients=[4],
+                               join=apb.JoinRequest(match_id="abc", slots=[apb.SlotSpec(name="a")], frames_per_step=2))
+    batch = apb.ActionBatch(frame=5, actions=[apb.Action(client=4, forward=1, yaw=90)]).SerializeToString()
+    rec.write(delta(3))
+    rec.write(recording.entry(join=join))
+    rec.write(recording.step_entry(1, 5, actions=batch))
+    rec.write(recording.step_entry(1, 7, action_rows=b"\x00" * 28))
+    rec.write(recording.entry(leave=rpb.AgentLeaveRecord(stream=1, frame=8, clients=[4])))
+    rec.finish(recording.entry(end=rpb.MatchEndRecord(status=mpb.FINISHED, frame=9, ended_unix_s=1.5)))
+    r = read_recording(path)
+    assert r.updates == [delta(3)]
+    assert [e.WhichOneof("kind") for e in r.entries] == ["join", "step", "step", "leave", "end"]
+    assert r.entries[0].join == join
+    assert r.entries[1].step == rpb.AgentStepRecord(stream=1, frame=5, actions=apb.ActionBatch.FromString(batch))
+    assert r.entries[2].step.action_rows == b"\x00" * 28 and not r.entries[2].step.HasField("actions")
+    assert r.end == rpb.MatchEndRecord(status=mpb.FINISHED, frame=9, ended_unix_s=1.5)
+
+
+def test_the_end_record_is_written_past_max_bytes(tmp_path):
+    path = tmp_path / "r.gtrec"
+    rec = Recorder(path, {"match_id": "abc"}, 450)
+    for u in sized(10):
+        rec.write(u)
+    rec.finish(recording.entry(end=rpb.MatchEndRecord(status=mpb.STOPPED, frame=10)))
+    r = read_recording(path)
+    assert rec.truncated and len(r.updates) == 3 and r.end.status == mpb.STOPPED
+
+
+def test_a_record_of_no_known_kind_is_an_error(tmp_path):
+    import msgpack
+    path = tmp_path / "x.gtrec"
+    for payload in (b"\x08\x01", b"\xfa\x01\x00", b""):  # a varint field 1, field 31, nothing
+        raw_recording(path, 2, [msgpack.packb({"match_id": "abc"}), delta(1), payload])
+        with pytest.raises(RecordingError, match="record 2 is of no known kind"):
+            read_recording(path)
+
+
+def test_a_record_that_does_not_decode_is_an_error(tmp_path):
+    import msgpack
+    path = tmp_path / "x.gtrec"
+    raw_recording(path, 2, [msgpack.packb({"match_id": "abc"}), b"\x1a\x05\x08"])  # join, cut short
+    with pytest.raises(RecordingError, match="does not decode"):
+        read_recording(path)

@@ -223,3 +223,27 @@ def test_level_exit_ends_the_stream_before_the_games_score_reset():
     assert b.frame == 2
     assert wpb.WorldState.FromString(b.state()).players[0].score == 5
     assert b.apply([frame(5)]) == []
+
+
+def usercmd(forward=0, right=0, up=0, buttons=0, weapon=0, angles=(0, 0, 0), server_time=0) -> bytes:
+    cmd = np.zeros((), abi.USERCMD)
+    cmd["serverTime"], cmd["angles"], cmd["buttons"], cmd["weapon"] = server_time, angles, buttons, weapon
+    cmd["forwardmove"], cmd["rightmove"], cmd["upmove"] = forward, right, up
+    return cmd.tobytes()
+
+
+def test_a_players_applied_command_is_part_of_its_record_and_of_the_state():
+    b = WorldBuilder(keyframe_interval=100)
+    b.apply([first_frame()])
+    cmd = usercmd(forward=-127, right=64, up=-1, buttons=17, weapon=5, angles=(65000, 16384, 0))
+    (u,) = b.apply([frame(2, applied={1: cmd})])  # only the command changed
+    d = parse(u.delta).delta
+    assert [p.client for p in d.players] == [1]
+    c = d.players[0].command
+    assert (c.forward, c.right, c.up, c.buttons, c.weapon) == (-127, 64, -1, 17, wpb.WEAPON_ROCKET_LAUNCHER)
+    assert (c.pitch, c.yaw, c.roll) == (65000, 16384, 0)
+    state = wpb.WorldState.FromString(b.state())
+    assert state.players[1].command == c and not state.players[0].HasField("command")
+    (u,) = b.apply([frame(3, configstrings=[(abi.CS_PLAYERS + 1, "")])])  # the player leaves: so does its command
+    (u,) = b.apply([frame(4, players=[player(1)], configstrings=[(abi.CS_PLAYERS + 1, r"n\Again\t\0")])])
+    assert not parse(u.delta).delta.players[0].HasField("command")

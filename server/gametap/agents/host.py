@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gametap import recording
 from gametap.agents.claims import Claims
 from gametap.agents.session import AgentSession, wants_features, wants_world
 from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
@@ -29,6 +30,7 @@ from gametap.game import Slot
 from gametap.link.protocol import RUN_FREE, release_record
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import recording_pb2 as rpb
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class AgentHost:
         self._leaving: dict[int, float] = {}
         self._deferred: list[AgentSession] = []
         self.claims = Claims()  # which new player is which slot's
+        self._streams = 0  # streams that asked to join (their recording numbers)
 
     def on_running(self) -> None:
         """The match runs: if it may wait only so long for its first agent, start counting."""
@@ -113,6 +116,8 @@ class AgentHost:
                                observation=req.observation or apb.WORLD, **({"outbox": outbox} if outbox else {}))
         self.match.limits.play.acquire(self.match.id)
         session.counted = True  # in the worker's play streams until close_session
+        self._streams += 1
+        session.stream, session.request = self._streams, req
         self.sessions.append(session)
         if self.holding:
             self.gathered.append(session)
@@ -183,7 +188,10 @@ class AgentHost:
         if self.lockstep and self.waiting is None and self.run_until == RUN_FREE:
             self.run_until = 0  # pause where the game is, to give the newcomer its first observation
         self.match.link.send_control(self.run_until, records)
-        log.info("match %s: agents joined as clients %s", self.match.id, [s.client for s in session.slots])
+        clients = [s.client for s in session.slots]
+        self.match.record(recording.entry(join=rpb.AgentJoinRecord(
+            stream=session.stream, frame=self.world.frame, join=session.request, clients=clients)))
+        log.info("match %s: agents joined as clients %s", self.match.id, clients)
 
     def leave(self, session: AgentSession, clients: list[int] | None = None) -> None:
         """Gives slots back: their players leave the game."""
@@ -192,6 +200,9 @@ class AgentHost:
         if unknown:
             raise InvalidArgument("clients", f"{sorted(unknown)} are not this stream's slots {sorted(mine)}")
         gone = [s for s in session.slots if s.client >= 0 and (not clients or s.client in clients)]
+        if gone:
+            self.match.record(recording.entry(leave=rpb.AgentLeaveRecord(
+                stream=session.stream, frame=self.world.frame, clients=[s.client for s in gone])))
         for slot in gone:
             self._free(slot)
         session.slots = [s for s in session.slots if s not in gone]
@@ -352,7 +363,8 @@ class AgentHost:
         if session.last_obs is None or frame > session.last_obs:
             raise InvalidArgument("frame", f"action for frame {frame}, but the last observation "
                                   f"was frame {session.last_obs}")
-        self._accept(session, frame, records)
+        if self._accept(session, frame, records):
+            self.match.record(recording.step_entry(session.stream, frame, actions=batch))
 
     def on_action_rows(self, session: AgentSession, rows: bytes) -> None:
         """rows: flat float32 actions (VectorRequest.action_rows), answering the last observation."""
@@ -361,17 +373,20 @@ class AgentHost:
             records = session.observer.action_rows(rows)
         except ValueError as e:
             raise InvalidArgument(*e.args) from None
-        self._accept(session, session.last_obs, records)
+        if self._accept(session, session.last_obs, records):
+            self.match.record(recording.step_entry(session.stream, session.last_obs or 0, action_rows=rows))
 
-    def _accept(self, session: AgentSession, frame: int | None, records: bytes) -> None:
+    def _accept(self, session: AgentSession, frame: int | None, records: bytes) -> bool:
+        """Whether the actions were taken (they are recorded then)."""
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
-            return
+            return True
         if frame is None or frame < session.last_obs or session.acted:
-            return  # its step went on without it (the timeout was counted): ignore
+            return False  # its step went on without it (the timeout was counted): ignore
         self._pending_records.append(records)
         session.acted = True
         self._step()
+        return True
 
     # ---- the end ----
 

@@ -69,6 +69,8 @@ class AgentSession:
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     closed: bool = False
     counted: bool = False  # held in the worker's limits.play (AgentHost.join .. close_session)
+    stream: int = 0        # its number in the match's recording (1, 2, ... in join order)
+    request: apb.JoinRequest | None = None  # as it asked to join (recorded when its slots are in)
 
     @property
     def clients(self) -> set[int]:

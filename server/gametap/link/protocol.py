@@ -13,11 +13,12 @@ import struct
 
 import msgpack
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_PAYLOAD = 16 * 1024 * 1024
 
 HEADER = struct.Struct("<IHH")  # size, type, reserved
-# frame, level_time, players, entities, configstrings, flags, log_size, commands, usercmds, visibility, reserved x2
+# frame, level_time, players, entities, configstrings, flags, log_size, commands, usercmds, visibility,
+# applied (players' applied commands), reserved
 FRAME_HEADER = struct.Struct("<IiHHHHIHHHHI")
 RECORD_HEAD = struct.Struct("<HH")  # client or entity number, reserved: before each player / entity record
 CONFIGSTRING_HEAD = struct.Struct("<HH")  # index, length
@@ -96,10 +97,12 @@ def release_record(client: int) -> bytes:
 
 def encode_frame(frame: int, level_time_ms: int = 0, flags: int = FrameFlags.CAPTURED, players: bytes = b"",
                  entities: bytes = b"", configstrings=(), commands=(), usercmds=None, visibility=None,
-                 log: str | bytes = "", n_players: int | None = None, n_entities: int | None = None) -> bytes:
+                 applied=None, log: str | bytes = "", n_players: int | None = None,
+                 n_entities: int | None = None) -> bytes:
     """A FRAME message (tests and tools: the game's library writes the real ones). players and
     entities are whole records (gametap.q3.abi PLAYER_RECORD / ENTITY_RECORD); their counts
-    are given when the byte lengths do not say them."""
+    are given when the byte lengths do not say them. usercmds (teachers) and applied
+    (players' applied commands): {client: 24 usercmd_t bytes}."""
     from gametap.q3 import abi
     n_players = len(players) // abi.PLAYER_RECORD.itemsize if n_players is None else n_players
     n_entities = len(entities) // abi.ENTITY_RECORD.itemsize if n_entities is None else n_entities
@@ -114,9 +117,11 @@ def encode_frame(frame: int, level_time_ms: int = 0, flags: int = FrameFlags.CAP
         parts.append(USERCMD_RECORD.pack(client, 0, cmd))
     for client, numbers in (visibility or {}).items():
         parts += [VISIBILITY_HEAD.pack(client, len(numbers)), struct.pack(f"<{len(numbers)}H", *numbers)]
+    for client, cmd in (applied or {}).items():
+        parts.append(USERCMD_RECORD.pack(client, 0, cmd))
     raw_log = log.encode("utf-8") if isinstance(log, str) else log
     header = FRAME_HEADER.pack(frame, level_time_ms, n_players, n_entities, len(configstrings), flags, len(raw_log),
-                               len(commands), len(usercmds or {}), len(visibility or {}), 0, 0)
+                               len(commands), len(usercmds or {}), len(visibility or {}), len(applied or {}), 0)
     return encode_message(MsgType.FRAME, header + b"".join(parts) + raw_log)
 
 

@@ -61,15 +61,26 @@ def world_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 def read_map(basepath: Path, name: str) -> bytes:
     """maps/<name>.bsp from the game's pk3 files (the last archive that has it wins)."""
+    pk3 = map_archive(basepath, name)
+    if pk3 is None:
+        raise BspError(f"no maps/{name}.bsp in the game's pk3 files")
+    try:
+        with zipfile.ZipFile(pk3) as archive:
+            return archive.read(f"maps/{name}.bsp")
+    except (OSError, zipfile.BadZipFile, KeyError) as e:
+        raise BspError(f"cannot read {pk3}: {e}") from e
+
+
+def map_archive(basepath: Path, name: str) -> Path | None:
+    """The pk3 the game loads maps/<name>.bsp from (the last archive that has it wins)."""
     inner, found = f"maps/{name}.bsp", None
     for pk3 in pk3_files(basepath):
         try:
             with zipfile.ZipFile(pk3) as archive:
-                found = archive.read(inner)
+                archive.getinfo(inner)
         except KeyError:
             continue
         except (OSError, zipfile.BadZipFile) as e:
             raise BspError(f"cannot read {pk3}: {e}") from e
-    if found is None:
-        raise BspError(f"no {inner} in the game's pk3 files")
+        found = pk3
     return found

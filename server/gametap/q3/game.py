@@ -6,7 +6,8 @@ from pathlib import Path
 
 from gametap import game
 from gametap.errors import InvalidArgument
-from gametap.q3 import _hotpath, abi, launch, match_config
+from gametap.provenance import file_sha256
+from gametap.q3 import _hotpath, abi, bsp, launch, match_config
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
@@ -120,6 +121,11 @@ class OpenArena(game.Game):
 
     def hot_path_timings(self) -> dict[str, tuple[int, float]]:
         return _hotpath.timings()
+
+    def provenance(self, config: mpb.MatchConfig) -> dict:
+        pk3 = bsp.map_archive(self.install.basepath, config.map)
+        return {"game": self.name, "game_install": str(self.install.basepath), "map": config.map,
+                "map_pk3": str(pk3) if pk3 else "", "map_pk3_sha256": file_sha256(pk3) if pk3 else ""}
 
     def map_geometry(self, name: str) -> dict | None:
         from gametap.q3 import bsp, mapgeom
