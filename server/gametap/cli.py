@@ -3,6 +3,7 @@
     gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR] [--workers N]
     gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
     gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID | maps | bots
+    gametap recordings list | show ID | verify ID | rm ID...
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import grpc  # noqa: E402
 from google.protobuf import json_format
 
-from gametap import __version__
+from gametap import __version__, cli_archive
 from gametap.client.sync import DEFAULT_ADDRESS, Client
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
@@ -112,10 +113,14 @@ def cmd_create(a, client: Client) -> int:
     return 0
 
 
+def print_json_list(messages) -> None:
+    print(json.dumps([json_format.MessageToDict(m) for m in messages], indent=2))
+
+
 def cmd_list(a, client: Client) -> int:
     matches = client.list_matches()
     if a.json:
-        print(json.dumps([json_format.MessageToDict(m) for m in matches], indent=2))
+        print_json_list(matches)
         return 0
     print(f"{'ID':<14}{'STATUS':<10}{'CLOCK':<10}{'MAP':<16}{'BOTS':>5}{'FRAME':>10}{'FPS':>9}")
     for m in matches:
@@ -222,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--from-frame", type=_frame, default=0, metavar="N",
                    help="start at past frame N, replayed from the match's recording")
     w.set_defaults(run=cmd_watch)
+    cli_archive.add_verbs(sub, lambda parser: _connection_args(parser, argparse.SUPPRESS))
     for verb in sub.choices.values():
         if verb.prog.split()[-1] != "serve":
             _connection_args(verb, argparse.SUPPRESS)

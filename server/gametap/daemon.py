@@ -90,6 +90,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
         await server.start()
         await mark_serving(health)
         http_runner, http_address = await _start_http(pool, settings.http, settings.web_dir)
+        pool.viewer_base = f"http://{http_address}/"
         for warning in settings.warnings():
             log.warning("%s", warning)
         announce(f"gametap {__version__} serving (state in {settings.state_dir})")

@@ -110,6 +110,7 @@ class Match:
         self.link: GameLink | None = None
         self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.game_ports)
         self.frame_rate = FrameRate()
+        self.started_unix_s, self.ended_unix_s = time.time(), 0.0
         self._stop_requested = False
         self._level_over = False  # the game's own limits ended the match
         self._internal_error: str | None = None
@@ -289,9 +290,11 @@ class Match:
         """The match is over: watchers and agents see the end, the recording is complete."""
         self.hub.close()
         self.agents.close()
+        self.ended_unix_s = time.time()
         if self.recorder is not None:
             self.recorder.finish(recording.entry(end=rpb.MatchEndRecord(
-                status=self.status, failure=self.failure, frame=self.world.frame, ended_unix_s=time.time())))
+                status=self.status, failure=self.failure, frame=self.world.frame, ended_unix_s=self.ended_unix_s,
+                recording_stopped=self.recorder.stopped)))
         self.ended.set()
         self._changed()
 
@@ -366,6 +369,8 @@ class Match:
             dropped_updates=self.hub.dropped, agent_clients=self.agents.agent_clients,
             action_timeouts=self.agents.action_timeouts,
             recording_stopped=self.recorder.stopped if self.recorder is not None else "",
+            started_unix_s=self.started_unix_s, ended_unix_s=self.ended_unix_s,
+            recording_bytes=self.recorder.size if self.recorder is not None and self.is_ended else 0,
         )
 
 

@@ -54,6 +54,11 @@ class Recorder:
         self._file.write(MAGIC)
         self._append(msgpack.packb(metadata, use_bin_type=True))
 
+    @property
+    def size(self) -> int:
+        """Bytes written so far (the file's size once it is closed)."""
+        return len(MAGIC) + self._size
+
     def write(self, payload: bytes) -> None:
         if self._file is None or self.truncated:
             return

@@ -22,6 +22,8 @@ Example file (every key optional):
     [recording]
     enabled = true
     max_bytes = 1073741824       # per match; recording stops (the match goes on) past this
+    keep_bytes = 0               # the archive's size: past it, the oldest ended matches go (0: no limit)
+    keep_days = 0                # ended matches older than this go (0: kept forever)
 
     [limits]                     # what callers can make the daemon spend (gametap.limits.DEFAULTS)
     matches = 64
@@ -48,6 +50,13 @@ from gametap import limits
 from gametap.auth import Role, parse_tokens
 from gametap.q3.launch import GameInstall
 from gametap.v1 import match_pb2 as mpb
+
+
+@dataclass(frozen=True)
+class Retention:
+    """[recording] keep_bytes and keep_days: how much of the archive (gametap.archive) stays."""
+    keep_bytes: int = 0   # 0: no limit
+    keep_days: float = 0  # 0: kept forever
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LIBRARY = REPO_ROOT / "native" / "build" / "libgametap_q3.so"
@@ -80,6 +89,7 @@ class Settings:
     web_dir: Path = DEFAULT_WEB_DIR
     record: bool = True
     record_max_bytes: int = 1 << 30
+    retention: Retention = field(default_factory=Retention)  # [recording] keep_bytes, keep_days
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
     tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
@@ -106,7 +116,7 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "default_match":
+            if f.name in ("default_match", "retention"):  # the daemon's own business
                 continue
             if f.name == "install":
                 value = {"binary": str(value.binary), "basepath": str(value.basepath), "game": value.game}
@@ -198,7 +208,7 @@ def _from_dict(data: dict) -> Settings:
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
     auth = data.get("auth", {})
     for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s"}),
-                                  ("recording", rec, {"enabled", "max_bytes"})):
+                                  ("recording", rec, {"enabled", "max_bytes", "keep_bytes", "keep_days"})):
         if set(table) - known:
             raise ValueError(f"unknown keys in [{section}]: {sorted(set(table) - known)}")
     if set(auth) - {"tokens"}:
@@ -218,6 +228,9 @@ def _from_dict(data: dict) -> Settings:
     if not 1 <= workers <= 256:
         raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
     game_ports = _port_range(server.get("game_ports"), "game_ports")
+    retention = Retention(keep_bytes=int(rec.get("keep_bytes", 0)), keep_days=float(rec.get("keep_days", 0)))
+    if retention.keep_bytes < 0 or retention.keep_days < 0:
+        raise ValueError("[recording] keep_bytes and keep_days cannot be negative (0: no limit)")
     timeout = int(game.get("client_timeout_s", s.client_timeout_s))
     if not 5 <= timeout <= 3600:
         raise ValueError(f"[game] client_timeout_s = {timeout}: 5..3600 allowed")
@@ -231,6 +244,7 @@ def _from_dict(data: dict) -> Settings:
         install=install, library=Path(game.get("library", s.library)),
         web_dir=Path(server.get("web_dir", s.web_dir)),
         record=bool(rec.get("enabled", s.record)), record_max_bytes=int(rec.get("max_bytes", s.record_max_bytes)),
+        retention=retention,
         default_match=match, tokens=parse_tokens(auth.get("tokens", {})),
         limits=limits.parse(data.get("limits", {})),
     )

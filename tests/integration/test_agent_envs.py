@@ -53,6 +53,8 @@ def test_episodes_repeat_for_a_seed_and_rewards_follow_the_score(spec):
         try:
             obs, infos = env.reset(seed=seed)
             start = {a: infos[a]["score"] for a in env.agents}
+            match_ids = {infos[a]["match_id"] for a in env.agents}
+            assert len(match_ids) == 1 and infos[env.agents[0]]["viewer_url"].endswith(f"#/match/{match_ids.pop()}")
             for agent in env.agents:
                 env.action_space(agent).seed(seed)
             trace = [np.concatenate([obs[a] for a in env.possible_agents])]

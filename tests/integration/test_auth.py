@@ -55,6 +55,9 @@ def test_each_role_reaches_what_it_may(guarded):
         assert code_of(lambda: viewer.stop_match(match.id)) == grpc.StatusCode.PERMISSION_DENIED
         assert code_of(lambda: player.run_command(match.id, "status")) == grpc.StatusCode.PERMISSION_DENIED
         assert match.id in [m.id for m in player.list_matches()]
+        assert viewer.get_recording(match.id).provenance.config.max_frames == 300  # the archive: observe reads
+        assert code_of(lambda: player.delete_recording(match.id)) == grpc.StatusCode.PERMISSION_DENIED  # admin removes
+        assert admin.delete_recording(match.id) > 0
 
 
 def test_health_needs_no_token(guarded):

@@ -153,6 +153,8 @@ def test_vector_env_by_id_steps_batches_and_autoresets_next_step(spec, client):
         assert env.observation_space.contains(obs) and obs.shape == (2, features.SIZE)
         assert info["_match_id"].all() and len(set(info["match_id"])) == 2
         first_ids = list(info["match_id"])
+        assert [url.rpartition("/")[2] for url in info["viewer_url"]] == first_ids  # http://HOST:PORT/#/match/ID
+        assert all(url.startswith("http://127.0.0.1:") for url in info["viewer_url"])
         for step in range(1, 6):
             obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
             assert env.observation_space.contains(obs)

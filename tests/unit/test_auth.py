@@ -4,14 +4,14 @@ import pytest
 from gametap import settings as settings_mod
 from gametap.auth import METHOD_ROLES, Gate, Role, bearer, parse_tokens
 from gametap.errors import PermissionDenied, Unauthenticated
-from gametap.v1 import agent_pb2, match_pb2, observe_pb2
+from gametap.v1 import agent_pb2, archive_pb2, match_pb2, observe_pb2
 
 ADMIN, PLAYER, VIEWER = "admin-token-0123456789", "player-token-0123456789", "viewer-token-0123456789"
 GATE = Gate(parse_tokens({ADMIN: "admin", PLAYER: "play", VIEWER: "observe"}))
 
 
 def test_every_method_of_the_gametap_services_needs_a_role():
-    methods = {f"/{s.full_name}/{m.name}" for module in (agent_pb2, match_pb2, observe_pb2)
+    methods = {f"/{s.full_name}/{m.name}" for module in (agent_pb2, archive_pb2, match_pb2, observe_pb2)
                for s in module.DESCRIPTOR.services_by_name.values() for m in s.methods}
     assert methods == set(METHOD_ROLES)
 

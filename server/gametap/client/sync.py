@@ -8,8 +8,9 @@ import grpc
 from gametap.client import auth
 from gametap.client.placement import worker_address
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.v1 import archive_pb2 as arpb
+from gametap.v1 import archive_pb2_grpc, match_pb2_grpc, observe_pb2_grpc
 from gametap.v1 import match_pb2 as mpb
-from gametap.v1 import match_pb2_grpc, observe_pb2_grpc
 from gametap.v1 import observe_pb2 as opb
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -27,6 +28,7 @@ class Client:
         self.channel = auth.channel(address, token)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
+        self.archive = archive_pb2_grpc.ArchiveServiceStub(self.channel)
         self.follow_matches = follow_matches
         self._workers: dict[str, grpc.Channel] = {}  # worker address -> channel
         self._placed: dict[str, str] = {}  # match id -> its worker's address
@@ -85,8 +87,20 @@ class Client:
         """The maps, bots and player limits of the game the daemon hosts."""
         return self.matches.DescribeGame(mpb.DescribeGameRequest(), timeout=self.timeout_s)
 
-    def list_matches(self) -> list[mpb.Match]:
-        return list(self.matches.ListMatches(mpb.ListMatchesRequest(), timeout=self.timeout_s).matches)
+    def list_matches(self, which: int = mpb.MATCH_FILTER_ALL) -> list[mpb.Match]:
+        """which: mpb.MATCH_FILTER_ALL, _LIVE or _ENDED (archived matches from earlier runs included)."""
+        request = mpb.ListMatchesRequest(filter=which)
+        return list(self.matches.ListMatches(request, timeout=self.timeout_s).matches)
+
+    def get_recording(self, match_id: str, verify: bool = False) -> arpb.RecordingInfo:
+        """A recorded match's provenance; with verify, every record is read and checked."""
+        request = arpb.GetRecordingRequest(match_id=match_id, verify=verify)
+        return self.archive.GetRecording(request, timeout=max(self.timeout_s, 600.0) if verify else self.timeout_s)
+
+    def delete_recording(self, match_id: str) -> int:
+        """Removes an ended match's folder from the daemon's archive; the bytes freed."""
+        request = arpb.DeleteRecordingRequest(match_id=match_id)
+        return self.archive.DeleteRecording(request, timeout=self.timeout_s).bytes_freed
 
     def get_match(self, match_id: str) -> mpb.Match:
         return self.matches.GetMatch(mpb.GetMatchRequest(match_id=match_id), timeout=self.timeout_s)

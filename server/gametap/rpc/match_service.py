@@ -1,4 +1,5 @@
-"""gametap.v1.MatchService, answered by the daemon from its workers (gametap.worker.pool).
+"""gametap.v1.MatchService and ArchiveService, answered by the daemon from its workers and its
+archive (gametap.worker.pool).
 
 Requests arrive as bytes and are parsed here, so one that does not decode gets
 INVALID_ARGUMENT like any other bad input (grpcio's own deserializers answered UNKNOWN and
@@ -9,10 +10,12 @@ import grpc
 
 from gametap.errors import GametapError
 from gametap.rpc.status import code_for, parse_request, serialized
+from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
 
 SERVICE = mpb.DESCRIPTOR.services_by_name["MatchService"]
+ARCHIVE_SERVICE = arpb.DESCRIPTOR.services_by_name["ArchiveService"]
 
 
 class MatchService:
@@ -20,16 +23,26 @@ class MatchService:
         self._pool = pool
 
     async def CreateMatch(self, request: mpb.CreateMatchRequest) -> mpb.Match:
-        return await self._pool.create(request.config, request.placement_group)
+        return self._shown(await self._pool.create(request.config, request.placement_group))
 
     async def ListMatches(self, request: mpb.ListMatchesRequest) -> mpb.ListMatchesResponse:
-        return mpb.ListMatchesResponse(matches=await self._pool.list())
+        matches = await self._pool.list(request.filter or mpb.MATCH_FILTER_ALL)
+        return mpb.ListMatchesResponse(matches=[self._shown(m) for m in matches])
 
     async def GetMatch(self, request: mpb.GetMatchRequest) -> mpb.Match:
-        return await self._pool.get(request.match_id)
+        return self._shown(await self._pool.get(request.match_id))
 
     async def StopMatch(self, request: mpb.StopMatchRequest) -> mpb.Match:
-        return await self._pool.stop(request.match_id)
+        return self._shown(await self._pool.stop(request.match_id))
+
+    def _shown(self, m: mpb.Match) -> mpb.Match:
+        """The match as callers see it: with where the viewer shows it."""
+        if self._pool.viewer_base:
+            shown = mpb.Match()
+            shown.CopyFrom(m)
+            shown.viewer_url = f"{self._pool.viewer_base}#/match/{m.id}"
+            return shown
+        return m
 
     async def RunCommand(self, request: mpb.RunCommandRequest) -> mpb.RunCommandResponse:
         return mpb.RunCommandResponse(output=await self._pool.run_command(request.match_id, request.command))
@@ -38,18 +51,39 @@ class MatchService:
         return self._pool.game.describe()
 
     def handler(self) -> grpc.GenericRpcHandler:
-        """Every method of the service, each parsing its own request."""
-        return grpc.method_handlers_generic_handler(SERVICE.full_name, {
-            m.name: grpc.unary_unary_rpc_method_handler(
-                self._answering(getattr(self, m.name), getattr(mpb, m.input_type.name)),
-                request_deserializer=serialized, response_serializer=lambda r: r.SerializeToString())
-            for m in SERVICE.methods})
+        return unary_handler(SERVICE, self, mpb)
 
-    @staticmethod
-    def _answering(method, request_type):
-        async def answer(body: bytes, context):
-            try:
-                return await method(parse_request(request_type, body))
-            except GametapError as e:
-                await context.abort(code_for(e), str(e))
-        return answer
+
+class ArchiveService:
+    """gametap.v1.ArchiveService: what a match's recording says, and removing it."""
+
+    def __init__(self, pool: WorkerPool):
+        self._pool = pool
+
+    async def GetRecording(self, request: arpb.GetRecordingRequest) -> arpb.RecordingInfo:
+        return await self._pool.describe_recording(request.match_id, request.verify)
+
+    async def DeleteRecording(self, request: arpb.DeleteRecordingRequest) -> arpb.DeleteRecordingResponse:
+        return arpb.DeleteRecordingResponse(bytes_freed=await self._pool.delete_recording(request.match_id))
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return unary_handler(ARCHIVE_SERVICE, self, arpb)
+
+
+def unary_handler(service, impl, messages) -> grpc.GenericRpcHandler:
+    """Every method of a service of unary calls, each parsing its own request (a type of the
+    generated module `messages`) and answering with impl's method of the same name."""
+    return grpc.method_handlers_generic_handler(service.full_name, {
+        m.name: grpc.unary_unary_rpc_method_handler(
+            _answering(getattr(impl, m.name), getattr(messages, m.input_type.name)),
+            request_deserializer=serialized, response_serializer=lambda r: r.SerializeToString())
+        for m in service.methods})
+
+
+def _answering(method, request_type):
+    async def answer(body: bytes, context):
+        try:
+            return await method(parse_request(request_type, body))
+        except GametapError as e:
+            await context.abort(code_for(e), str(e))
+    return answer

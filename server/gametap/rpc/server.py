@@ -10,16 +10,17 @@ from gametap.auth import Gate
 from gametap.manager import MatchManager
 from gametap.rpc.agent_service import AgentService
 from gametap.rpc.auth_interceptor import AuthInterceptor
-from gametap.rpc.match_service import MatchService
+from gametap.rpc.match_service import ArchiveService, MatchService
 from gametap.rpc.observe_service import ObserveService
 from gametap.rpc.proxy import Proxy
-from gametap.v1 import agent_pb2, match_pb2, observe_pb2
+from gametap.v1 import agent_pb2, archive_pb2, match_pb2, observe_pb2
 from gametap.worker.pool import WorkerPool
 
 SERVICE_NAMES = (
     match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
     observe_pb2.DESCRIPTOR.services_by_name["ObserveService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    archive_pb2.DESCRIPTOR.services_by_name["ArchiveService"].full_name,
 )
 SERVER_OPTIONS = [
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -38,7 +39,7 @@ def _server(gate: Gate) -> grpc.aio.Server:
 def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:
     """The daemon's server with every service added and no port bound (no side effects)."""
     server = _server(pool.gate)
-    server.add_generic_rpc_handlers((MatchService(pool).handler(),))
+    server.add_generic_rpc_handlers((MatchService(pool).handler(), ArchiveService(pool).handler()))
     proxy = Proxy(pool)
     server.add_generic_rpc_handlers(proxy.handlers())
     health_servicer = health.aio.HealthServicer()

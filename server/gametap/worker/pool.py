@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap import limits
+from gametap.archive import Archive
 from gametap.auth import Gate, Role
 from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.game import Game
 from gametap.match import new_match_id
 from gametap.settings import Settings
+from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
 
@@ -32,6 +34,7 @@ START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
 QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+RETENTION_EVERY_S = 3600.0  # besides at start and whenever a match ends
 PLACEMENT_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -73,10 +76,17 @@ class WorkerPool:
         self._listeners: list[Callable[[str, str], None]] = []
         self._closing = False
         self._spawning: set[asyncio.Task] = set()
+        self.archive = Archive(settings.state_dir)  # ended matches the pool no longer keeps, and earlier runs'
+        self._retention: asyncio.Task | None = None
+        self._retention_clock: asyncio.Task | None = None  # keep_days passes for matches without an end
+        self.viewer_base = ""  # the viewer's address ("http://HOST:PORT/"), once the daemon serves HTTP
 
     # ---- lifecycle ----
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.archive.index)
+        await self._enforce_retention()
+        self._retention_clock = asyncio.ensure_future(self._retain_hourly())
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
 
     async def _spawn(self, w: WorkerHandle) -> None:
@@ -114,6 +124,8 @@ class WorkerPool:
     async def shutdown(self) -> None:
         """Stops every worker (each stops its games first) and waits for them to exit."""
         self._closing = True
+        if self._retention_clock is not None:
+            self._retention_clock.cancel()
         if self._spawning:  # a worker being replaced: let it start, then stop it with the others
             await asyncio.gather(*self._spawning, return_exceptions=True)
         live = self._ready_workers()
@@ -141,7 +153,10 @@ class WorkerPool:
             if not w.ready.done():
                 w.ready.set_result(None)
         elif event == "match":
-            self._remember(mpb.Match.FromString(message["match"]))
+            m = mpb.Match.FromString(message["match"])
+            self._remember(m)
+            if m.status in _ENDED:
+                self._retain_soon()
         elif event == "removed":
             self._forget(str(message.get("match_id")))
 
@@ -281,10 +296,10 @@ class WorkerPool:
             raise limits.over("matches", limit, live, "too many live matches")
 
     def record(self, match_id: str) -> mpb.Match:
-        try:
-            return self._records[match_id]
-        except KeyError:
-            raise NotFound(f"no match with id {match_id[:64]!r}") from None
+        m = self._records.get(match_id) or self.archive.get(match_id)
+        if m is None:
+            raise NotFound(f"no match with id {match_id[:64]!r}")
+        return m
 
     def worker_of(self, match_id: str) -> WorkerHandle | None:
         """The live worker that runs (or ran) the match, if it is still the same process; None
@@ -304,7 +319,19 @@ class WorkerPool:
                 pass  # forgotten by its worker or the worker just died: the last record stands
         return self.record(match_id)
 
-    async def list(self) -> list[mpb.Match]:
+    async def list(self, which: int = mpb.MATCH_FILTER_ALL) -> list[mpb.Match]:
+        """Live ones first, then ended ones (this run's, then the archive's), newest first."""
+        if which not in (mpb.MATCH_FILTER_ENDED,):
+            await self._refresh_live()
+        known = list(self._records.values())
+        known += [m for m in self.archive.matches() if m.id not in self._records]
+        if which == mpb.MATCH_FILTER_LIVE:
+            known = [m for m in known if m.status not in _ENDED]
+        elif which == mpb.MATCH_FILTER_ENDED:
+            known = [m for m in known if m.status in _ENDED]
+        return sorted(known, key=lambda m: (m.status in _ENDED, -m.started_unix_s))
+
+    async def _refresh_live(self) -> None:
         live = self._ready_workers()
         answers = await asyncio.gather(*(self._request(w, "list") for w in live), return_exceptions=True)
         for answer in answers:
@@ -313,7 +340,6 @@ class WorkerPool:
                     m = mpb.Match.FromString(raw)
                     if m.id in self._records:
                         self._records[m.id] = m
-        return list(self._records.values())
 
     async def stop(self, match_id: str) -> mpb.Match:
         w = self.worker_of(match_id)
@@ -340,7 +366,40 @@ class WorkerPool:
         return [dict(a, worker=w.index, pid=w.pid) for w, a in zip(live, answers) if isinstance(a, dict)]
 
     def _forget_old(self) -> None:
+        """Ended matches past max_finished_matches leave memory for the archive (their recordings)."""
         ended = [m for m in self._records.values() if m.status in _ENDED]
         for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
+            self.archive.add(m)
             self._forget(m.id)
+
+    # ---- the archive ----
+
+    async def describe_recording(self, match_id: str, verify: bool) -> arpb.RecordingInfo:
+        return await asyncio.to_thread(self.archive.describe, match_id, verify)
+
+    async def delete_recording(self, match_id: str) -> int:
+        m = self._records.get(match_id)
+        freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in _ENDED)
+        self._forget(match_id)
+        return freed
+
+    async def _retain_hourly(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_EVERY_S)
+            self._retain_soon()
+
+    def _retain_soon(self) -> None:
+        if self._retention is None or self._retention.done():
+            self._retention = asyncio.ensure_future(self._enforce_retention())
+
+    async def _enforce_retention(self) -> None:
+        rule = self.settings.retention
+        live = {m.id for m in self._records.values() if m.status not in _ENDED}
+        try:
+            removed = await asyncio.to_thread(self.archive.enforce, rule, live)
+        except OSError as e:
+            log.warning("retention: %s", e)
+            return
+        for match_id in removed:
+            self._forget(match_id)
 

@@ -84,6 +84,7 @@ class MatchVector:
         self.steps = np.zeros(m, np.int64)       # steps into the episode
         self.done = np.ones(m, bool)             # no episode runs: the next send() starts one
         self.match_ids = np.full(m, "", object)
+        self.viewer_urls = np.full(m, "", object)  # where the daemon's viewer shows each episode's match
         self._keys = itertools.count(1)
         self._env_of: dict[int, int] = {}             # member key -> sub-env
         self.waiting = np.zeros(m, bool)             # sent, its result not in yet
@@ -130,7 +131,7 @@ class MatchVector:
         sub.warm = None
         sub.member = next(self._keys)
         self._env_of[sub.member] = sub.index
-        self.match_ids[sub.index] = match.id
+        self.match_ids[sub.index], self.viewer_urls[sub.index] = match.id, match.viewer_url
         s = self.spec
         return sub.member, apb.JoinRequest(match_id=match.id, slots=slot_specs(s, self.names),
                                            frames_per_step=s.frames_per_step,
@@ -315,6 +316,7 @@ class MatchVector:
         infos = {
             "env_id": ids, "_env_id": every,
             "match_id": self.match_ids[ids], "_match_id": every,
+            "viewer_url": self.viewer_urls[ids], "_viewer_url": every,
             "frame": self.frames[ids], "_frame": every,
             "episode_step": self.steps[ids], "_episode_step": every,
             "alive": self.feats[ids, :, _ALIVE] > 0.5, "_alive": every,

@@ -91,6 +91,7 @@ class _Episodes:
         self.client: Client | None = None
         self.stream: AgentStream | None = None
         self.match_id: str | None = None
+        self.viewer_url = ""  # where the daemon's viewer shows the episode's match
         self.clients: list[int] = []
         self.scores: dict[int, int] = {}
         self.steps = 0
@@ -100,7 +101,8 @@ class _Episodes:
         s = self.spec
         if self.client is None:
             self.client = Client(s.server, token=s.token)
-        self.match_id = self.client.create_match(match_config(s, len(self.names), seed)).id
+        match = self.client.create_match(match_config(s, len(self.names), seed))
+        self.match_id, self.viewer_url = match.id, match.viewer_url
         slots = slot_specs(s, self.names)
         self.stream = AgentStream(self.client, self.match_id, slots, s.frames_per_step, s.action_timeout_ms)
         self.clients = list(self.stream.clients)
@@ -114,9 +116,13 @@ class _Episodes:
     def observation(self, client: int) -> np.ndarray:
         return features.encode(self.stream.views[client], client)
 
-    def info(self, client: int) -> dict:
+    def info(self, client: int, first: bool = False) -> dict:
+        """first: the episode's first info (reset's), which also names its match and viewer page
+        (left out of step infos, which repeat for a seed)."""
         me = self._player(client)
         info = {"frame": self.stream.frame, "score": me.score, "alive": me.alive, "client": client}
+        if first:
+            info.update(match_id=self.match_id, viewer_url=self.viewer_url)
         teacher = self.stream.teachers.get(client)
         if teacher is not None:
             info["teacher"] = {"forward": teacher.forward, "strafe": teacher.strafe, "jump": teacher.jump,
@@ -187,7 +193,7 @@ class OpenArenaParallelEnv(ParallelEnv):
         self._episodes.start(int(self._rng.integers(1, 2**31)))
         self._client_of = dict(zip(self.possible_agents, self._episodes.clients))
         self.agents = list(self.possible_agents)
-        return self._observations(), {a: self._episodes.info(c) for a, c in self._client_of.items()}
+        return self._observations(), {a: self._episodes.info(c, first=True) for a, c in self._client_of.items()}
 
     def world(self, agent: str):
         """The World behind an agent's observations (its PVS view, or the whole world)."""
@@ -229,7 +235,7 @@ class OpenArenaEnv(gymnasium.Env):
         super().reset(seed=seed)
         self._episodes.start(int(self.np_random.integers(1, 2**31)))
         (self._client,) = self._episodes.clients
-        return self._episodes.observation(self._client), self._episodes.info(self._client)
+        return self._episodes.observation(self._client), self._episodes.info(self._client, first=True)
 
     def world(self):
         """The World behind the observations (the agent's PVS view, or the whole world)."""

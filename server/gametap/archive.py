@@ -1,0 +1,167 @@
+"""The archive: every ended match the daemon can still tell about, from its recording.
+
+A match's folder (state_dir/matches/ID) outlives the daemon. At start the daemon indexes
+every recording there (gametap.recording_scan, the quick look), so matches from before a
+restart are listed and GetMatch, GetState and Watch answer for them; a match of this run
+joins the index when the pool stops keeping it in memory. Retention removes the oldest
+ended matches' folders, each by name in the log, while the archive holds more than
+[recording] keep_bytes or a match ended more than keep_days ago.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from gametap.errors import FailedPrecondition
+from gametap.match import MATCH_ID, RECORDING_NAME, match_dir, recording_on_disk
+from gametap.recording import RecordingError
+from gametap.recording_scan import Scan, scan
+from gametap.settings import Retention
+from gametap.v1 import archive_pb2 as arpb
+from gametap.v1 import match_pb2 as mpb
+
+log = logging.getLogger(__name__)
+
+
+class Archive:
+    def __init__(self, state_dir: Path):
+        self._state_dir = state_dir
+        self._matches: dict[str, mpb.Match] = {}
+
+    # ---- the index ----
+
+    def index(self) -> None:
+        """Indexes every recording in the state directory (blocking: run it off the event loop)."""
+        started, total = time.monotonic(), 0
+        root = self._state_dir / "matches"
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            path = folder / RECORDING_NAME
+            if not MATCH_ID.fullmatch(folder.name) or not path.is_file():
+                continue
+            try:
+                self._matches[folder.name] = match_of(folder.name, scan(path))
+            except (OSError, RecordingError) as e:
+                log.warning("archive: skipping %s: %s", path, e)
+                continue
+            total += self._matches[folder.name].recording_bytes
+        log.info("archive: %d recorded matches (%.1f MB) indexed in %.2f s", len(self._matches), total / 1e6,
+                 time.monotonic() - started)
+
+    def add(self, m: mpb.Match) -> None:
+        """An ended match of this run that the pool no longer keeps in memory."""
+        path = match_dir(self._state_dir, m.id) / RECORDING_NAME
+        if not path.is_file():
+            return  # not recorded: nothing to tell about it later
+        kept = mpb.Match()
+        kept.CopyFrom(m)
+        kept.ClearField("placement")
+        kept.pid, kept.frames_per_second, kept.archived = 0, 0.0, True
+        kept.recording_bytes = path.stat().st_size
+        self._matches[m.id] = kept
+
+    def get(self, match_id: str) -> mpb.Match | None:
+        return self._matches.get(match_id)
+
+    def matches(self) -> list[mpb.Match]:
+        return list(self._matches.values())
+
+    # ---- one recording ----
+
+    def describe(self, match_id: str, verify: bool) -> arpb.RecordingInfo:
+        """Provenance (and with verify, the check of every record). Blocking file reads."""
+        path = recording_on_disk(self._state_dir, match_id)
+        try:
+            s = scan(path, verify=verify)
+        except RecordingError as e:
+            raise FailedPrecondition(f"{path} cannot be read: {e}") from None
+        info = arpb.RecordingInfo(match_id=match_id, bytes=s.size, provenance=provenance_of(s))
+        if verify:
+            info.check.CopyFrom(arpb.RecordingCheck(complete=s.complete, records=s.records, good_bytes=s.good_bytes,
+                                                    last_frame=s.last_frame, problem=s.problem))
+        return info
+
+    def delete(self, match_id: str, live: bool) -> int:
+        """Removes an ended match's folder; the bytes it freed. Blocking."""
+        recording_on_disk(self._state_dir, match_id)  # NotFound for an unknown id, before any path is built
+        if live:
+            raise FailedPrecondition(f"match {match_id} is still running; stop it first")
+        freed = self._remove(match_id)
+        log.info("archive: removed match %s (%.1f MB), as asked", match_id, freed / 1e6)
+        return freed
+
+    def _remove(self, match_id: str) -> int:
+        folder = match_dir(self._state_dir, match_id)
+        freed = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        shutil.rmtree(folder)
+        self._matches.pop(match_id, None)
+        return freed
+
+    # ---- retention ----
+
+    def enforce(self, rule: Retention, live: set[str], now: float | None = None) -> list[str]:
+        """Removes ended matches' folders, oldest first, while the recordings hold more than
+        keep_bytes or ended more than keep_days ago; returns their ids. Blocking."""
+        if not rule.keep_bytes and not rule.keep_days:
+            return []
+        now = time.time() if now is None else now
+        ended = []
+        for path in (self._state_dir / "matches").glob(f"*/{RECORDING_NAME}"):
+            match_id = path.parent.name
+            if MATCH_ID.fullmatch(match_id) and match_id not in live:
+                st = path.stat()
+                ended.append((st.st_mtime, st.st_size, match_id))  # written last when the match ended
+        ended.sort()
+        total = sum(size for _, size, _ in ended)
+        removed = []
+        for mtime, size, match_id in ended:
+            age_days = (now - mtime) / 86400
+            too_old = rule.keep_days and age_days > rule.keep_days
+            too_big = rule.keep_bytes and total > rule.keep_bytes
+            if not (too_old or too_big):
+                break
+            why = (f"it ended {age_days:.1f} days ago ([recording] keep_days = {rule.keep_days:g})" if too_old else
+                   f"the archive holds {total:,} bytes ([recording] keep_bytes = {rule.keep_bytes:,})")
+            try:
+                self._remove(match_id)
+            except OSError as e:
+                log.warning("retention: could not remove match %s: %s", match_id, e)
+                continue
+            total -= size
+            removed.append(match_id)
+            log.info("retention: removed match %s (%.1f MB): %s", match_id, size / 1e6, why)
+        return removed
+
+
+def match_of(match_id: str, s: Scan) -> mpb.Match:
+    """The Match an archived recording tells of."""
+    p = provenance_of(s)
+    return mpb.Match(id=match_id, config=p.config, status=p.status, failure=p.failure, frame=s.last_frame,
+                     archived=True, started_unix_s=p.started_unix_s, ended_unix_s=p.ended_unix_s,
+                     recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "")
+
+
+def provenance_of(s: Scan) -> arpb.Provenance:
+    h = s.header
+    config = mpb.MatchConfig()
+    try:
+        json_format.Parse(str(h.get("config", "{}")), config, ignore_unknown_fields=True)
+    except json_format.ParseError as e:
+        log.warning("archive: recording of %s has an unreadable config: %s", h.get("match_id"), e)
+    p = arpb.Provenance(
+        format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
+        host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
+        map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
+        started_unix_s=float(h.get("started", 0.0)), joins=s.joins)
+    if s.module is not None:
+        p.module.CopyFrom(s.module)
+    if s.end is not None:
+        p.status, p.failure, p.ended_unix_s = s.end.status, s.end.failure, s.end.ended_unix_s
+    else:
+        p.status = mpb.FAILED
+        p.failure = (f"the recording stops at frame {s.last_frame} without the match's end: the daemon or its "
+                     f"worker ended first" + (f" ({s.problem})" if s.problem else ""))
+    return p

@@ -1,0 +1,83 @@
+"""`gametap recordings ...`: the daemon's archive of recorded matches, from the command line.
+
+    gametap recordings list [--json]     ended matches, this run's and earlier ones'
+    gametap recordings show ID           where a match came from (its provenance), as JSON
+    gametap recordings verify ID         read every record; exit status 1 if the file is not whole
+    gametap recordings rm ID...          remove ended matches' folders
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+
+from google.protobuf import json_format
+
+from gametap.v1 import match_pb2 as mpb
+
+
+def _when(unix_s: float) -> str:
+    return datetime.datetime.fromtimestamp(unix_s).strftime("%Y-%m-%d %H:%M:%S") if unix_s else "-"
+
+
+def _duration(m: mpb.Match) -> str:
+    if not m.started_unix_s or not m.ended_unix_s:
+        return "-"
+    return str(datetime.timedelta(seconds=round(m.ended_unix_s - m.started_unix_s)))
+
+
+def cmd_list(a, client) -> int:
+    matches = client.list_matches(mpb.MATCH_FILTER_ENDED)
+    if a.json:
+        from gametap.cli import print_json_list
+        print_json_list(matches)
+        return 0
+    print(f"{'ID':<14}{'STATUS':<10}{'STARTED':<21}{'DURATION':>9}{'MAP':>12}{'FRAMES':>10}{'MB':>9}  ARCHIVED")
+    for m in matches:
+        print(f"{m.id:<14}{mpb.MatchStatus.Name(m.status):<10}{_when(m.started_unix_s):<21}{_duration(m):>9}"
+              f"{m.config.map:>12}{m.frame:>10}{m.recording_bytes / 1e6:>9.1f}  {'yes' if m.archived else 'no'}")
+    return 0
+
+
+def cmd_show(a, client) -> int:
+    info = client.get_recording(a.match_id)
+    print(json_format.MessageToJson(info, indent=2, always_print_fields_with_no_presence=True))
+    return 0
+
+
+def cmd_verify(a, client) -> int:
+    check = client.get_recording(a.match_id, verify=True).check
+    if check.complete:
+        print(f"{a.match_id}: whole: {check.records:,} records, {check.good_bytes:,} bytes, "
+              f"through frame {check.last_frame}, ending with the match's end")
+        return 0
+    where = check.problem or "it stops before the match's end record (the daemon or its worker ended first)"
+    print(f"{a.match_id}: NOT whole: {where}. Good: {check.records:,} records, the first {check.good_bytes:,} "
+          f"bytes, through frame {check.last_frame} (Watch and GetState replay up to there)")
+    return 1
+
+
+def cmd_rm(a, client) -> int:
+    for match_id in a.match_ids:
+        freed = client.delete_recording(match_id)
+        print(f"removed {match_id} ({freed / 1e6:.1f} MB)")
+    return 0
+
+
+def add_verbs(sub, connection_args) -> None:
+    """connection_args(parser): adds --server and --token to a verb's parser."""
+    r = sub.add_parser("recordings", help="the archive of recorded matches: list, show, verify, rm",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = r.add_subparsers(dest="recordings_verb", required=True)
+    ls = verbs.add_parser("list", help="ended matches, this run's and earlier ones'")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=cmd_list)
+    for verb, func, text in (("show", cmd_show, "a recorded match's provenance, as JSON"),
+                             ("verify", cmd_verify, "read and check every record; exit status 1 if not whole")):
+        v = verbs.add_parser(verb, help=text)
+        v.add_argument("match_id")
+        v.set_defaults(run=func)
+    rm = verbs.add_parser("rm", help="remove ended matches' folders (recording and game log)")
+    rm.add_argument("match_ids", nargs="+", metavar="ID")
+    rm.set_defaults(run=cmd_rm)
+    for verb in verbs.choices.values():
+        connection_args(verb)

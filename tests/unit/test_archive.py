@@ -1,0 +1,139 @@
+"""The archive's index, its check of a recording, and retention, on recordings made here."""
+import json
+import os
+import random
+import time
+
+import msgpack
+import pytest
+
+from gametap import recording
+from gametap.archive import Archive
+from gametap.errors import FailedPrecondition, NotFound
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.recording import MAGIC, RECORD_HEAD, Recorder, RecordingError
+from gametap.recording_scan import scan
+from gametap.settings import Retention
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import match_pb2 as mpb
+from gametap.v1 import observe_pb2 as opb
+from gametap.v1 import recording_pb2 as rpb
+
+
+def update(frame: int, keyframe: bool = False) -> bytes:
+    if keyframe:
+        return opb.WorldUpdate(keyframe=wpb.WorldState(frame=frame)).SerializeToString()
+    return opb.WorldUpdate(delta=wpb.WorldDelta(frame=frame, level_time_ms=50 * frame)).SerializeToString()
+
+
+def record(state_dir, match_id: str, frames: int = 20, end: int | None = mpb.FINISHED, seed: int = 3):
+    folder = state_dir / "matches" / match_id
+    folder.mkdir(parents=True)
+    path = folder / "updates.gtrec"
+    config = json.dumps({"map": "oa_dm1", "clock": "LOCKSTEP", "seed": seed})
+    rec = Recorder(path, {"match_id": match_id, "started": 1000.0, "config": config, "commit": "abc"}, 1 << 20)
+    rec.write(recording.entry(module=rpb.GameModuleRecord(path="/x/qagame.so", build_id="ff")))
+    for f in range(1, frames + 1):
+        rec.write(update(f))
+        if f == 1:
+            rec.write(update(1, keyframe=True))
+        if f == 5:
+            rec.write(recording.entry(join=rpb.AgentJoinRecord(stream=1, frame=5, clients=[2],
+                                                               join=apb.JoinRequest(frames_per_step=4))))
+    if end is None:
+        rec.close()
+    else:
+        rec.finish(recording.entry(end=rpb.MatchEndRecord(status=end, frame=frames, ended_unix_s=2000.0)))
+    return path
+
+
+def test_a_whole_recording_scans_complete_with_its_provenance(tmp_path):
+    path = record(tmp_path, "aaaaaaaaaaaa")
+    for verify in (False, True):
+        s = scan(path, verify=verify)
+        assert s.complete and not s.problem and s.last_frame == 20 and s.good_bytes == s.size
+        assert s.records == 1 + 1 + 21 + 1 + 1 and s.module.build_id == "ff" and s.joins[0].clients == [2]
+    info = Archive(tmp_path).describe("aaaaaaaaaaaa", verify=True)
+    p = info.provenance
+    assert (p.status, p.config.seed, p.commit, p.started_unix_s, p.ended_unix_s) == (mpb.FINISHED, 3, "abc", 1000.0, 2000.0)
+    assert info.check.complete and info.check.last_frame == 20 and info.bytes == path.stat().st_size
+
+
+def test_a_torn_tail_is_found_and_said_where(tmp_path):
+    path = record(tmp_path, "bbbbbbbbbbbb", end=None)
+    data = path.read_bytes()
+    path.write_bytes(data[:-5])
+    s = scan(path, verify=True)
+    assert not s.complete and "is torn" in s.problem and f"at byte {s.good_bytes}" in s.problem
+    assert s.last_frame == 19
+    a = Archive(tmp_path)
+    a.index()
+    m = a.get("bbbbbbbbbbbb")
+    assert m.status == mpb.FAILED and "stops at frame 19 without the match's end" in m.failure and m.archived
+
+
+def test_a_corrupt_record_is_found_by_verify_only(tmp_path):
+    path = record(tmp_path, "cccccccccccc")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    assert scan(path, verify=True).problem.endswith("is corrupt (checksum mismatch)")
+    assert "checksum" not in scan(path).problem  # the quick look (the index at start) checks no checksums
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"NOTAREC!" + bytes(10), "bad magic"), (MAGIC[:7] + b"\x07", "version 7"), (b"GAM", "bad magic")])
+def test_files_that_are_no_recording_are_refused(tmp_path, content, message):
+    path = tmp_path / "x.gtrec"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=message):
+        scan(path)
+
+
+def test_random_and_oversized_records_are_problems_not_crashes(tmp_path):
+    rng = random.Random(9)
+    path = tmp_path / "x.gtrec"
+    head = msgpack.packb({"match_id": "x"})
+    import zlib
+    good = MAGIC + RECORD_HEAD.pack(len(head), zlib.crc32(head)) + head
+    path.write_bytes(good + RECORD_HEAD.pack(recording.MAX_RECORD + 1, 0))
+    assert "claims" in scan(path).problem
+    for _ in range(300):
+        path.write_bytes(good + rng.randbytes(rng.randint(1, 80)))
+        for verify in (False, True):
+            s = scan(path, verify=verify)
+            assert s.problem and s.good_bytes >= len(good)
+
+
+def test_the_index_skips_what_is_no_recording_and_names_it(tmp_path, caplog):
+    record(tmp_path, "dddddddddddd")
+    bad = tmp_path / "matches" / "eeeeeeeeeeee"
+    bad.mkdir()
+    (bad / "updates.gtrec").write_bytes(b"garbage!")
+    (tmp_path / "matches" / "not-an-id").mkdir()
+    a = Archive(tmp_path)
+    with caplog.at_level("WARNING"):
+        a.index()
+    assert [m.id for m in a.matches()] == ["dddddddddddd"]
+    assert "skipping" in caplog.text and "eeeeeeeeeeee" in caplog.text
+    with pytest.raises(FailedPrecondition, match="not a gametap recording"):
+        a.describe("eeeeeeeeeeee", verify=False)
+    with pytest.raises(NotFound):
+        a.describe("../../etc/pa", verify=False)
+
+
+def test_retention_removes_the_oldest_first_and_spares_live_matches(tmp_path, caplog):
+    ids = [c * 12 for c in "abcdef"]
+    now = time.time()
+    for age, match_id in zip((9, 8, 7, 3, 2, 1), ids):
+        path = record(tmp_path, match_id)
+        os.utime(path, (now - age * 86400, now - age * 86400))
+    a = Archive(tmp_path)
+    a.index()
+    size = (tmp_path / "matches" / ids[0] / "updates.gtrec").stat().st_size
+    with caplog.at_level("INFO"):
+        assert a.enforce(Retention(keep_days=5), live={ids[1]}, now=now) == [ids[0], ids[2]]  # ids[1] runs
+    assert f"retention: removed match {ids[0]}" in caplog.text and "keep_days" in caplog.text
+    assert a.enforce(Retention(keep_bytes=2 * size), live=set(), now=now) == [ids[1], ids[3]]
+    assert sorted(m.id for m in a.matches()) == ids[4:]
+    assert a.enforce(Retention(), live=set(), now=now) == []  # no limits: nothing goes
