@@ -29,6 +29,7 @@ METHOD_ROLES = {
     "/gametap.v1.MatchService/StopMatch": Role.ADMIN,
     "/gametap.v1.MatchService/RunCommand": Role.ADMIN,
     "/gametap.v1.ArchiveService/GetRecording": Role.OBSERVE,
+    "/gametap.v1.ArchiveService/ReadRecording": Role.OBSERVE,
     "/gametap.v1.ArchiveService/DeleteRecording": Role.ADMIN,
     "/gametap.v1.ObserveService/Watch": Role.OBSERVE,
     "/gametap.v1.ObserveService/GetState": Role.OBSERVE,

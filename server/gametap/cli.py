@@ -4,6 +4,7 @@
     gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
     gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID | maps | bots
     gametap recordings list | show ID | verify ID | rm ID...
+    gametap reproduce ID | diff A B
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from google.protobuf import json_format
 
 from gametap import __version__, cli_archive
 from gametap.client.sync import DEFAULT_ADDRESS, Client
+from gametap.errors import GametapError
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.recording import RecordingError
 from gametap.v1 import match_pb2 as mpb
 
 SERVER_ENV = "GAMETAP_SERVER"
@@ -252,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as e:
             print(f"gametap: {e}", file=sys.stderr)
             return 2
+        except (GametapError, RecordingError) as e:  # the library's own checks (diff, reproduce)
+            print(f"gametap: {e}", file=sys.stderr)
+            return 1
         except grpc.RpcError as e:
             if e.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (e.details() or "").lower():
                 print(f"gametap: no gametap daemon at {server} (start one with `gametap serve`)", file=sys.stderr)

@@ -4,11 +4,16 @@
     gametap recordings show ID           where a match came from (its provenance), as JSON
     gametap recordings verify ID         read every record; exit status 1 if the file is not whole
     gametap recordings rm ID...          remove ended matches' folders
+    gametap reproduce ID                 re-run a recorded LOCKSTEP match; exit status 1 if it differs
+    gametap diff A B                     where two recordings (match ids, or .gtrec files) part
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import sys
+import tempfile
+from pathlib import Path
 
 from google.protobuf import json_format
 
@@ -63,6 +68,34 @@ def cmd_rm(a, client) -> int:
     return 0
 
 
+def cmd_reproduce(a, client) -> int:
+    from gametap.reproduce import reproduce
+    print(f"reproducing {a.match_id} ...", file=sys.stderr, flush=True)
+    result = reproduce(client, a.match_id)
+    print(result.summary())
+    return 0 if result.identical else 1
+
+
+def cmd_diff(a, client) -> int:
+    from gametap.diff import diff_recordings
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [_local(client, name, Path(tmp) / f"{i}.gtrec") for i, name in enumerate((a.a, a.b))]
+        result = diff_recordings(*paths)
+    print(result.summary())
+    return 0 if result.identical else 1
+
+
+def _local(client, name: str, dest: Path) -> Path:
+    """A recording file: the path given, or the daemon's recording of that match id."""
+    from gametap.cli import UsageError
+    path = Path(name)
+    if path.suffix == ".gtrec" or path.is_file():
+        if not path.is_file():
+            raise UsageError(f"{name}: no such file")
+        return path
+    return client.download_recording(name, dest)
+
+
 def add_verbs(sub, connection_args) -> None:
     """connection_args(parser): adds --server and --token to a verb's parser."""
     r = sub.add_parser("recordings", help="the archive of recorded matches: list, show, verify, rm",
@@ -81,3 +114,10 @@ def add_verbs(sub, connection_args) -> None:
     rm.set_defaults(run=cmd_rm)
     for verb in verbs.choices.values():
         connection_args(verb)
+    rp = sub.add_parser("reproduce", help="re-run a recorded LOCKSTEP match and compare; exit status 1 if it differs")
+    rp.add_argument("match_id")
+    rp.set_defaults(run=cmd_reproduce)
+    d = sub.add_parser("diff", help="where two recordings part (match ids or .gtrec files); exit status 1 if they do")
+    d.add_argument("a")
+    d.add_argument("b")
+    d.set_defaults(run=cmd_diff)

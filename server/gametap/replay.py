@@ -141,3 +141,22 @@ def _rebuild(path: Path, base: bytes, pending: list[bytes]) -> World:
     except (WorldError, DecodeError) as e:
         raise DataLoss(f"recording {path.parent.name} cannot be replayed: {e}") from e
     return world
+
+
+def frame_by_frame(path: Path) -> Iterator[tuple[int, bytes, World]]:
+    """(frame, its recorded delta's bytes, the world after it) for every recorded frame, in
+    order; the same World object each time, updated (blocking file reads)."""
+    from gametap.recording import read_recording
+    world, first = World(), None  # the first delta comes before the first keyframe
+    for payload in read_recording(path).updates:
+        update = opb.WorldUpdate.FromString(payload)
+        if not world.has_state:
+            if update.HasField("delta"):
+                first = (update.delta.frame, payload)
+            else:
+                world.apply(update)
+                if first is not None and first[0] == world.frame:
+                    yield world.frame, first[1], world
+        elif update.HasField("delta"):
+            world.apply(update)
+            yield world.frame, payload, world

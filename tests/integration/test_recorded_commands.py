@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from gametap.client import AgentStream
-from gametap.client.world import World
 from gametap.recording import read_recording
+from gametap.replay import frame_by_frame
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
-from gametap.v1 import observe_pb2 as opb
 
 from .conftest import lockstep, wait_ended
 
@@ -46,15 +45,8 @@ def pitch_view(units: int) -> int:
 
 
 def states(path):
-    """(frame, World) at each recorded frame (the first keyframe follows the first delta)."""
-    world = World()
-    for payload in read_recording(path).updates:
-        update = opb.WorldUpdate.FromString(payload)
-        if update.HasField("delta") and not world.has_state:
-            continue
-        world.apply(update)
-        if update.HasField("delta") or world.frame == 1:
-            yield world.frame, world
+    """(frame, World) at each recorded frame."""
+    return ((frame, world) for frame, _, world in frame_by_frame(path))
 
 
 def test_every_bots_command_is_recorded_as_the_game_applied_it(client, daemon):

@@ -118,6 +118,8 @@ class AgentHost:
         session.counted = True  # in the worker's play streams until close_session
         self._streams += 1
         session.stream, session.request = self._streams, req
+        held = self.holding or (self.lockstep and self.waiting is not None)
+        session.asked = (self.world.frame, held, self.holding)
         self.sessions.append(session)
         if self.holding:
             self.gathered.append(session)
@@ -189,8 +191,10 @@ class AgentHost:
             self.run_until = 0  # pause where the game is, to give the newcomer its first observation
         self.match.link.send_control(self.run_until, records)
         clients = [s.client for s in session.slots]
+        asked_frame, held, at_hold = session.asked
         self.match.record(recording.entry(join=rpb.AgentJoinRecord(
-            stream=session.stream, frame=self.world.frame, join=session.request, clients=clients)))
+            stream=session.stream, frame=self.world.frame, join=session.request, clients=clients,
+            asked_frame=asked_frame, asked_while_held=held, at_hold=at_hold)))
         log.info("match %s: agents joined as clients %s", self.match.id, clients)
 
     def leave(self, session: AgentSession, clients: list[int] | None = None) -> None:

@@ -71,6 +71,7 @@ class AgentSession:
     counted: bool = False  # held in the worker's limits.play (AgentHost.join .. close_session)
     stream: int = 0        # its number in the match's recording (1, 2, ... in join order)
     request: apb.JoinRequest | None = None  # as it asked to join (recorded when its slots are in)
+    asked: tuple[int, bool, bool] = (0, False, False)  # (frame, the game was held, by hold_for_agents) when it asked
 
     @property
     def clients(self) -> set[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 
@@ -96,6 +97,21 @@ class Client:
         """A recorded match's provenance; with verify, every record is read and checked."""
         request = arpb.GetRecordingRequest(match_id=match_id, verify=verify)
         return self.archive.GetRecording(request, timeout=max(self.timeout_s, 600.0) if verify else self.timeout_s)
+
+    def download_recording(self, match_id: str, dest) -> Path:
+        """Copies a match's recording from the daemon into the file dest (written whole or not at
+        all: a partial download is removed); returns dest."""
+        dest = Path(dest)
+        part = dest.with_name(dest.name + ".part")
+        try:
+            with open(part, "wb") as f:
+                for chunk in self.archive.ReadRecording(arpb.ReadRecordingRequest(match_id=match_id),
+                                                        timeout=max(self.timeout_s, 600.0)):
+                    f.write(chunk.data)
+            part.replace(dest)
+        finally:
+            part.unlink(missing_ok=True)
+        return dest
 
     def delete_recording(self, match_id: str) -> int:
         """Removes an ended match's folder from the daemon's archive; the bytes freed."""

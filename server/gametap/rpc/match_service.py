@@ -6,9 +6,12 @@ INVALID_ARGUMENT like any other bad input (grpcio's own deserializers answered U
 logged a traceback per request)."""
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from gametap.errors import GametapError
+from gametap.match import recording_on_disk
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
@@ -16,6 +19,7 @@ from gametap.worker.pool import WorkerPool
 
 SERVICE = mpb.DESCRIPTOR.services_by_name["MatchService"]
 ARCHIVE_SERVICE = arpb.DESCRIPTOR.services_by_name["ArchiveService"]
+READ_CHUNK = 1 << 20
 
 
 class MatchService:
@@ -66,18 +70,34 @@ class ArchiveService:
     async def DeleteRecording(self, request: arpb.DeleteRecordingRequest) -> arpb.DeleteRecordingResponse:
         return arpb.DeleteRecordingResponse(bytes_freed=await self._pool.delete_recording(request.match_id))
 
+    async def ReadRecording(self, body: bytes, context):
+        """The recording file's bytes, in chunks read off the event loop."""
+        try:
+            request = parse_request(arpb.ReadRecordingRequest, body)
+            path = recording_on_disk(self._pool.settings.state_dir, request.match_id)
+            with open(path, "rb") as f:
+                while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
+                    yield arpb.RecordingChunk(data=chunk).SerializeToString()
+        except GametapError as e:
+            await context.abort(code_for(e), str(e))
+
     def handler(self) -> grpc.GenericRpcHandler:
-        return unary_handler(ARCHIVE_SERVICE, self, arpb)
+        unary = {m for m in ARCHIVE_SERVICE.methods if not m.server_streaming}
+        handlers = unary_handler(ARCHIVE_SERVICE, self, arpb, unary)
+        return grpc.method_handlers_generic_handler(ARCHIVE_SERVICE.full_name, {
+            **handlers, "ReadRecording": grpc.unary_stream_rpc_method_handler(
+                self.ReadRecording, request_deserializer=serialized, response_serializer=serialized)})
 
 
-def unary_handler(service, impl, messages) -> grpc.GenericRpcHandler:
-    """Every method of a service of unary calls, each parsing its own request (a type of the
-    generated module `messages`) and answering with impl's method of the same name."""
-    return grpc.method_handlers_generic_handler(service.full_name, {
-        m.name: grpc.unary_unary_rpc_method_handler(
-            _answering(getattr(impl, m.name), getattr(messages, m.input_type.name)),
-            request_deserializer=serialized, response_serializer=lambda r: r.SerializeToString())
-        for m in service.methods})
+def unary_handler(service, impl, messages, methods=None):
+    """The unary methods of a service (all of them, or those given), each parsing its own request
+    (a type of the generated module `messages`) and answering with impl's method of the same
+    name: a GenericRpcHandler, or with `methods` given, its handlers by name."""
+    handlers = {m.name: grpc.unary_unary_rpc_method_handler(
+        _answering(getattr(impl, m.name), getattr(messages, m.input_type.name)),
+        request_deserializer=serialized, response_serializer=lambda r: r.SerializeToString())
+        for m in (methods if methods is not None else service.methods)}
+    return handlers if methods is not None else grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
 def _answering(method, request_type):
