@@ -6,6 +6,7 @@
     gametap recordings rm ID...          remove ended matches' folders
     gametap reproduce ID                 re-run a recorded LOCKSTEP match; exit status 1 if it differs
     gametap diff A B                     where two recordings (match ids, or .gtrec files) part
+    gametap export ID... --format minari|npz   recorded play as a dataset (README, "Datasets")
 """
 from __future__ import annotations
 
@@ -85,6 +86,28 @@ def cmd_diff(a, client) -> int:
     return 0 if result.identical else 1
 
 
+def cmd_export(a, client) -> int:
+    from gametap import export
+    with tempfile.TemporaryDirectory() as tmp:
+        matches = []
+        for i, name in enumerate(a.match_ids):  # every match read before anything is written
+            path = _local(client, name, Path(tmp) / f"{i}.gtrec")
+            print(f"reading {name} ...", file=sys.stderr, flush=True)
+            matches.append(export.to_arrays(path, a.player or (), a.frames_per_step, a.max_turn_degrees,
+                                            progress=export.stderr_progress(name)))
+    steps = sum(int(m.active[:-1].sum()) for m in matches)
+    if a.format == "npz":
+        for path in export.write_npz(matches, a.out):
+            print(path)
+    else:
+        dataset_id = a.dataset_id or f"gametap/{matches[0].match_id}/recorded-v0"
+        dataset = export.write_minari(matches, dataset_id, a.action_format)
+        print(f"{dataset_id} ({dataset.total_episodes} episodes, {dataset.total_steps} steps; "
+              f"minari.load_dataset({dataset_id!r}))")
+    print(f"{steps:,} player steps from {len(matches)} matches", file=sys.stderr)
+    return 0
+
+
 def _local(client, name: str, dest: Path) -> Path:
     """A recording file: the path given, or the daemon's recording of that match id."""
     from gametap.cli import UsageError
@@ -121,3 +144,13 @@ def add_verbs(sub, connection_args) -> None:
     d.add_argument("a")
     d.add_argument("b")
     d.set_defaults(run=cmd_diff)
+    e = sub.add_parser("export", help="recorded play as a dataset: Minari, or npz arrays (README, \"Datasets\")")
+    e.add_argument("match_ids", nargs="+", metavar="ID", help="match ids (their recordings) or .gtrec files")
+    e.add_argument("--format", choices=("minari", "npz"), required=True)
+    e.add_argument("--player", action="append", metavar="NAME", help="a player to export (repeatable; default: all)")
+    e.add_argument("--frames-per-step", type=int, default=4, help="frames per step, as the envs' (default 4)")
+    e.add_argument("--max-turn-degrees", type=float, default=30.0, help="the envs' turn per step at 1 (default 30)")
+    e.add_argument("--out", type=Path, default=Path("."), help="npz: the folder for ID.npz (default .)")
+    e.add_argument("--dataset-id", help="minari: the dataset's id (default gametap/ID/recorded-v0)")
+    e.add_argument("--action-format", choices=("dict", "box"), default="dict", help="minari: the envs' action format")
+    e.set_defaults(run=cmd_export)
