@@ -36,6 +36,7 @@ from gametap.v1 import match_pb2 as mpb
 from procs import CpuMeter
 
 BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
+SERVER_FPS = 20  # the matches' sv_fps (the default): frames per second of game time
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class PipelineRun:
     resyncs: int
     viewer_messages: int
     cpu_us_per_frame: dict
+    recording_bytes_per_minute: float  # of game time (sv_fps 20), every player's commands included
 
 
 class WebsocketViewer(threading.Thread):
@@ -147,10 +149,12 @@ def full_pipeline(daemon, seed: int, window: Window) -> PipelineRun:
             raise RuntimeError(f"benchmark match ended {mpb.MatchStatus.Name(final.status)}: {final.failure}")
         keyframe = client.get_state(match.id).ByteSize()  # a keyframe of the final state
         viewed = viewer.close()
+        recorded = daemon.match_dir(match.id).joinpath("updates.gtrec").stat().st_size
     frames = window.last - window.first
     cpu = {name: 1e6 * seconds / frames for name, seconds in meter.used.items() if name != "client"}
+    minutes = final.frame / SERVER_FPS / 60
     return PipelineRun(rate(times, window), sum(sizes["delta"]) / max(1, len(sizes["delta"])),
-                       keyframe, updates, resyncs - 1, viewed, cpu)
+                       keyframe, updates, resyncs - 1, viewed, cpu, recorded / minutes)
 
 
 def concurrent(daemon, n: int, seed: int, window: Window) -> float:
@@ -215,4 +219,5 @@ def run(rounds: int = 7, seed: int = 1234, window: Window = DEFAULT_WINDOW, repo
         "cpu_us_per_frame": cpu,
         "delta_bytes": last.delta_bytes, "keyframe_bytes": last.keyframe_bytes,
         "watch_resyncs": last.resyncs, "viewer_messages": last.viewer_messages, "frames": window.last - window.first,
+        "recording_bytes_per_minute": median([f.recording_bytes_per_minute for f in full]),
     }

@@ -79,6 +79,8 @@ def run_pipeline(args) -> dict:
           f"   ({r['two_matches_ratio']:.3f} x 2 x bare; goal >= 0.85)")
     print(f"  delta size (avg)                            {r['delta_bytes']:>9,.0f} bytes")
     print(f"  keyframe size (avg)                         {r['keyframe_bytes']:>9,.0f} bytes")
+    print(f"  recording per minute of game time           {r['recording_bytes_per_minute'] / 1e6:>9.2f} MB"
+          "   (every player's commands included; budget <= 1)")
     print(f"  watcher resyncs                             {r['watch_resyncs']:>9d}")
     print(f"  websocket viewer updates (capped at 240/s)  {r['viewer_messages']:>9,d}")
     return r

@@ -33,3 +33,12 @@ def test_team_2v2(daemon):
     m = re.search(r"after 600 steps: agents' frags \{.*\}; team scores: red (\d+), blue (\d+)", out)
     assert m, out
     assert int(m.group(1)) + int(m.group(2)) > 0, out  # somebody scored
+
+
+def test_behavioural_cloning_runs_end_to_end_at_a_small_size(daemon):
+    out = run(daemon, "behavioural_cloning.py", "--matches", "1", "--frames", "1200", "--epochs", "2",
+              "--eval-matches", "1", "--eval-steps", "100")
+    assert re.search(r"exported [\d,]+ bot steps \(1 matches\)", out), out
+    assert re.search(r"epoch 2/2: squared error \d", out), out
+    for who in ("cloned policy", "random agent"):
+        assert re.search(rf"{who}: -?\d+ frags, \d+ deaths in 0.3 minutes of play", out), out
