@@ -42,18 +42,30 @@ static void write_vec3(struct gt_buffer *b, int field, const float v[3])
     pbw_end(b, start);
 }
 
-static void write_command(struct gt_buffer *b, const uint8_t *cmd)
+/* cmd's angles are absolute (the library made them so) unless delta is given: then relative to it. */
+static void write_command(struct gt_buffer *b, int field, const uint8_t *cmd, const int32_t *delta)
 {
-    size_t start = pbw_begin(b, PB_PLAYER_COMMAND);
+    size_t start = pbw_begin(b, field);
     pbw_sint32(b, PB_COMMAND_FORWARD, (int8_t)cmd[Q3_CMD_FORWARDMOVE]);
     pbw_sint32(b, PB_COMMAND_RIGHT, (int8_t)cmd[Q3_CMD_RIGHTMOVE]);
     pbw_sint32(b, PB_COMMAND_UP, (int8_t)cmd[Q3_CMD_UPMOVE]);
     pbw_uint(b, PB_COMMAND_BUTTONS, (uint32_t)rd_i32(cmd + Q3_CMD_BUTTONS));
     pbw_uint(b, PB_COMMAND_WEAPON, cmd[Q3_CMD_WEAPON]);
-    pbw_uint(b, PB_COMMAND_PITCH, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES) & 0xFFFFu);
-    pbw_uint(b, PB_COMMAND_YAW, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES + 4) & 0xFFFFu);
-    pbw_uint(b, PB_COMMAND_ROLL, (uint32_t)rd_i32(cmd + Q3_CMD_ANGLES + 8) & 0xFFFFu);
+    static const int fields[3] = {PB_COMMAND_PITCH, PB_COMMAND_YAW, PB_COMMAND_ROLL};
+    for (int i = 0; i < 3; i++)
+        pbw_uint(b, fields[i], ((uint32_t)rd_i32(cmd + Q3_CMD_ANGLES + 4 * i) + (delta ? (uint32_t)delta[i] : 0u)) & 0xFFFFu);
     pbw_end(b, start);
+}
+
+/* An agent slot's visibility list, as packed numbers. */
+static void write_sees(struct gt_buffer *b, const uint64_t *visible)
+{
+    uint64_t numbers[NENTITIES];
+    size_t n = 0;
+    for (int i = 0; i < NENTITIES; i++)
+        if (bit_test(visible, i))
+            numbers[n++] = (uint64_t)i;
+    pbw_packed_uint(b, PB_PLAYER_SEES, numbers, n);
 }
 
 static void encode_player(struct gt_buffer *b, int client, const uint8_t *ps, const struct q3_info *info,
@@ -93,7 +105,13 @@ static void encode_player_with_command(struct q3_world *w, struct gt_buffer *b, 
 {
     encode_player(b, c, w->ps[c], &w->info[c], &w->pvalue[c], w->controller[c]);
     if (w->has_cmd[c])
-        write_command(b, w->cmd[c]);
+        write_command(b, PB_PLAYER_COMMAND, w->cmd[c], NULL);
+    if (w->controller[c] != PBE_CONTROLLER_AGENT)
+        return;
+    if (w->teacher_seen[c])  /* the teacher's angles are the bot AI's own: relative to delta_angles */
+        write_command(b, PB_PLAYER_TEACHER, w->teacher[c], w->pvalue[c].delta_angles);
+    if (w->has_visible[c])
+        write_sees(b, w->visible[c]);
 }
 
 /* Rebuilds the touched players (in client order): changed ones into the delta buffer. */

@@ -49,17 +49,21 @@ void q3_set_controller(struct q3_world *w, int client, int32_t controller)
         return;
     w->controller[client] = controller;
     w->restamp |= 1ull << client;
+    w->teacher_seen[client] = w->has_visible[client] = 0; /* a new driver: nothing of the last one's */
 }
 
 /* ---- agents' inputs ---- */
 
-static void take_agent_inputs(struct q3_world *w, const struct q3_frame *f)
+/* The agents' slots whose teacher or visibility came: their Player records show them. */
+static uint64_t take_agent_inputs(struct q3_world *w, const struct q3_frame *f)
 {
+    uint64_t touched = 0;
     for (uint16_t i = 0; i < f->n_usercmds; i++) {
         const uint8_t *rec = f->usercmds + (size_t)i * sizeof(gt_usercmd_record_t);
         int client = rd_u16(rec);
         memcpy(w->teacher[client], rec + offsetof(gt_usercmd_record_t, usercmd), Q3_CMD_SIZE);
         w->teacher_seen[client] = 1;
+        touched |= 1ull << client;
     }
     const uint8_t *p = f->visibility;
     for (uint16_t i = 0; i < f->n_visibility; i++) {
@@ -67,8 +71,11 @@ static void take_agent_inputs(struct q3_world *w, const struct q3_frame *f)
         memset(w->visible[client], 0, sizeof(w->visible[client]));
         for (int k = 0; k < count; k++)
             bit_set(w->visible[client], rd_u16(p + 4 + 2 * k));
+        w->has_visible[client] = 1;
+        touched |= 1ull << client;
         p += 4 + 2 * (size_t)count;
     }
+    return touched;
 }
 
 /* ---- assembling updates ---- */
@@ -146,7 +153,7 @@ int q3_apply_frame(struct q3_world *w, const struct q3_frame *f)
         w->has_cmd[client] = 1;
         touched |= 1ull << client;
     }
-    touched |= old_players | w->restamp;
+    touched |= old_players | w->restamp | take_agent_inputs(w, f);
     w->restamp = 0;
     struct gt_buffer *players = &w->part[0], *entities = &w->part[1], *removed_entities = &w->part[2];
     players->len = entities->len = removed_entities->len = 0;
@@ -159,7 +166,6 @@ int q3_apply_frame(struct q3_world *w, const struct q3_frame *f)
     if (f->log_size)
         q3_log_events(w, f);
     int match_changed = q3_update_match(w, match_dirty);
-    take_agent_inputs(w, f);
     q3_observers_collect(w);
     hp_time(ST_TEXT, &t);
 

@@ -81,6 +81,7 @@ struct q3_world {
     uint8_t teacher[NPLAYERS][Q3_CMD_SIZE];
     uint8_t teacher_seen[NPLAYERS];
     uint64_t visible[NPLAYERS][BITSET_WORDS(NENTITIES)];
+    uint8_t has_visible[NPLAYERS];
 
     /* Outputs of the frame applied last. */
     struct gt_buffer delta, keyframe, records;

@@ -141,7 +141,8 @@ def match_of(match_id: str, s: Scan) -> mpb.Match:
     p = provenance_of(s)
     return mpb.Match(id=match_id, config=p.config, status=p.status, failure=p.failure, frame=s.last_frame,
                      archived=True, started_unix_s=p.started_unix_s, ended_unix_s=p.ended_unix_s,
-                     recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "")
+                     recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "",
+                     scores=s.end.scores if s.end else [])
 
 
 def provenance_of(s: Scan) -> arpb.Provenance:

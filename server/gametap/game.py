@@ -124,6 +124,10 @@ class Game(ABC):
         """A map's top-down drawing for the viewer (None: no such map)."""
         return None
 
+    @abstractmethod
+    def scores(self, state: bytes) -> list[tuple[int, str, int]]:
+        """(client, name, score) of the players in a serialized WorldState."""
+
     def provenance(self, config: mpb.MatchConfig) -> dict:
         """The game's facts for a recording's header (gametap.provenance): what it loads for this
         config and checksums of it. Blocking file reads: run it off the event loop."""

@@ -111,6 +111,7 @@ class Match:
         self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.game_ports)
         self.frame_rate = FrameRate()
         self.started_unix_s, self.ended_unix_s = time.time(), 0.0
+        self.final_scores: list[mpb.PlayerScore] = []
         self._stop_requested = False
         self._level_over = False  # the game's own limits ended the match
         self._internal_error: str | None = None
@@ -291,10 +292,12 @@ class Match:
         self.hub.close()
         self.agents.close()
         self.ended_unix_s = time.time()
+        self.final_scores = [mpb.PlayerScore(client=c, name=n, score=score)
+                             for c, n, score in sorted(self.game.scores(self.world.state()), key=lambda x: (-x[2], x[0]))]
         if self.recorder is not None:
             self.recorder.finish(recording.entry(end=rpb.MatchEndRecord(
                 status=self.status, failure=self.failure, frame=self.world.frame, ended_unix_s=self.ended_unix_s,
-                recording_stopped=self.recorder.stopped)))
+                recording_stopped=self.recorder.stopped, scores=self.final_scores)))
         self.ended.set()
         self._changed()
 
@@ -371,6 +374,7 @@ class Match:
             recording_stopped=self.recorder.stopped if self.recorder is not None else "",
             started_unix_s=self.started_unix_s, ended_unix_s=self.ended_unix_s,
             recording_bytes=self.recorder.size if self.recorder is not None and self.is_ended else 0,
+            scores=self.final_scores,
         )
 
 

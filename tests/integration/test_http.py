@@ -8,7 +8,7 @@ import pytest
 
 from gametap.testing import wait_until
 
-from .conftest import lockstep
+from .conftest import lockstep, wait_ended
 
 pytestmark = pytest.mark.game
 
@@ -66,3 +66,31 @@ def test_metrics(daemon, client):
     worker = match.placement.worker
     players = re.search(rf'gametap_worker_hotpath_seconds{{worker="{worker}",stage="players"}} ([0-9.]+)', text)
     assert players and float(players.group(1)) > 0  # the worker's hot path timed its work
+
+
+def test_replay_api_timeline_and_recorded_updates(daemon, client):
+    import struct
+
+    from gametap.v1 import observe_pb2 as opb
+    match = client.create_match(lockstep(max_frames=600, seed=3))
+    assert wait_ended(client, match.id).frame == 600
+    t = json.loads(get(daemon, f"/api/matches/{match.id}/timeline")[2])
+    assert (t["first_frame"], t["last_frame"]) == (1, 600) and t["score_frames"][0] == 1
+    assert {p["name"] for p in t["players"]} == {"Sarge", "Grism", "Kyonshi", "Major"}
+    assert all(e["frame"] <= 600 for e in t["events"]) and set(t["kills"]) <= {e["frame"] for e in t["events"]}
+    status, headers, body = get(daemon, f"/api/matches/{match.id}/updates?from_frame=300&frames=50")
+    updates, pos = [], 0
+    while pos < len(body):
+        (n,) = struct.unpack_from("<I", body, pos)
+        updates.append(opb.WorldUpdate.FromString(body[pos + 4:pos + 4 + n]))
+        pos += 4 + n
+    assert updates[0].keyframe.frame == 300 and [u.delta.frame for u in updates[1:]] == list(range(301, 351))
+    assert headers["X-First-Frame"] == "300" and headers["X-Last-Frame"] == "350"
+    schema = json.loads(get(daemon, "/api/schema")[2])
+    assert schema["schemaName"] == "gametap.v1.WorldUpdate" and schema["schema"]
+    for bad in ("from_frame=x", "frames=0", "frames=999999", "from_frame=-3"):
+        assert status_of(daemon, f"/api/matches/{match.id}/updates?{bad}") == 400, bad
+    assert status_of(daemon, f"/api/matches/{match.id}/updates?from_frame=5000") == 422  # past its end
+    for bad in ("0123456789ab", "..%2f..%2fetc", "x" * 100):
+        assert status_of(daemon, f"/api/matches/{bad}/timeline") == 404, bad
+        assert status_of(daemon, f"/api/matches/{bad}/updates") == 404, bad

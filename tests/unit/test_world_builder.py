@@ -247,3 +247,22 @@ def test_a_players_applied_command_is_part_of_its_record_and_of_the_state():
     (u,) = b.apply([frame(3, configstrings=[(abi.CS_PLAYERS + 1, "")])])  # the player leaves: so does its command
     (u,) = b.apply([frame(4, players=[player(1)], configstrings=[(abi.CS_PLAYERS + 1, r"n\Again\t\0")])])
     assert not parse(u.delta).delta.players[0].HasField("command")
+
+
+def test_an_agents_slot_shows_its_teacher_and_what_it_sees_and_a_bots_does_not():
+    b = WorldBuilder(keyframe_interval=100)
+    b.apply([first_frame()])
+    b.set_agent(1, True)
+    teacher = usercmd(forward=64, buttons=1, weapon=3, angles=(100, 16384, 0))
+    (u,) = b.apply([frame(2, usercmds={1: teacher, 0: teacher}, visibility={1: [0, 70], 0: [80]})])
+    players = {p.client: p for p in parse(u.delta).delta.players}
+    agent = players[1]
+    assert agent.controller == wpb.CONTROLLER_AGENT and list(agent.sees) == [0, 70]
+    t = agent.teacher
+    assert (t.forward, t.buttons, t.weapon, t.yaw, t.pitch) == (64, 1, wpb.WEAPON_SHOTGUN, 16384, 100)  # delta_angles 0
+    bot = {p.client: p for p in wpb.WorldState.FromString(b.state()).players}[0]
+    assert not bot.HasField("teacher") and not bot.sees  # a slot no agent drives shows neither
+    b.set_agent(1, False)  # no agent's any more: its teacher and view go with the agent
+    (u,) = b.apply([frame(3)])
+    back = {p.client: p for p in parse(u.delta).delta.players}[1]
+    assert not back.HasField("teacher") and not back.sees and back.controller == wpb.CONTROLLER_HUMAN

@@ -6,6 +6,10 @@ The daemon:
     /vendor/...         the viewer's npm dependencies (protobufjs), from web/node_modules
     /api/matches        every match, as JSON (each with its placement: the worker's ports)
     /api/maps/{name}    a map's top-down geometry (the game's map_geometry), as JSON
+    /api/schema         the FileDescriptorSet (base64) of WorldUpdate, for decoding what follows
+    /api/matches/{id}/timeline   a recorded match's frames, events, kills and scores over time (JSON)
+    /api/matches/{id}/updates?from_frame=F&frames=N   the recorded updates from frame F: a keyframe,
+                        then up to N deltas, each as [u32 little-endian length][WorldUpdate bytes]
     /healthz            "ok"
     /metrics            Prometheus text format
     /ws                 Foxglove WebSocket protocol over every match (gametap.httpapi.foxglove),
@@ -20,8 +24,10 @@ role, as `Authorization: Bearer TOKEN` or `?token=TOKEN`; the viewer's own files
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
+import struct
 from pathlib import Path
 
 from aiohttp import web
@@ -29,13 +35,19 @@ from google.protobuf import json_format
 
 from gametap.auth import Gate, Role, bearer
 from gametap.errors import GametapError
-from gametap.httpapi.foxglove import FoxgloveServer
+from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descriptor_set
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.manager import MatchManager
+from gametap.match import recording_on_disk
+from gametap.replay import Replay
+from gametap.timeline import Timeline
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
 
 POOL = web.AppKey("pool", WorkerPool)
+TIMELINES = web.AppKey("timelines", dict)  # recording path -> Timeline, the most recently used last
+MAX_TIMELINES = 16
+MAX_REPLAY_FRAMES = 5000
 FOXGLOVE = web.AppKey("foxglove", FoxgloveServer)
 WEB_DIR = web.AppKey("web_dir", Path)
 GATE = web.AppKey("gate", Gate)
@@ -68,12 +80,16 @@ def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     app = _app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits))
     app[POOL] = pool
     app[WEB_DIR] = web_dir
+    app[TIMELINES] = {}
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir / "static", follow_symlinks=False)
     app.router.add_get("/vendor/{name}", vendor)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/matches", list_matches)
     app.router.add_get("/api/maps/{name}", map_geometry)
+    app.router.add_get("/api/schema", schema)
+    app.router.add_get("/api/matches/{id}/timeline", timeline)
+    app.router.add_get("/api/matches/{id}/updates", recorded_updates)
     return app
 
 
@@ -112,6 +128,55 @@ async def healthz(request: web.Request) -> web.Response:
 async def list_matches(request: web.Request) -> web.Response:
     matches = [json_format.MessageToDict(m) for m in await request.app[POOL].list()]
     return web.json_response({"matches": matches})
+
+
+async def schema(request: web.Request) -> web.Response:
+    return web.json_response({"schemaName": SCHEMA_NAME, "schema": base64.b64encode(file_descriptor_set()).decode()},
+                             headers={"Cache-Control": "no-cache"})
+
+
+def _recording(request: web.Request) -> Path:
+    try:
+        return recording_on_disk(request.app[POOL].settings.state_dir, request.match_info["id"])
+    except GametapError as e:
+        raise web.HTTPNotFound(text=f"{e}\n") from None
+
+
+async def timeline(request: web.Request) -> web.Response:
+    path = _recording(request)
+    timelines = request.app[TIMELINES]
+    t = timelines.pop(path, None) or Timeline(path)
+    timelines[path] = t  # the most recently used last
+    while len(timelines) > MAX_TIMELINES:
+        timelines.pop(next(iter(timelines)))
+    try:
+        await asyncio.to_thread(t.update)
+    except (OSError, ValueError) as e:
+        raise web.HTTPUnprocessableEntity(text=f"the recording cannot be read: {e}\n") from e
+    response = web.json_response(t.to_json())
+    response.enable_compression()
+    return response
+
+
+async def recorded_updates(request: web.Request) -> web.StreamResponse:
+    path = _recording(request)
+    try:
+        start = int(request.query.get("from_frame", "0"))
+        frames = int(request.query.get("frames", "1000"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="from_frame and frames are whole numbers\n") from None
+    if start < 0 or not 1 <= frames <= MAX_REPLAY_FRAMES:
+        raise web.HTTPBadRequest(text=f"from_frame >= 0 and frames in 1..{MAX_REPLAY_FRAMES}\n")
+    replay = Replay(path, start, until_frame=start + frames)
+    try:
+        updates = await asyncio.to_thread(lambda: [u for batch in replay.batches(4096) for u in batch])
+    except GametapError as e:  # OUT_OF_RANGE past the end, DATA_LOSS for a corrupt record
+        raise web.HTTPUnprocessableEntity(text=f"{e}\n") from None
+    body = b"".join(struct.pack("<I", len(u)) + u for u in updates)
+    response = web.Response(body=body, content_type="application/octet-stream",
+                            headers={"X-First-Frame": str(replay.first_frame or 0), "X-Last-Frame": str(replay.last_frame or 0)})
+    response.enable_compression()
+    return response
 
 
 async def map_geometry(request: web.Request) -> web.Response:

@@ -122,6 +122,9 @@ class OpenArena(game.Game):
     def hot_path_timings(self) -> dict[str, tuple[int, float]]:
         return _hotpath.timings()
 
+    def scores(self, state: bytes) -> list[tuple[int, str, int]]:
+        return [(p.client, p.name, p.score) for p in wpb.WorldState.FromString(state).players]
+
     def provenance(self, config: mpb.MatchConfig) -> dict:
         pk3 = bsp.map_archive(self.install.basepath, config.map)
         return {"game": self.name, "game_install": str(self.install.basepath), "map": config.map,

@@ -1,14 +1,19 @@
-// The gametap viewer: a match list (#/) and a live match view (#/match/<id>).
+// The gametap viewer: a match list (#/) and a match view (#/match/<id>): live, or replayed from
+// the match's recording with a timeline (scrub, speed, kills, back to live).
 
 import { FoxgloveClient } from "./foxglove.js";
 import { MapView } from "./mapview.js";
-import { renderInspector, renderKillFeed, renderLog, renderScoreboard, renderStatus, setConnection } from "./panels.js";
+import { renderAgentActions, renderInspector, renderKillFeed, renderLog, renderScoreboard, renderStatus, setConnection } from "./panels.js";
+import { Replay } from "./replay.js";
 import { schemaFromDescriptorSet } from "./schema.js";
 import { escapeHtml } from "./style.js";
+import { drawRate, drawScores, eventsUpTo, nextKill, previousKill } from "./timeline.js";
 import { World } from "./world.js";
 
 const $ = (id) => document.getElementById(id);
 const PANEL_INTERVAL_MS = 100;
+const TIMELINE_REFRESH_MS = 2000;
+const ENDED = ["FINISHED", "STOPPED", "FAILED"];
 // A daemon with access tokens: open the viewer as /?token=TOKEN; the token goes with every request.
 const TOKEN = new URLSearchParams(location.search).get("token");
 const withToken = (path) => (TOKEN ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}` : path);
@@ -41,12 +46,19 @@ const app = {
   geometry: new Map(), // map name -> geometry (or a pending promise)
   lastPanels: 0,
   logFilters: { kill: true, item: false, chat: true, join: true, phase: true },
+  info: null, // the match as /api/matches lists it
+  replay: null, // a Replay while the view shows the recording, null while it is live
+  timeline: null, // /api/matches/<id>/timeline, refreshed while the match runs
+  rates: [], // the server's recent frame rates (live)
+  lastTick: 0,
+  scrubbing: false,
 };
 window.gametap = app; // for debugging from the console, and for the browser tests
 
 async function ensureTypes() {
-  if (app.types || app.client.channels.size === 0) return app.types;
-  const channel = app.client.channels.values().next().value;
+  if (app.types) return app.types;
+  let channel = app.client.channels.size ? app.client.channels.values().next().value : null;
+  if (!channel) channel = await (await fetch(withToken("/api/schema"))).json(); // no live match advertises it
   const root = await schemaFromDescriptorSet(channel.schema);
   app.types = {
     WorldUpdate: root.lookupType(channel.schemaName),
@@ -68,21 +80,30 @@ async function refreshMatchList() {
     }
     const { matches } = await response.json();
     const rows = matches.map((m) => `
-      <tr>
+      <tr data-match="${m.id}">
         <td><a href="#/match/${m.id}">${m.id}</a></td>
-        <td><span class="status ${m.status}">${(m.status || "").toLowerCase()}</span></td>
+        <td><span class="status ${m.status}">${(m.status || "").toLowerCase()}</span>${m.archived ? ` <span class="dim">archived</span>` : ""}</td>
         <td>${(m.config.clock || "").toLowerCase()}</td>
         <td>${escapeHtml(m.config.map)}</td>
         <td>${(m.config.gameType || "").replace("GAME_TYPE_", "").toLowerCase()}</td>
+        <td class="started">${m.startedUnixS ? new Date(m.startedUnixS * 1000).toLocaleString() : ""}</td>
+        <td class="num duration">${duration(m)}</td>
         <td class="num">${(m.config.bots || []).length}</td>
         <td class="num">${(m.agentClients || []).length}</td>
         <td class="num">${m.frame || 0}</td>
-        <td class="num">${(m.framesPerSecond || 0).toFixed(0)}</td>
+        <td class="num">${ENDED.includes(m.status) ? "" : (m.framesPerSecond || 0).toFixed(0)}</td>
+        <td class="scores">${(m.scores || []).slice(0, 4).map((p) => `${escapeHtml(p.name)} ${p.score || 0}`).join(", ")}</td>
       </tr>`).join("");
-    $("match-rows").innerHTML = rows || `<tr><td colspan="9" class="empty">No matches yet. Create one with <code>gametap create</code>.</td></tr>`;
+    $("match-rows").innerHTML = rows || `<tr><td colspan="12" class="empty">No matches yet. Create one with <code>gametap create</code>.</td></tr>`;
   } catch {
-    $("match-rows").innerHTML = `<tr><td colspan="9" class="empty">The daemon does not answer.</td></tr>`;
+    $("match-rows").innerHTML = `<tr><td colspan="12" class="empty">The daemon does not answer.</td></tr>`;
   }
+}
+
+function duration(m) {
+  if (!m.startedUnixS) return "";
+  const s = Math.max(0, (m.endedUnixS || Date.now() / 1000) - m.startedUnixS);
+  return `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`;
 }
 
 // The game's frame rate as the daemon measures it (Match.frames_per_second), not one derived
@@ -92,35 +113,114 @@ async function refreshServerRate() {
   try {
     const { matches } = await (await fetch(withToken("/api/matches"))).json();
     const m = matches.find((x) => x.id === app.matchId);
-    if (m) $("fps").textContent = (m.framesPerSecond || 0).toFixed(m.framesPerSecond < 100 ? 1 : 0);
+    if (!m) return;
+    app.info = m;
+    $("fps").textContent = (m.framesPerSecond || 0).toFixed(m.framesPerSecond < 100 ? 1 : 0);
+    app.rates.push(m.framesPerSecond || 0);
+    if (app.rates.length > 60) app.rates.shift();
   } catch { /* the daemon does not answer: the connection state says so */ }
 }
 
 // ---- the match view ----
 
-function openMatch(id) {
+async function openMatch(id) {
   closeMatch();
   connect(() => matchSocket(id));
   app.matchId = id;
   app.world = new World();
   app.frozen = null;
+  app.timeline = null;
+  app.rates = [];
   $("list-page").hidden = true;
   $("match-page").hidden = false;
   $("match-id").textContent = id;
   $("notice").hidden = true;
+  try {
+    const { matches } = await (await fetch(withToken("/api/matches"))).json();
+    app.info = matches.find((m) => m.id === id) || null;
+  } catch { app.info = null; }
+  await refreshTimeline();
+  if (app.info && ENDED.includes(app.info.status)) await startReplay(app.timeline ? app.timeline.first_frame : 1);
+  else subscribe();
+}
+
+async function refreshTimeline() {
+  if (!app.matchId || !app.info) return; // a match the daemon does not know has no recording to read
+  try {
+    const response = await fetch(withToken(`/api/matches/${app.matchId}/timeline`));
+    if (response.ok) app.timeline = await response.json();
+  } catch { /* no recording (yet): the timeline stays as it was */ }
+}
+
+// ---- replay ----
+
+async function startReplay(frame) {
+  const types = await ensureTypes();
+  if (app.subscription !== null) app.client.unsubscribe(app.subscription);
+  app.subscription = null;
+  if (!app.replay) {
+    const fps = (app.info && app.info.config.serverFps) || 20;
+    app.replay = new Replay(app.matchId, (bytes) => types.WorldUpdate.decode(bytes), withToken, fps);
+    app.replay.speed = Number($("tl-speed").value);
+  }
+  await app.replay.seek(frame);
+  const map = app.replay.world.match && app.replay.world.match.map;
+  if (map && !app.geometry.has(map)) loadGeometry(map);
+}
+
+async function seek(frame) {
+  if (frame === null || frame === undefined) return;
+  await startReplay(frame);
+}
+
+function backToLive() {
+  if (!app.replay || !app.info || ENDED.includes(app.info.status)) return;
+  app.replay = null;
+  app.world = new World();
   subscribe();
+}
+
+function togglePlay() {
+  if (app.replay) {
+    app.replay.playing = !app.replay.playing;
+    if (app.replay.playing && app.replay.end && !app.replay.queue.length) seek(app.timeline ? app.timeline.first_frame : 1);
+  } else togglePause();
+}
+
+function renderTimeline(world) {
+  const t = app.timeline;
+  const slider = $("tl-slider");
+  const last = app.replay ? (t ? t.last_frame : world.frame) : Math.max(world.frame, t ? t.last_frame : 0);
+  slider.min = t ? t.first_frame : 1;
+  slider.max = Math.max(Number(slider.min), last);
+  if (!app.scrubbing) slider.value = world.frame;
+  const live = !app.replay;
+  $("tl-play").textContent = (live ? !app.frozen : app.replay.playing) ? "Pause" : "Play";
+  $("tl-live").hidden = !app.info || ENDED.includes(app.info.status);
+  $("tl-live").classList.toggle("active", live);
+  $("tl-mode").textContent = live ? "live" : `replay ${app.replay.speed}x`;
+  $("tl-prev-kill").disabled = !t || previousKill(t, world.frame) === null;
+  $("tl-next-kill").disabled = !t || nextKill(t, world.frame) === null;
+}
+
+function logEntries(world) {
+  if (!app.timeline) return world.log;
+  const entries = eventsUpTo(app.timeline, world.frame);
+  if (!app.replay) entries.push(...world.log.filter((e) => e.frame > app.timeline.last_frame)); // newer than the timeline
+  return entries;
 }
 
 function closeMatch() {
   if (app.subscription !== null) app.client.unsubscribe(app.subscription);
   app.subscription = null;
   app.matchId = null;
+  app.replay = null;
   $("list-page").hidden = false;
   $("match-page").hidden = true;
 }
 
 async function subscribe() {
-  if (!app.matchId || app.subscription !== null || app.client.state !== "connected") return;
+  if (!app.matchId || app.replay || app.subscription !== null || app.client.state !== "connected") return;
   const channel = app.client.channelByTopic(`/matches/${app.matchId}/world`);
   if (!channel) {
     if (app.client.channels.size || app.client.serverInfo) showNotice(`The daemon has no match ${app.matchId} (any more).`);
@@ -138,7 +238,7 @@ function showNotice(text) {
 }
 
 function onMessage({ detail }) {
-  if (detail.subscription !== app.subscription || !app.types) return;
+  if (detail.subscription !== app.subscription || !app.types || app.replay) return;
   const update = app.types.WorldUpdate.decode(detail.data);
   app.world.apply(update);
   const map = app.world.match && app.world.match.map;
@@ -161,7 +261,7 @@ async function loadGeometry(name) {
 }
 
 function shownWorld() {
-  return app.frozen || app.world;
+  return app.replay ? app.replay.world : app.frozen || app.world;
 }
 
 function togglePause() {
@@ -173,6 +273,20 @@ function togglePause() {
 function select(selection) {
   app.view.selected = selection;
   renderInspector(shownWorld(), selection, app.types);
+}
+
+/** Agents' debugging: with an agent's slot selected, the players and entities outside what its
+ * player could see (its PVS view, Player.sees) are dimmed on the map. */
+function outOfView(world) {
+  const s = app.view.selected;
+  const agent = s && s.kind === "player" ? world.players.get(s.id) : null;
+  if (!agent || agent.controller !== 2 || !agent.sees || !agent.sees.length) return null;
+  const sees = new Set(agent.sees);
+  sees.add(agent.client);
+  const out = new Set();
+  for (const c of world.players.keys()) if (!sees.has(c)) out.add(c);
+  for (const n of world.entities.keys()) if (!sees.has(n)) out.add(n);
+  return out;
 }
 
 function updateFollowOptions(world) {
@@ -188,17 +302,26 @@ function updateFollowOptions(world) {
 
 function frame(now) {
   requestAnimationFrame(frame);
+  const dt = app.lastTick ? Math.min(0.25, (now - app.lastTick) / 1000) : 0;
+  app.lastTick = now;
   if (!app.matchId) return;
+  if (app.replay) app.replay.tick(dt);
   const world = shownWorld();
+  app.view.dimmed = outOfView(world);
   app.view.render(world);
   if (now - app.lastPanels > PANEL_INTERVAL_MS) {
     app.lastPanels = now;
     renderScoreboard(world, (client) => select({ kind: "player", id: client }));
     renderKillFeed(world);
-    renderLog(world, app.logFilters);
+    renderLog(logEntries(world), world, app.logFilters);
     renderInspector(world, app.view.selected, app.types);
-    renderStatus(world, !app.frozen);
+    renderAgentActions(world, app.view.selected);
+    renderStatus(world, app.replay ? app.replay.playing : !app.frozen);
+    renderTimeline(world);
     updateFollowOptions(world);
+    const selected = app.view.selected && app.view.selected.kind === "player" ? app.view.selected.id : null;
+    if (app.timeline) drawScores($("score-plot"), app.timeline, world.frame, selected);
+    drawRate($("rate-plot"), app.replay ? [] : app.rates);
   }
 }
 
@@ -234,6 +357,13 @@ function boot() {
   app.view.addEventListener("select", (e) => select(e.detail));
   connect(DAEMON_SOCKET);
   $("pause").onclick = togglePause;
+  $("tl-play").onclick = togglePlay;
+  $("tl-live").onclick = backToLive;
+  $("tl-speed").onchange = (e) => { if (app.replay) app.replay.speed = Number(e.target.value); };
+  $("tl-prev-kill").onclick = () => app.timeline && seek(previousKill(app.timeline, shownWorld().frame));
+  $("tl-next-kill").onclick = () => app.timeline && seek(nextKill(app.timeline, shownWorld().frame));
+  $("tl-slider").oninput = () => { app.scrubbing = true; };
+  $("tl-slider").onchange = async (e) => { await seek(Number(e.target.value)); app.scrubbing = false; };
   $("fit").onclick = () => { app.view.follow = null; $("follow").value = ""; app.view.fit(); };
   $("follow").onchange = (e) => { app.view.follow = e.target.value === "" ? null : Number(e.target.value); };
   $("inspector-close").onclick = () => select(null);
@@ -243,12 +373,13 @@ function boot() {
   }
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
-    if (e.key === " ") { e.preventDefault(); togglePause(); }
+    if (e.key === " ") { e.preventDefault(); togglePlay(); }
     if (e.key === "Escape") select(null);
   });
   window.addEventListener("hashchange", route);
   setInterval(refreshMatchList, 2000);
   setInterval(refreshServerRate, 1000);
+  setInterval(() => app.info && !ENDED.includes(app.info.status) && refreshTimeline(), TIMELINE_REFRESH_MS);
   route();
   requestAnimationFrame(frame);
 }

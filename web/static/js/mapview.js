@@ -5,6 +5,7 @@
 import { colorOf, itemColor, WEAPON_SHORT } from "./style.js";
 
 const PLAYER_RADIUS = 18; // game units (a player's box is 30 units wide)
+const DIM_ALPHA = 0.15; // what an agent does not see, when its slot is selected
 
 export class MapView extends EventTarget {
   constructor(canvas) {
@@ -17,6 +18,7 @@ export class MapView extends EventTarget {
     this.scale = 0.5; // pixels per game unit
     this.follow = null; // client to keep centered
     this.selected = null; // {kind: "player"|"entity", id}
+    this.dimmed = null; // Set of client and entity numbers drawn faint (outside an agent's view), or null
     this.world = null;
     this.needsFit = true;
     this._bindInput();
@@ -221,17 +223,20 @@ export class MapView extends EventTarget {
       const [x, y] = this.toScreen(e.origin.x, e.origin.y);
       if (x < -20 || y < -20 || x > this.width + 20 || y > this.height + 20) continue;
       const selected = this.selected && this.selected.kind === "entity" && this.selected.id === e.number;
-      if (e.type === 3) this._drawItem(e, x, y, r, selected);
+      ctx.save();
+      if (this.dimmed && this.dimmed.has(e.number)) ctx.globalAlpha = DIM_ALPHA; // the drawing multiplies it
+      if (e.type === 3) this._drawItem(e, x, y, r, selected, ctx.globalAlpha);
       else if (e.type === 4) this._drawMissile(e, x, y);
       else if (e.type === 2) this._drawCorpse(x, y, r);
       if (selected) this._ring(x, y, r + 6, "#fff");
+      ctx.restore();
     }
   }
 
-  _drawItem(e, x, y, r, selected) {
+  _drawItem(e, x, y, r, selected, alpha = 1) {
     const ctx = this.ctx;
     const color = itemColor(e);
-    ctx.globalAlpha = e.hidden ? 0.35 : 1;
+    ctx.globalAlpha = (e.hidden ? 0.35 : 1) * alpha;
     if (e.item.includes("flag")) {
       ctx.fillStyle = color;
       ctx.beginPath();
@@ -247,7 +252,7 @@ export class MapView extends EventTarget {
       ctx.fill();
       ctx.stroke();
     }
-    ctx.globalAlpha = 1;
+    ctx.globalAlpha = alpha;
   }
 
   _drawMissile(e, x, y) {
@@ -297,7 +302,8 @@ export class MapView extends EventTarget {
       const [x, y] = this.toScreen(p.origin.x, p.origin.y);
       const color = colorOf(p);
       const yaw = ((p.view_angles && p.view_angles.y) || 0) * Math.PI / 180;
-      ctx.globalAlpha = p.alive ? 1 : 0.35;
+      const seen = this.dimmed && this.dimmed.has(p.client) ? DIM_ALPHA : 1;
+      ctx.globalAlpha = (p.alive ? 1 : 0.35) * seen;
       // facing wedge
       ctx.fillStyle = color;
       ctx.globalAlpha *= 0.35;
@@ -306,7 +312,7 @@ export class MapView extends EventTarget {
       ctx.arc(x, y, r * 2.6, -yaw - 0.4, -yaw + 0.4);
       ctx.closePath();
       ctx.fill();
-      ctx.globalAlpha = p.alive ? 1 : 0.35;
+      ctx.globalAlpha = (p.alive ? 1 : 0.35) * seen;
       // body
       ctx.beginPath();
       ctx.arc(x, y, r, 0, Math.PI * 2);

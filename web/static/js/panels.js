@@ -1,6 +1,6 @@
 // The side panels: scoreboard, kill feed, event log, inspector, and the status bar.
 
-import { colorOf, escapeHtml, gameTime, MOD_SHORT } from "./style.js";
+import { colorOf, escapeHtml, gameTime, MOD_SHORT, WEAPON_SHORT } from "./style.js";
 
 const $ = (id) => document.getElementById(id);
 const CONTROLLER = { 1: "bot", 2: "agent", 3: "human" };
@@ -63,10 +63,11 @@ function describe(event, world) {
   return ["other", "?"];
 }
 
-export function renderLog(world, filters) {
+/** history: [{frame, timeMs, event}] in frame order (the whole match's, from the timeline). */
+export function renderLog(history, world, filters) {
   const entries = [];
-  for (let i = world.log.length - 1; i >= 0 && entries.length < 80; i--) {
-    const { event, timeMs } = world.log[i];
+  for (let i = history.length - 1; i >= 0 && entries.length < 80; i--) {
+    const { event, timeMs } = history[i];
     const [kind, text] = describe(event, world);
     if (filters[kind] === false) continue;
     entries.push(`<div class="log ${kind}"><span class="t">${gameTime(timeMs)}</span>${text}</div>`);
@@ -114,6 +115,38 @@ export function renderInspector(world, selection, types) {
   const rows = fieldRows(obj).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("");
   $("inspector-title").textContent = selection.kind === "player" ? `${record.name} (client ${record.client})` : title;
   $("inspector-body").innerHTML = rows;
+}
+
+const ACTION_ROWS = [
+  ["forward", (c) => c.forward || 0], ["right", (c) => c.right || 0], ["up", (c) => c.up || 0],
+  ["attack", (c) => ((c.buttons || 0) & 1 ? "yes" : "no")], ["weapon", (c) => WEAPON_SHORT[c.weapon || 0] || c.weapon || "—"],
+  ["yaw °", (c) => degrees(c.yaw)], ["pitch °", (c) => degrees(c.pitch)],
+];
+
+function degrees(units) {
+  const d = ((units || 0) * 360) / 65536;
+  return (d > 180 ? d - 360 : d).toFixed(1);
+}
+
+/** An agent's slot: the command it sent (as the game applied it) beside its teacher's, the
+ * bot AI's choice for the same frame. */
+export function renderAgentActions(world, selection) {
+  const table = $("agent-actions");
+  const p = selection && selection.kind === "player" ? world.players.get(selection.id) : null;
+  if (!p || p.controller !== 2) {
+    table.hidden = true;
+    return;
+  }
+  const sent = p.command || {}, teacher = p.teacher || null;
+  const rows = ACTION_ROWS.map(([name, value]) =>
+    `<tr data-field="${name}"><th>${name}</th><td class="sent">${value(sent)}</td><td class="teacher">${teacher ? value(teacher) : "—"}</td></tr>`);
+  const html = `<tr><th></th><th>sent</th><th>teacher</th></tr>${rows.join("")}` +
+    `<tr><th>sees</th><td colspan="2">${p.sees && p.sees.length ? `${p.sees.length} players and entities` : "everything (FULL)"}</td></tr>`;
+  if (table.dataset.html !== html) {
+    table.innerHTML = html;
+    table.dataset.html = html;
+  }
+  table.hidden = false;
 }
 
 export function renderStatus(world, live) {
