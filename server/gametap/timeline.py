@@ -17,6 +17,8 @@ SCORE_EVERY = 20  # frames between score samples (1 s of game time at the defaul
 
 
 class Timeline:
+    EMPTY = {"first_frame": 0, "last_frame": 0, "kills": [], "events": [], "score_frames": [], "players": []}
+
     def __init__(self, path: Path):
         self.path = path
         self._offset = 0  # where the next unread record starts (0: the header is not read yet)

@@ -143,7 +143,14 @@ def _recording(request: web.Request) -> Path:
 
 
 async def timeline(request: web.Request) -> web.Response:
-    path = _recording(request)
+    try:
+        path = _recording(request)
+    except web.HTTPNotFound:
+        try:  # a match that is starting has no recording yet: its timeline is empty so far
+            request.app[POOL].record(request.match_info["id"])
+        except GametapError:
+            raise web.HTTPNotFound(text=f"no match {request.match_info['id'][:64]!r}\n") from None
+        return web.json_response(Timeline.EMPTY)
     timelines = request.app[TIMELINES]
     t = timelines.pop(path, None) or Timeline(path)
     timelines[path] = t  # the most recently used last

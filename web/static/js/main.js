@@ -113,8 +113,8 @@ async function refreshServerRate() {
   try {
     const { matches } = await (await fetch(withToken("/api/matches"))).json();
     const m = matches.find((x) => x.id === app.matchId);
+    app.info = m || null; // a daemon that no longer lists it has no timeline of it either
     if (!m) return;
-    app.info = m;
     $("fps").textContent = (m.framesPerSecond || 0).toFixed(m.framesPerSecond < 100 ? 1 : 0);
     app.rates.push(m.framesPerSecond || 0);
     if (app.rates.length > 60) app.rates.shift();
