@@ -36,11 +36,13 @@ class Archive:
 
     def index(self) -> None:
         """Indexes every recording in the state directory (blocking: run it off the event loop)."""
-        started, total = time.monotonic(), 0
+        started, now, total = time.monotonic(), time.time(), 0
         root = self._state_dir / "matches"
         for folder in sorted(root.iterdir()) if root.is_dir() else ():
             path = folder / RECORDING_NAME
             if not MATCH_ID.fullmatch(folder.name) or not path.is_file():
+                continue
+            if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
                 continue
             try:
                 self._matches[folder.name] = match_of(folder.name, scan(path))

@@ -79,15 +79,26 @@ class WorkerPool:
         self.archive = Archive(settings.state_dir)  # ended matches the pool no longer keeps, and earlier runs'
         self._retention: asyncio.Task | None = None
         self._retention_clock: asyncio.Task | None = None  # keep_days passes for matches without an end
+        self._indexing: asyncio.Task | None = None  # the archive's index at start
         self.viewer_base = ""  # the viewer's address ("http://HOST:PORT/"), once the daemon serves HTTP
 
     # ---- lifecycle ----
 
     async def start(self) -> None:
+        """Starts the workers; the archive is indexed meanwhile (a big one takes seconds: the
+        daemon serves at once, and only the calls that need the archive wait for it)."""
+        self._indexing = asyncio.ensure_future(self._index_archive())
+        await asyncio.gather(*(self._spawn(w) for w in self.workers))
+
+    async def _index_archive(self) -> None:
         await asyncio.to_thread(self.archive.index)
         await self._enforce_retention()
         self._retention_clock = asyncio.ensure_future(self._retain_hourly())
-        await asyncio.gather(*(self._spawn(w) for w in self.workers))
+
+    async def archive_ready(self) -> None:
+        """Returns once the archive's index at start is done."""
+        if self._indexing is not None and not self._indexing.done():
+            await asyncio.shield(self._indexing)
 
     async def _spawn(self, w: WorkerHandle) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -124,8 +135,9 @@ class WorkerPool:
     async def shutdown(self) -> None:
         """Stops every worker (each stops its games first) and waits for them to exit."""
         self._closing = True
-        if self._retention_clock is not None:
-            self._retention_clock.cancel()
+        for task in (self._indexing, self._retention_clock):
+            if task is not None:
+                task.cancel()
         if self._spawning:  # a worker being replaced: let it start, then stop it with the others
             await asyncio.gather(*self._spawning, return_exceptions=True)
         live = self._ready_workers()
@@ -311,6 +323,7 @@ class WorkerPool:
         return w if w is not None and w.alive and w.pid == m.placement.worker_pid else None
 
     async def get(self, match_id: str) -> mpb.Match:
+        await self.archive_ready()
         w = self.worker_of(match_id)
         if w is not None:
             try:
@@ -321,6 +334,7 @@ class WorkerPool:
 
     async def list(self, which: int = mpb.MATCH_FILTER_ALL) -> list[mpb.Match]:
         """Live ones first, then ended ones (this run's, then the archive's), newest first."""
+        await self.archive_ready()
         if which not in (mpb.MATCH_FILTER_ENDED,):
             await self._refresh_live()
         known = list(self._records.values())
@@ -375,9 +389,11 @@ class WorkerPool:
     # ---- the archive ----
 
     async def describe_recording(self, match_id: str, verify: bool) -> arpb.RecordingInfo:
+        await self.archive_ready()
         return await asyncio.to_thread(self.archive.describe, match_id, verify)
 
     async def delete_recording(self, match_id: str) -> int:
+        await self.archive_ready()
         m = self._records.get(match_id)
         freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in _ENDED)
         self._forget(match_id)
