@@ -32,6 +32,7 @@ MAGIC = b"GAMETAP" + bytes([VERSION])
 READABLE_VERSIONS = (1, 2)
 RECORD_HEAD = struct.Struct("<II")
 MAX_RECORD = 64 * 1024 * 1024
+END_ROOM = 4096  # bytes of max_bytes kept for the end record (64 players' scores fit)
 ENTRY_KINDS = frozenset(f.number for f in rpb.RecordEntry.DESCRIPTOR.oneofs_by_name["kind"].fields)
 UPDATE_KINDS = frozenset(wire.field_number(rpb.RecordEntry, name) for name in ("keyframe", "delta"))
 
@@ -47,6 +48,8 @@ class Recorder:
     def __init__(self, path: Path, metadata: dict, max_bytes: int):
         self.path = path
         self.max_bytes = max_bytes
+        # Updates stop this much short of max_bytes, so that the end record still fits.
+        self._limit = max_bytes - len(MAGIC) - min(END_ROOM, max_bytes // 4)
         self.truncated = False  # stopped at max_bytes (the file stays open for the end record)
         self.stopped = ""       # why it stopped early ("" = it did not)
         self._file: BinaryIO | None = open(path, "xb", buffering=1 << 20)
@@ -62,7 +65,7 @@ class Recorder:
     def write(self, payload: bytes) -> None:
         if self._file is None or self.truncated:
             return
-        if self._size + RECORD_HEAD.size + len(payload) > self.max_bytes:
+        if self._size + RECORD_HEAD.size + len(payload) > self._limit:
             self._stop_at_max_bytes()
             return
         try:
@@ -74,12 +77,12 @@ class Recorder:
         """Records already framed ([length][crc32][payload] each, as the hot path makes them)."""
         if self._file is None or self.truncated or not records:
             return
-        full = self._size + len(records) > self.max_bytes
+        full = self._size + len(records) > self._limit
         if full:
             fits = 0
             while fits < len(records):  # keep the whole records that fit
                 length, _ = RECORD_HEAD.unpack_from(records, fits)
-                if self._size + fits + RECORD_HEAD.size + length > self.max_bytes:
+                if self._size + fits + RECORD_HEAD.size + length > self._limit:
                     break
                 fits += RECORD_HEAD.size + length
             records = records[:fits]
@@ -98,13 +101,16 @@ class Recorder:
         log.warning("recording %s stopped: %s; the match goes on unrecorded", self.path, self.stopped)
 
     def finish(self, end_record: bytes) -> None:
-        """Appends the match's end record (even past max_bytes: it is small and says how the
-        match ended) and closes the file."""
+        """Appends the match's end record (in the room kept for it below max_bytes: a recording
+        stopped early still says how its match ended) and closes the file."""
         if self._file is not None:
-            try:
-                self._append(end_record)
-            except OSError as e:
-                self._stop_on(e)
+            if len(MAGIC) + self._size + RECORD_HEAD.size + len(end_record) > self.max_bytes:
+                log.warning("recording %s: no room for its end record within max_bytes", self.path)
+            else:
+                try:
+                    self._append(end_record)
+                except OSError as e:
+                    self._stop_on(e)
         self.close()
 
     def _stop_on(self, error: OSError) -> None:

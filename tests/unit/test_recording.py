@@ -100,8 +100,9 @@ def test_random_bytes_after_magic(tmp_path):
 
 def test_recorder_stops_at_its_size_limit(tmp_path):
     path, rec = make(tmp_path, sized(10), max_bytes=450)
-    assert rec.truncated
-    assert len(read_recording(path).updates) == 3
+    assert rec.truncated and path.stat().st_size <= 450
+    # 450 less the magic and the room kept for the end record (a quarter here): the header and two
+    assert len(read_recording(path).updates) == 2
 
 
 def test_a_recording_stopped_at_max_bytes_says_so(tmp_path, caplog):
@@ -181,14 +182,26 @@ def test_agents_records_and_the_end_come_back_in_order(tmp_path):
     assert r.end == rpb.MatchEndRecord(status=mpb.FINISHED, frame=9, ended_unix_s=1.5)
 
 
-def test_the_end_record_is_written_past_max_bytes(tmp_path):
+def test_the_end_record_fits_in_the_room_kept_for_it_within_max_bytes(tmp_path):
     path = tmp_path / "r.gtrec"
     rec = Recorder(path, {"match_id": "abc"}, 450)
     for u in sized(10):
         rec.write(u)
-    rec.finish(recording.entry(end=rpb.MatchEndRecord(status=mpb.STOPPED, frame=10)))
+    rec.finish(recording.entry(end=rpb.MatchEndRecord(status=mpb.STOPPED, frame=10, failure="x" * 60)))
     r = read_recording(path)
-    assert rec.truncated and len(r.updates) == 3 and r.end.status == mpb.STOPPED
+    assert rec.truncated and len(r.updates) == 2 and r.end.status == mpb.STOPPED
+    assert path.stat().st_size <= 450
+
+
+def test_an_end_record_too_big_for_max_bytes_is_left_out_and_said(tmp_path, caplog):
+    path = tmp_path / "r.gtrec"
+    rec = Recorder(path, {"match_id": "abc"}, 450)
+    for u in sized(10):
+        rec.write(u)
+    with caplog.at_level("WARNING"):
+        rec.finish(recording.entry(end=rpb.MatchEndRecord(failure="x" * 400)))
+    assert read_recording(path).end is None and path.stat().st_size <= 450
+    assert "no room for its end record" in caplog.text
 
 
 def test_a_record_of_no_known_kind_is_an_error(tmp_path):
