@@ -54,17 +54,24 @@ void q3_set_controller(struct q3_world *w, int client, int32_t controller)
 
 /* ---- agents' inputs ---- */
 
+/* Copies n checked gt_usercmd_record_t into cmds, marking each client in has; the clients, as a mask. */
+static uint64_t take_usercmds(const uint8_t *records, uint16_t n, uint8_t (*cmds)[Q3_CMD_SIZE], uint8_t *has)
+{
+    uint64_t clients = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        const uint8_t *rec = records + (size_t)i * sizeof(gt_usercmd_record_t);
+        int client = rd_u16(rec);
+        memcpy(cmds[client], rec + offsetof(gt_usercmd_record_t, usercmd), Q3_CMD_SIZE);
+        has[client] = 1;
+        clients |= 1ull << client;
+    }
+    return clients;
+}
+
 /* The agents' slots whose teacher or visibility came: their Player records show them. */
 static uint64_t take_agent_inputs(struct q3_world *w, const struct q3_frame *f)
 {
-    uint64_t touched = 0;
-    for (uint16_t i = 0; i < f->n_usercmds; i++) {
-        const uint8_t *rec = f->usercmds + (size_t)i * sizeof(gt_usercmd_record_t);
-        int client = rd_u16(rec);
-        memcpy(w->teacher[client], rec + offsetof(gt_usercmd_record_t, usercmd), Q3_CMD_SIZE);
-        w->teacher_seen[client] = 1;
-        touched |= 1ull << client;
-    }
+    uint64_t touched = take_usercmds(f->usercmds, f->n_usercmds, w->teacher, w->teacher_seen);
     const uint8_t *p = f->visibility;
     for (uint16_t i = 0; i < f->n_visibility; i++) {
         int client = rd_u16(p), count = rd_u16(p + 2);
@@ -146,13 +153,7 @@ int q3_apply_frame(struct q3_world *w, const struct q3_frame *f)
         w->row_present[client] = 1;
         touched |= 1ull << client;
     }
-    for (uint16_t i = 0; i < f->n_applied; i++) {
-        const uint8_t *rec = f->applied + (size_t)i * sizeof(gt_usercmd_record_t);
-        int client = rd_u16(rec);
-        memcpy(w->cmd[client], rec + offsetof(gt_usercmd_record_t, usercmd), Q3_CMD_SIZE);
-        w->has_cmd[client] = 1;
-        touched |= 1ull << client;
-    }
+    touched |= take_usercmds(f->applied, f->n_applied, w->cmd, w->has_cmd);
     touched |= old_players | w->restamp | take_agent_inputs(w, f);
     w->restamp = 0;
     struct gt_buffer *players = &w->part[0], *entities = &w->part[1], *removed_entities = &w->part[2];
