@@ -198,15 +198,21 @@ class Recording:
         return next((e.module for e in self.entries if e.HasField("module")), None)
 
 
-def iter_records(f: BinaryIO) -> Iterator[bytes]:
-    """Complete records of a recording; raises RecordingError on a bad file or record,
-    stops quietly before a torn last record, leaving f positioned at its start."""
-    magic = f.read(len(MAGIC))
+def check_magic(magic: bytes) -> int:
+    """The format version of a file that begins with these bytes; RecordingError if it is no
+    recording this reader reads."""
     if len(magic) != len(MAGIC) or magic[:7] != MAGIC[:7]:
         raise RecordingError("not a gametap recording (bad magic)")
     if magic[7] not in READABLE_VERSIONS:
         raise RecordingError(f"recording format version {magic[7]} is not supported (this reader reads "
                              f"versions {', '.join(map(str, READABLE_VERSIONS))})")
+    return magic[7]
+
+
+def iter_records(f: BinaryIO) -> Iterator[bytes]:
+    """Complete records of a recording; raises RecordingError on a bad file or record,
+    stops quietly before a torn last record, leaving f positioned at its start."""
+    check_magic(f.read(len(MAGIC)))
     index = 0
     start = f.tell()
     while head := f.read(RECORD_HEAD.size):

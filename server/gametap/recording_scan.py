@@ -15,15 +15,7 @@ from pathlib import Path
 import msgpack
 
 from gametap.errors import DataLoss
-from gametap.recording import (
-    MAGIC,
-    MAX_RECORD,
-    READABLE_VERSIONS,
-    RECORD_HEAD,
-    UPDATE_KINDS,
-    RecordingError,
-    entry_kind,
-)
+from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, UPDATE_KINDS, check_magic, entry_kind
 from gametap.replay import update_head
 from gametap.v1 import recording_pb2 as rpb
 
@@ -49,16 +41,11 @@ class Scan:
 
 
 def scan(path: Path, verify: bool = False) -> Scan:
-    """Raises RecordingError if the file is not a recording this reader reads at all."""
+    """Raises RecordingError (gametap.recording) if the file is not a recording this reader reads at all."""
     with open(path, "rb") as f:
         s = Scan(size=f.seek(0, 2))
         f.seek(0)
-        magic = f.read(len(MAGIC))
-        if len(magic) != len(MAGIC) or magic[:7] != MAGIC[:7]:
-            raise RecordingError("not a gametap recording (bad magic)")
-        if magic[7] not in READABLE_VERSIONS:
-            raise RecordingError(f"recording format version {magic[7]} is not supported")
-        s.version, s.good_bytes = magic[7], len(MAGIC)
+        s.version, s.good_bytes = check_magic(f.read(len(MAGIC))), len(MAGIC)
         while s.good_bytes < s.size and not s.problem:
             s.problem = _next_record(f, s, verify)
     if not s.header and not s.problem:

@@ -143,20 +143,43 @@ def _rebuild(path: Path, base: bytes, pending: list[bytes]) -> World:
     return world
 
 
+class FrameStepper:
+    """A recording's updates fed one at a time into a World, frame by frame. A recording's first
+    delta comes before the first keyframe (of the same frame); later keyframes repeat what the
+    deltas built and are passed over."""
+
+    def __init__(self):
+        self.world = World()
+        self.delta = b""  # the serialized delta of the frame the world is at
+        self._first: tuple[int, bytes] | None = None
+
+    def feed(self, payload: bytes) -> bool:
+        """True when the update completed a frame: the world is at it."""
+        update = opb.WorldUpdate.FromString(payload)
+        is_delta = update.HasField("delta")
+        if self.world.has_state:
+            if is_delta:
+                self.world.apply(update)
+                self.delta = payload
+            return is_delta
+        if is_delta:
+            self._first = (update.delta.frame, payload)
+            return False
+        self.world.apply(update)
+        if self._first is None or self._first[0] != self.world.frame:
+            return False
+        self.delta = self._first[1]
+        return True
+
+
 def frame_by_frame(path: Path) -> Iterator[tuple[int, bytes, World]]:
     """(frame, its recorded delta's bytes, the world after it) for every recorded frame, in
-    order; the same World object each time, updated (blocking file reads)."""
-    from gametap.recording import read_recording
-    world, first = World(), None  # the first delta comes before the first keyframe
-    for payload in read_recording(path).updates:
-        update = opb.WorldUpdate.FromString(payload)
-        if not world.has_state:
-            if update.HasField("delta"):
-                first = (update.delta.frame, payload)
-            else:
-                world.apply(update)
-                if first is not None and first[0] == world.frame:
-                    yield world.frame, first[1], world
-        elif update.HasField("delta"):
-            world.apply(update)
-            yield world.frame, payload, world
+    order; the same World object each time, updated. The file is read as it goes (blocking);
+    RecordingError for a file that is no recording or a corrupt record."""
+    stepper = FrameStepper()
+    with open(path, "rb") as f:
+        records = iter_records(f)
+        next(records, None)  # the header
+        for payload in only_updates(records):
+            if stepper.feed(payload):
+                yield stepper.world.frame, stepper.delta, stepper.world

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from gametap.client.world import World
-from gametap.recording import MAGIC, UPDATE_KINDS, entry_kind, records_from
-from gametap.v1 import observe_pb2 as opb
+from gametap.recording import MAGIC, UPDATE_KINDS, check_magic, entry_kind, records_from
+from gametap.replay import FrameStepper
 
 SCORE_EVERY = 20  # frames between score samples (1 s of game time at the default sv_fps)
 
@@ -22,8 +21,7 @@ class Timeline:
     def __init__(self, path: Path):
         self.path = path
         self._offset = 0  # where the next unread record starts (0: the header is not read yet)
-        self._world = World()
-        self._first: bytes | None = None  # the first delta, until the keyframe after it
+        self._frames = FrameStepper()
         self._lock = threading.Lock()     # one reader at a time (it runs in worker threads)
         self.first_frame = self.last_frame = 0
         self.events: list[dict] = []      # {frame, time_ms, event}; the event as the viewer decodes it
@@ -39,51 +37,34 @@ class Timeline:
                 magic = f.read(len(MAGIC))
                 if len(magic) < len(MAGIC):
                     return self  # a match that just started: nothing of its recording is written yet
-                if magic[:7] != MAGIC[:7]:
-                    raise ValueError(f"{self.path} is not a gametap recording")
+                check_magic(magic)
                 header = next(records_from(f, len(MAGIC)), None)
                 if header is None:
                     return self
                 self._offset = header[1]
             for payload, end in records_from(f, self._offset):
                 self._offset = end
-                if entry_kind(payload) in UPDATE_KINDS:
-                    self._take(opb.WorldUpdate.FromString(payload), payload)
+                if entry_kind(payload) in UPDATE_KINDS and self._frames.feed(payload):
+                    self._take_frame()
         return self
 
-    def _take(self, update: opb.WorldUpdate, payload: bytes) -> None:
-        world = self._world
-        if not world.has_state:  # the first delta, then the first keyframe (of the same frame)
-            if update.HasField("delta"):
-                self._first = payload
-                return
-            world.apply(update)
-            self.first_frame = world.frame
-            if self._first is not None:
-                self._note(opb.WorldUpdate.FromString(self._first).delta.events)
-            self._sample()
-            return
-        if not update.HasField("delta"):
-            return  # later keyframes repeat what the deltas built
-        world.apply(update)
-        self._note(update.delta.events)
-        if world.frame - self.score_frames[-1] >= SCORE_EVERY:
-            self._sample()
-        self.last_frame = world.frame
-
-    def _note(self, events) -> None:
-        w = self._world
+    def _take_frame(self) -> None:
+        w = self._frames.world
+        if not self.score_frames:
+            self.first_frame = w.frame
         self.last_frame = w.frame
-        for e in events:
+        for e in w.events:
             self.events.append({"frame": w.frame, "time_ms": w.level_time_ms,
                                 "event": json_format.MessageToDict(  # as the viewer's protobuf decoding names things
                                     e, preserving_proto_field_name=True, use_integers_for_enums=True,
                                     always_print_fields_with_no_presence=True)})
             if e.HasField("kill"):
                 self.kills.append(w.frame)
+        if not self.score_frames or w.frame - self.score_frames[-1] >= SCORE_EVERY:
+            self._sample()
 
     def _sample(self) -> None:
-        w = self._world
+        w = self._frames.world
         n = len(self.score_frames)
         self.score_frames.append(w.frame)
         for client, p in w.players.items():

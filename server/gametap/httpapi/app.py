@@ -39,6 +39,7 @@ from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descripto
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.manager import MatchManager
 from gametap.match import recording_on_disk
+from gametap.recording import RecordingError
 from gametap.replay import Replay
 from gametap.timeline import Timeline
 from gametap.v1 import match_pb2 as mpb
@@ -158,7 +159,7 @@ async def timeline(request: web.Request) -> web.Response:
         timelines.pop(next(iter(timelines)))
     try:
         await asyncio.to_thread(t.update)
-    except (OSError, ValueError) as e:
+    except (OSError, RecordingError) as e:
         raise web.HTTPUnprocessableEntity(text=f"the recording cannot be read: {e}\n") from e
     response = web.json_response(t.to_json())
     response.enable_compression()
