@@ -8,7 +8,6 @@ whose deltas differ are compared field by field.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from gametap.errors import InvalidArgument
-from gametap.recording_scan import scan
+from gametap.recording_scan import provenance_of, scan
 from gametap.replay import frame_by_frame
 
 _KEYED = {"players": "client", "entities": "number"}  # repeated records named by their number, not position
@@ -53,7 +52,7 @@ def diff_recordings(a: Path, b: Path) -> Diff:
     """Compares two recordings of the same map. Raises InvalidArgument for different maps, and
     RecordingError (from gametap.recording) for a file that is not a recording."""
     scans = [scan(p) for p in (a, b)]
-    maps = [s.header.get("map") or _config_map(s.header) for s in scans]
+    maps = [provenance_of(s).map for s in scans]
     if maps[0] != maps[1]:
         raise InvalidArgument("recordings", f"they are of different maps ({maps[0]} and {maps[1]}): "
                               f"their states cannot be compared")
@@ -80,11 +79,6 @@ def diff_recordings(a: Path, b: Path) -> Diff:
     result.frames, result.compared_through, result.frames_differing = (last[0], last[1]), through, differing
     result.most_differing = changed_paths.most_common(8)
     return result
-
-
-def _config_map(header: dict) -> str:
-    """The map of a recording whose header does not name it (format 1): its config's."""
-    return json.loads(header.get("config", "{}")).get("map", "")
 
 
 def field_diffs(a: Message, b: Message, path: str = "") -> list[str]:

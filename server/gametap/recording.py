@@ -96,9 +96,8 @@ class Recorder:
             self._stop_at_max_bytes()
 
     def _stop_at_max_bytes(self) -> None:
-        self.truncated = True
-        self.stopped = f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)"
-        log.warning("recording %s stopped: %s; the match goes on unrecorded", self.path, self.stopped)
+        self.truncated = True  # the file stays open for the end record
+        self._stop(f"it reached [recording] max_bytes ({self.max_bytes:,} bytes)", close=False)
 
     def finish(self, end_record: bytes) -> None:
         """Appends the match's end record (in the room kept for it below max_bytes: a recording
@@ -116,10 +115,11 @@ class Recorder:
     def _stop_on(self, error: OSError) -> None:
         self._stop(_write_failed(error))
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, close: bool = True) -> None:
         self.stopped = reason
         log.warning("recording %s stopped: %s; the match goes on unrecorded", self.path, reason)
-        self.close()
+        if close:
+            self.close()
 
     def _append(self, payload: bytes) -> None:
         self._file.write(RECORD_HEAD.pack(len(payload), zlib.crc32(payload)))
@@ -251,6 +251,18 @@ def records_from(f: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
 def only_updates(records: Iterator[bytes]) -> Iterator[bytes]:
     """The WorldUpdate records among a recording's records."""
     return (payload for payload in records if entry_kind(payload) in UPDATE_KINDS)
+
+
+def iter_entries(path: Path) -> Iterator[rpb.RecordEntry]:
+    """The records that are not updates (the agents', the module's, the end), in order, read as
+    the file goes; RecordingError for a bad file or record."""
+    with open(path, "rb") as f:
+        records = iter_records(f)
+        next(records, None)  # the header
+        for payload in records:
+            kind = entry_kind(payload)
+            if kind and kind not in UPDATE_KINDS:
+                yield _parse_entry(payload)
 
 
 def read_recording(path: Path) -> Recording:

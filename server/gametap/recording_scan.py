@@ -8,16 +8,22 @@ where: a torn last record (the writer died mid-write), a corrupt one, one of no 
 """
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgpack
+from google.protobuf import json_format
 
 from gametap.errors import DataLoss
 from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, UPDATE_KINDS, check_magic, entry_kind
 from gametap.replay import update_head
+from gametap.v1 import archive_pb2 as arpb
+from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import recording_pb2 as rpb
+
+log = logging.getLogger(__name__)
 
 _PEEK = 24  # bytes of an update's payload that hold its kind and frame
 
@@ -111,3 +117,26 @@ def _take(s: Scan, index: int, kind: int, payload: bytes, at: int) -> str:
     else:
         return f"{where} is of no known kind"
     return ""
+
+
+def provenance_of(s: Scan) -> arpb.Provenance:
+    h = s.header
+    config = mpb.MatchConfig()
+    try:
+        json_format.Parse(str(h.get("config", "{}")), config, ignore_unknown_fields=True)
+    except json_format.ParseError as e:
+        log.warning("recording of %s: its config does not parse: %s", h.get("match_id"), e)
+    p = arpb.Provenance(
+        format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
+        host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
+        map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
+        started_unix_s=float(h.get("started", 0.0)), joins=s.joins)
+    if s.module is not None:
+        p.module.CopyFrom(s.module)
+    if s.end is not None:
+        p.status, p.failure, p.ended_unix_s = s.end.status, s.end.failure, s.end.ended_unix_s
+    else:
+        p.status = mpb.FAILED
+        p.failure = (f"the recording stops at frame {s.last_frame} without the match's end: the daemon or its "
+                     f"worker ended first" + (f" ({s.problem})" if s.problem else ""))
+    return p

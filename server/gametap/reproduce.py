@@ -27,8 +27,8 @@ import grpc
 
 from gametap.diff import Diff, diff_recordings
 from gametap.errors import FailedPrecondition
-from gametap.recording import read_recording
-from gametap.recording_scan import scan
+from gametap.recording import iter_entries
+from gametap.recording_scan import provenance_of, scan
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import agent_pb2_grpc
 from gametap.v1 import match_pb2 as mpb
@@ -62,7 +62,6 @@ class Reproduction:
 
 def plan(path: Path) -> tuple[mpb.MatchConfig, list[RecordedStream]]:
     """The config to run and the streams to replay; FailedPrecondition when it cannot be replayed."""
-    from gametap.archive import provenance_of
     s = scan(path)
     p = provenance_of(s)
     config = mpb.MatchConfig()
@@ -87,7 +86,7 @@ def plan(path: Path) -> tuple[mpb.MatchConfig, list[RecordedStream]]:
 
 def _streams(path: Path) -> dict[int, RecordedStream]:
     streams: dict[int, RecordedStream] = {}
-    for e in read_recording(path).entries:
+    for e in iter_entries(path):
         kind = e.WhichOneof("kind")
         if kind == "join":
             streams[e.join.stream] = RecordedStream(join=e.join)
