@@ -9,17 +9,17 @@ ended matches' folders, each by name in the log, while the archive holds more th
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from google.protobuf import json_format
 
 from gametap.errors import FailedPrecondition
 from gametap.match import MATCH_ID, RECORDING_NAME, match_dir, recording_on_disk
 from gametap.recording import RecordingError
-from gametap.recording_scan import Scan, scan
+from gametap.recording_scan import Scan, provenance_of, scan
 from gametap.settings import Retention
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
@@ -138,6 +138,58 @@ class Archive:
         return removed
 
 
+class Upkeep:
+    """The archive's index at the daemon's start, and retention: after the index, whenever a
+    match ends, and hourly (keep_days passes without any match ending). Off the event loop."""
+
+    EVERY_S = 3600.0
+
+    def __init__(self, archive: Archive, rule: Retention, live: Callable[[], set[str]],
+                 removed: Callable[[str], None]):
+        """live(): the ids of the matches running now (never removed); removed(id): one was."""
+        self._archive, self._rule, self._live, self._removed = archive, rule, live, removed
+        self._indexing: asyncio.Task | None = None
+        self._clock: asyncio.Task | None = None
+        self._retaining: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._indexing = asyncio.ensure_future(self._index())
+
+    async def ready(self) -> None:
+        """Returns once the index at start is done."""
+        if self._indexing is not None and not self._indexing.done():
+            await asyncio.shield(self._indexing)
+
+    def soon(self) -> None:
+        """Applies retention now, unless it is being applied."""
+        if self._retaining is None or self._retaining.done():
+            self._retaining = asyncio.ensure_future(self._retain())
+
+    def stop(self) -> None:
+        for task in (self._indexing, self._clock):
+            if task is not None:
+                task.cancel()
+
+    async def _index(self) -> None:
+        await asyncio.to_thread(self._archive.index)
+        await self._retain()
+        self._clock = asyncio.ensure_future(self._hourly())
+
+    async def _hourly(self) -> None:
+        while True:
+            await asyncio.sleep(self.EVERY_S)
+            self.soon()
+
+    async def _retain(self) -> None:
+        try:
+            removed = await asyncio.to_thread(self._archive.enforce, self._rule, self._live())
+        except OSError as e:
+            log.warning("retention: %s", e)
+            return
+        for match_id in removed:
+            self._removed(match_id)
+
+
 def match_of(match_id: str, s: Scan) -> mpb.Match:
     """The Match an archived recording tells of."""
     p = provenance_of(s)
@@ -145,26 +197,3 @@ def match_of(match_id: str, s: Scan) -> mpb.Match:
                      archived=True, started_unix_s=p.started_unix_s, ended_unix_s=p.ended_unix_s,
                      recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "",
                      scores=s.end.scores if s.end else [])
-
-
-def provenance_of(s: Scan) -> arpb.Provenance:
-    h = s.header
-    config = mpb.MatchConfig()
-    try:
-        json_format.Parse(str(h.get("config", "{}")), config, ignore_unknown_fields=True)
-    except json_format.ParseError as e:
-        log.warning("archive: recording of %s has an unreadable config: %s", h.get("match_id"), e)
-    p = arpb.Provenance(
-        format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
-        host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
-        map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
-        started_unix_s=float(h.get("started", 0.0)), joins=s.joins)
-    if s.module is not None:
-        p.module.CopyFrom(s.module)
-    if s.end is not None:
-        p.status, p.failure, p.ended_unix_s = s.end.status, s.end.failure, s.end.ended_unix_s
-    else:
-        p.status = mpb.FAILED
-        p.failure = (f"the recording stops at frame {s.last_frame} without the match's end: the daemon or its "
-                     f"worker ended first" + (f" ({s.problem})" if s.problem else ""))
-    return p

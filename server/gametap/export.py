@@ -60,9 +60,6 @@ class MatchArrays:
     clipped: np.ndarray       # (T, P) bool: turn or tilt was beyond max_turn_degrees (clipped)
     terminated: bool          # the game's own limits ended the match (else it was stopped or cut)
 
-    def steps(self) -> int:
-        return len(self.frames) - 1
-
 
 def to_arrays(path: Path, players: Sequence[str] = (), frames_per_step: int = 4,
               max_turn_degrees: float = 30.0, progress: Callable[[int, int], None] | None = None) -> MatchArrays:

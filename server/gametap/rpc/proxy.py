@@ -53,7 +53,7 @@ class Proxy:
     async def get_state(self, request: bytes, context) -> bytes:
         try:
             req = parse_request(opb.GetStateRequest, request)
-            await self._pool.archive_ready()
+            await self._pool.upkeep.ready()
             self._pool.record(req.match_id)  # NotFound for a match the daemon never ran
             state = await self._pool.state(req.match_id)
             if state is None:  # its worker is gone: the recording has the last state

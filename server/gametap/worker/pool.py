@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap import limits
-from gametap.archive import Archive
+from gametap.archive import Archive, Upkeep
 from gametap.auth import Gate, Role
 from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.game import Game
@@ -34,7 +34,6 @@ START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
 QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
-RETENTION_EVERY_S = 3600.0  # besides at start and whenever a match ends
 PLACEMENT_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -77,9 +76,7 @@ class WorkerPool:
         self._closing = False
         self._spawning: set[asyncio.Task] = set()
         self.archive = Archive(settings.state_dir)  # ended matches the pool no longer keeps, and earlier runs'
-        self._retention: asyncio.Task | None = None
-        self._retention_clock: asyncio.Task | None = None  # keep_days passes for matches without an end
-        self._indexing: asyncio.Task | None = None  # the archive's index at start
+        self.upkeep = Upkeep(self.archive, settings.retention, self._live_ids, self._forget)
         self.viewer_base = ""  # the viewer's address ("http://HOST:PORT/"), once the daemon serves HTTP
 
     # ---- lifecycle ----
@@ -87,18 +84,8 @@ class WorkerPool:
     async def start(self) -> None:
         """Starts the workers; the archive is indexed meanwhile (a big one takes seconds: the
         daemon serves at once, and only the calls that need the archive wait for it)."""
-        self._indexing = asyncio.ensure_future(self._index_archive())
+        self.upkeep.start()
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
-
-    async def _index_archive(self) -> None:
-        await asyncio.to_thread(self.archive.index)
-        await self._enforce_retention()
-        self._retention_clock = asyncio.ensure_future(self._retain_hourly())
-
-    async def archive_ready(self) -> None:
-        """Returns once the archive's index at start is done."""
-        if self._indexing is not None and not self._indexing.done():
-            await asyncio.shield(self._indexing)
 
     async def _spawn(self, w: WorkerHandle) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -135,9 +122,7 @@ class WorkerPool:
     async def shutdown(self) -> None:
         """Stops every worker (each stops its games first) and waits for them to exit."""
         self._closing = True
-        for task in (self._indexing, self._retention_clock):
-            if task is not None:
-                task.cancel()
+        self.upkeep.stop()
         if self._spawning:  # a worker being replaced: let it start, then stop it with the others
             await asyncio.gather(*self._spawning, return_exceptions=True)
         live = self._ready_workers()
@@ -168,7 +153,7 @@ class WorkerPool:
             m = mpb.Match.FromString(message["match"])
             self._remember(m)
             if m.status in _ENDED:
-                self._retain_soon()
+                self.upkeep.soon()
         elif event == "removed":
             self._forget(str(message.get("match_id")))
 
@@ -323,7 +308,7 @@ class WorkerPool:
         return w if w is not None and w.alive and w.pid == m.placement.worker_pid else None
 
     async def get(self, match_id: str) -> mpb.Match:
-        await self.archive_ready()
+        await self.upkeep.ready()
         w = self.worker_of(match_id)
         if w is not None:
             try:
@@ -334,8 +319,8 @@ class WorkerPool:
 
     async def list(self, which: int = mpb.MATCH_FILTER_ALL) -> list[mpb.Match]:
         """Live ones first, then ended ones (this run's, then the archive's), newest first."""
-        await self.archive_ready()
-        if which not in (mpb.MATCH_FILTER_ENDED,):
+        await self.upkeep.ready()
+        if which != mpb.MATCH_FILTER_ENDED:
             await self._refresh_live()
         known = list(self._records.values())
         known += [m for m in self.archive.matches() if m.id not in self._records]
@@ -389,33 +374,16 @@ class WorkerPool:
     # ---- the archive ----
 
     async def describe_recording(self, match_id: str, verify: bool) -> arpb.RecordingInfo:
-        await self.archive_ready()
+        await self.upkeep.ready()
         return await asyncio.to_thread(self.archive.describe, match_id, verify)
 
     async def delete_recording(self, match_id: str) -> int:
-        await self.archive_ready()
+        await self.upkeep.ready()
         m = self._records.get(match_id)
         freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in _ENDED)
         self._forget(match_id)
         return freed
 
-    async def _retain_hourly(self) -> None:
-        while True:
-            await asyncio.sleep(RETENTION_EVERY_S)
-            self._retain_soon()
-
-    def _retain_soon(self) -> None:
-        if self._retention is None or self._retention.done():
-            self._retention = asyncio.ensure_future(self._enforce_retention())
-
-    async def _enforce_retention(self) -> None:
-        rule = self.settings.retention
-        live = {m.id for m in self._records.values() if m.status not in _ENDED}
-        try:
-            removed = await asyncio.to_thread(self.archive.enforce, rule, live)
-        except OSError as e:
-            log.warning("retention: %s", e)
-            return
-        for match_id in removed:
-            self._forget(match_id)
+    def _live_ids(self) -> set[str]:
+        return {m.id for m in self._records.values() if m.status not in _ENDED}
 
