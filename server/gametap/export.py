@@ -18,7 +18,6 @@ except where the turn or tilt was clipped.
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import sys
 import time
@@ -107,8 +106,7 @@ def controls(cmd: wpb.Command, feats: np.ndarray, max_turn_degrees: float) -> tu
     the command's angle units, so converting back (which truncates) lands on the same unit;
     except the yaw unit at exactly 180 degrees, which the envs' wrap to -180..180 makes its
     neighbour (a 0.005 degree difference)."""
-    yaw_now = math.degrees(math.atan2(feats[env_actions._YAW_SIN], feats[env_actions._YAW_COS]))
-    pitch_now = float(feats[env_actions._PITCH]) * 90.0
+    yaw_now, pitch_now = (float(a) for a in env_actions.view_angles(feats))  # as the envs read them
     yaw = _unit_middle(cmd.yaw) / _UNITS
     pitch = _unit_middle(cmd.pitch) / _UNITS
     turn = ((yaw - yaw_now + 180.0) % 360.0 - 180.0) / max_turn_degrees

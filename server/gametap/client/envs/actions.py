@@ -72,6 +72,11 @@ def one(action_format: str, action) -> np.ndarray:
     return normalized(action_format, action, 1)[0]
 
 
+def view_angles(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(yaw, pitch) in degrees where a player looks, from its features (one row, or rows)."""
+    return np.degrees(np.arctan2(feats[..., _YAW_SIN], feats[..., _YAW_COS])), feats[..., _PITCH] * 90.0
+
+
 def rows_from_features(controls: np.ndarray, feats: np.ndarray, max_turn_degrees: float,
                        auto_respawn: bool) -> np.ndarray:
     """NORMALIZED controls (n, 7) and each player's features (n, SIZE) -> action rows (n, 7) of
@@ -79,9 +84,9 @@ def rows_from_features(controls: np.ndarray, feats: np.ndarray, max_turn_degrees
     for a dead player (so it respawns) when auto_respawn."""
     rows = np.empty_like(controls)
     rows[:, 0:3] = controls[:, 0:3]
-    yaw = np.degrees(np.arctan2(feats[:, _YAW_SIN], feats[:, _YAW_COS]))
+    yaw, pitch = view_angles(feats)
     rows[:, 3] = (yaw + controls[:, 3] * max_turn_degrees + 180.0) % 360.0 - 180.0
-    pitch = feats[:, _PITCH] * 90.0 + controls[:, 4] * max_turn_degrees
+    pitch = pitch + controls[:, 4] * max_turn_degrees
     rows[:, 4] = np.minimum(np.maximum(pitch, -89.0), 89.0)
     attack = controls[:, 5] > 0.5
     if auto_respawn:
