@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := openarena-server gcc make zlib1g-dev chromium openarena xvfb xdotool libgl1-mesa-dri
+APT_PACKAGES := openarena-server gcc make zlib1g-dev chromium openarena xvfb xdotool libgl1-mesa-dri openssl
 LIB := native/build/libgametap_q3.so
 NATIVE_STAMP := native/build/.built
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)

@@ -20,12 +20,14 @@ from pathlib import Path
 # handlers have nothing to do, and would log that they skip themselves at every start. (Set
 # before grpc is imported; `gametap` and `python -m gametap` both come through here.)
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # a failed TLS handshake is said once, by us, not also by grpc's log
 
 import grpc  # noqa: E402
 from google.protobuf import json_format
 
 from gametap import __version__, cli_archive
 from gametap.client.sync import DEFAULT_ADDRESS, Client
+from gametap.client.tls import ClientTls
 from gametap.errors import GametapError
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.recording import RecordingError
@@ -242,6 +244,24 @@ def _connection_args(parser: argparse.ArgumentParser, default) -> None:
                         help=f"daemon's gRPC address (default ${SERVER_ENV}, else {DEFAULT_ADDRESS})")
     parser.add_argument("--token", default=default,
                         help="the daemon's access token, when it asks for one (default: $GAMETAP_TOKEN)")
+    parser.add_argument("--tls-ca", default=default, metavar="PEM",
+                        help="talk TLS, trusting this CA or certificate (default: $GAMETAP_TLS_CA)")
+    parser.add_argument("--tls", action="store_true", default=default,
+                        help="talk TLS, trusting the system's CAs")
+    parser.add_argument("--tls-cert", default=default, metavar="PEM",
+                        help="this client's certificate, for a daemon that asks for one ($GAMETAP_TLS_CERT)")
+    parser.add_argument("--tls-key", default=default, metavar="PEM", help="its key ($GAMETAP_TLS_KEY)")
+
+
+def _client_tls(args: argparse.Namespace):
+    """The command line's TLS options, else None (the client library reads $GAMETAP_TLS_CA and the like)."""
+    ca, cert, key = (getattr(args, name, None) for name in ("tls_ca", "tls_cert", "tls_key"))
+    if ca or cert or key:
+        try:
+            return ClientTls.from_files(ca=ca, cert=cert, key=key)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"TLS: {e}") from None
+    return True if getattr(args, "tls", False) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "serve":
         return args.run(args)
     server = getattr(args, "server", None) or os.environ.get(SERVER_ENV) or DEFAULT_ADDRESS
-    with Client(server, token=getattr(args, "token", None)) as client:
+    try:
+        client = Client(server, token=getattr(args, "token", None), tls=_client_tls(args))
+    except (UsageError, OSError, ValueError) as e:  # a TLS file that cannot be read
+        print(f"gametap: {e}", file=sys.stderr)
+        return 2
+    with client:
         try:
             return args.run(args, client)
         except UsageError as e:
@@ -259,7 +284,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gametap: {e}", file=sys.stderr)
             return 1
         except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (e.details() or "").lower():
+            details = (e.details() or "").lower()
+            if e.code() == grpc.StatusCode.UNAVAILABLE and ("ssl" in details or "handshake" in details):
+                print(f"gametap: TLS with {server} failed ({e.details()}): a daemon with TLS needs --tls-ca "
+                      "naming the CA that signed its certificate; one without TLS needs no TLS option", file=sys.stderr)
+            elif e.code() == grpc.StatusCode.UNAVAILABLE and "socket closed" in details and client.tls is None:
+                print(f"gametap: the daemon at {server} closed the connection: does it serve TLS? "
+                      "(then give --tls-ca PEM)", file=sys.stderr)
+            elif e.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in details:
                 print(f"gametap: no gametap daemon at {server} (start one with `gametap serve`)", file=sys.stderr)
             else:
                 print(f"gametap: {e.code().name}: {e.details()}", file=sys.stderr)

@@ -23,6 +23,7 @@ from gametap.httpapi.app import build_app
 from gametap.rpc.server import build_server, mark_serving
 from gametap.service import Notifier
 from gametap.settings import Settings
+from gametap.tls import ServerTls, TlsError, TlsFiles, add_port, server_tls
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
 
@@ -40,11 +41,11 @@ def split_address(address: str) -> tuple[str, int]:
         raise StartupError(str(e)) from None
 
 
-async def _start_http(pool: WorkerPool, address: str, web_dir) -> tuple[web.AppRunner, str]:
+async def _start_http(pool: WorkerPool, address: str, web_dir, tls: ServerTls | None) -> tuple[web.AppRunner, str]:
     host, port = split_address(address)
     runner = web.AppRunner(build_app(pool, web_dir), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls.context if tls else None)
     try:
         await site.start()
     except OSError as e:
@@ -55,20 +56,24 @@ async def _start_http(pool: WorkerPool, address: str, web_dir) -> tuple[web.AppR
 
 
 async def serve(settings: Settings, announce: Callable[[str], None] = print, config: Path | None = None) -> None:
-    """config: the settings file SIGHUP reloads tokens and limits from."""
+    """config: the settings file SIGHUP reloads tokens, limits and the TLS certificate from."""
     # Games run in their match's folder: every path they are given must be absolute.
     settings = dataclasses.replace(settings, state_dir=settings.state_dir.expanduser().resolve())
     problems = settings.problems()
     if problems:
         raise StartupError("cannot start:\n  " + "\n  ".join(problems))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        tls = server_tls(settings.tls)
+    except TlsError as e:
+        raise StartupError(f"cannot start: {e}") from None
     pool = WorkerPool(settings)
     pool.game.validate_config(mpb.MatchConfig())  # reads the game's maps and bots now, not in the first create
     gc.freeze()  # never scan what start-up built
     server, health, _ = build_server(pool)
     host, _ = split_address(settings.grpc)
     try:
-        grpc_port = server.add_insecure_port(settings.grpc)
+        grpc_port = add_port(server, settings.grpc, tls)
     except RuntimeError as e:  # grpcio says only "Failed to bind": the usual cause is a port in use
         raise StartupError(f"cannot listen for gRPC on {settings.grpc}: address already in use, or not "
                            f"this machine's ({e})") from None
@@ -78,7 +83,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    reloader = Reloader(pool, config)
+    reloader = Reloader(pool, config, tls)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reloader.reload()))
     http_runner = alive = None
     notifier = Notifier()
@@ -89,21 +94,24 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
             raise StartupError(f"cannot start the worker processes: {e}") from e
         await server.start()
         await mark_serving(health)
-        http_runner, http_address = await _start_http(pool, settings.http, settings.web_dir)
-        pool.viewer_base = f"http://{http_address}/"
+        http_runner, http_address = await _start_http(pool, settings.http, settings.web_dir, tls)
+        web_url, ws_scheme = f"{settings.http_scheme}://{http_address}/", "wss" if tls else "ws"
+        pool.viewer_base = web_url
         for warning in settings.warnings():
             log.warning("%s", warning)
         announce(f"gametap {__version__} serving (state in {settings.state_dir})")
         announce(f"  gRPC    {host}:{grpc_port}")
-        announce(f"  HTTP    http://{http_address}/")
-        announce(f"  viewer  http://{http_address}/   (Foxglove: ws://{http_address}/ws)")
+        announce(f"  HTTP    {web_url}")
+        announce(f"  viewer  {web_url}   (Foxglove: {ws_scheme}://{http_address}/ws)")
+        if tls:
+            announce(f"  TLS     {tls.files.cert}" + (" (clients show a certificate)" if tls.files.client_ca else ""))
         announce(f"  workers {len(pool.workers)} (pids {', '.join(str(w.pid) for w in pool.workers)})")
         if settings.tokens:
             announce(f"  access  {len(settings.tokens)} tokens; clients send one (viewer: /?token=TOKEN)")
         if settings.default_match is not None:
             match = await pool.create(settings.default_match)
             announce(describe_match(match, settings.game_bind))
-            announce(f"  watch it at http://{http_address}/#/match/{match.id}")
+            announce(f"  watch it at {web_url}#/match/{match.id}")
         announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
         notifier.ready(await _status(pool))
         alive = asyncio.ensure_future(notifier.keep_alive(lambda: _status(pool)))
@@ -122,16 +130,17 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
             loop.remove_signal_handler(sig)
 
 
-# SIGHUP reloads [auth.tokens] and [limits]; a change to these needs a restart (and is said so).
+# SIGHUP reloads [auth.tokens], [limits] and the TLS certificate and key; a change to these needs
+# a restart (and is said so).
 NEEDS_RESTART = ("grpc", "http", "game_bind", "web_dir", "workers", "worker_ports", "pin_workers", "game_ports",
                  "client_timeout_s", "install", "library", "record", "record_max_bytes")
 
 
 class Reloader:
-    """SIGHUP: the settings file read again; its tokens and limits take effect at once."""
+    """SIGHUP: the settings file read again; its tokens, limits and certificate take effect at once."""
 
-    def __init__(self, pool: WorkerPool, config: Path | None):
-        self.pool, self.config = pool, config
+    def __init__(self, pool: WorkerPool, config: Path | None, tls: ServerTls | None):
+        self.pool, self.config, self.tls = pool, config, tls
         self.last = settings_mod.load(config) if config else None  # as the file said (before command-line options)
 
     async def reload(self) -> None:
@@ -140,14 +149,27 @@ class Reloader:
             return
         try:
             new = settings_mod.load(self.config)
-            await self.pool.reload(new)
-        except (settings_mod.SettingsError, GametapError) as e:
-            log.error("SIGHUP: %s; the tokens and limits in force stay", e)
+            tls_files = self._tls_to_load(new)
+            if tls_files is not None:
+                self.tls.reload(tls_files)  # first here: a bad file changes nothing anywhere
+            await self.pool.reload(new, tls_files)
+        except (settings_mod.SettingsError, GametapError, TlsError) as e:
+            log.error("SIGHUP: %s; the tokens, limits and certificate in force stay", e)
             return
         others = [name for name in NEEDS_RESTART if getattr(new, name) != getattr(self.last, name)]
+        if (new.tls is None) != (self.tls is None) or (new.tls and new.tls.client_ca != self.tls.files.client_ca):
+            others.append("tls (turning it on or off, or the client CA)")
         self.last = new
-        log.info("SIGHUP: reloaded %s: %d tokens, limits %s%s", self.config, len(new.tokens), new.limits or "(defaults)",
+        log.info("SIGHUP: reloaded %s: %d tokens, limits %s%s%s", self.config, len(new.tokens),
+                 new.limits or "(defaults)", f", certificate {self.tls.files.cert}" if self.tls else "",
                  f"; changed, but needing a restart: {', '.join(others)}" if others else "")
+
+    def _tls_to_load(self, new: Settings):
+        """The certificate and key to serve from now on (read again even if the paths are the same:
+        a renewal rewrites the files); None if TLS is off, or turned on or off (that needs a restart)."""
+        if self.tls is None or new.tls is None:
+            return None
+        return TlsFiles(new.tls.cert, new.tls.key, self.tls.files.client_ca)
 
 
 async def _status(pool: WorkerPool) -> str:

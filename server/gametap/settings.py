@@ -12,6 +12,9 @@ Example file (every key optional):
     worker_ports = "50100-50199" # each worker's gRPC and websocket port from this range (default: any free)
     pin_workers = true           # worker i and its games run on the i-th core (false: anywhere)
     game_ports = "27960-27999"   # UDP ports REALTIME games listen on for human clients (default: any free)
+    tls_cert = "/etc/gametap/cert.pem"  # serve gRPC, HTTP and websockets over TLS (gametap.tls); with tls_key
+    tls_key = "/etc/gametap/key.pem"
+    tls_client_ca = "/etc/gametap/clients.pem"  # optional: clients must show a certificate this CA signed
 
     [game]
     binary = "/usr/lib/ioquake3/ioq3ded"
@@ -49,6 +52,7 @@ from google.protobuf import json_format
 from gametap import limits
 from gametap.auth import Role, parse_tokens
 from gametap.q3.launch import GameInstall
+from gametap.tls import TlsFiles
 from gametap.v1 import match_pb2 as mpb
 
 
@@ -100,6 +104,11 @@ class Settings:
     game_ports_text: str = ""         # game_ports as configured ("27960-27999"), for messages
     client_timeout_s: int = 30        # a human client silent this long is dropped (connecting or playing)
     limits: dict[str, int] = field(default_factory=dict)  # [limits] overrides of gametap.limits.DEFAULTS
+    tls: TlsFiles | None = None       # [server] tls_cert, tls_key, tls_client_ca; None: plain TCP
+
+    @property
+    def http_scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     def worker_port(self, worker: int, which: int) -> int:
         """The port worker `worker` listens on for gRPC (which=0) or its websocket (1); 0: any."""
@@ -122,6 +131,8 @@ class Settings:
                 value = {"binary": str(value.binary), "basepath": str(value.basepath), "game": value.game}
             elif f.name == "tokens":
                 value = {token: int(role) for token, role in value.items()}
+            elif f.name == "tls" and value is not None:
+                value = {name: str(path) if path else None for name, path in vars(value).items()}
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
@@ -139,6 +150,8 @@ class Settings:
             kw[name] = Path(kw[name])
         kw["worker_ports"] = tuple(kw["worker_ports"]) if kw.get("worker_ports") else None
         kw["game_ports"] = tuple(kw["game_ports"])
+        if kw.get("tls"):
+            kw["tls"] = TlsFiles(**{name: Path(path) if path else None for name, path in kw["tls"].items()})
         return cls(default_match=None, **kw)
 
     def make_game(self):
@@ -164,6 +177,9 @@ class Settings:
         if exposed and not self.tokens:
             out.append(f"{', '.join(exposed)} is reachable beyond this machine and no [auth.tokens] are set: "
                        "anyone who reaches it can create and stop matches")
+        if exposed and self.tokens and not self.tls:
+            out.append(f"{', '.join(exposed)} is reachable beyond this machine without TLS: access tokens travel "
+                       "in clear text (set [server] tls_cert and tls_key)")
         return out
 
 
@@ -221,7 +237,7 @@ def _from_dict(data: dict) -> Settings:
         table = dict(data["default_match"])
         match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
     unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports",
-                             "pin_workers", "game_ports"}
+                             "pin_workers", "game_ports", "tls_cert", "tls_key", "tls_client_ca"}
     if unknown:
         raise ValueError(f"unknown keys in [server]: {sorted(unknown)}")
     workers = int(server.get("workers", s.workers))
@@ -247,7 +263,21 @@ def _from_dict(data: dict) -> Settings:
         retention=retention,
         default_match=match, tokens=parse_tokens(auth.get("tokens", {})),
         limits=limits.parse(data.get("limits", {})),
+        tls=_tls_files(server),
     )
+
+
+def _tls_files(server: dict) -> TlsFiles | None:
+    cert, key, client_ca = (server.get(name) for name in ("tls_cert", "tls_key", "tls_client_ca"))
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ValueError("[server] tls_client_ca needs tls_cert and tls_key")
+        return None
+    if cert is None or key is None:
+        raise ValueError("[server] tls_cert and tls_key go together: set both, or neither")
+    # Absolute: the workers (and SIGHUP's reload) read them too.
+    return TlsFiles(Path(cert).expanduser().resolve(), Path(key).expanduser().resolve(),
+                    Path(client_ca).expanduser().resolve() if client_ca is not None else None)
 
 
 def _port_range(text, name: str) -> tuple[int, int] | None:

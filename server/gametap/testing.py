@@ -69,7 +69,7 @@ def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | 
         raise RuntimeError("daemon did not start:\n" + "\n".join(lines))
     text = "\n".join(lines)
     grpc_addr = re.search(r"^  gRPC\s+(\S+)$", text, re.MULTILINE).group(1)
-    http_addr = re.search(r"^  HTTP\s+http://(\S+)/$", text, re.MULTILINE).group(1)
+    http_addr = re.search(r"^  HTTP\s+https?://(\S+)/$", text, re.MULTILINE).group(1)
     return DaemonProcess(proc, grpc_addr, http_addr, (cwd or Path.cwd()) / state_dir, lines)
 
 

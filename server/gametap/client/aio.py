@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from gametap.client import auth
+from gametap.client import tls as client_tls
 from gametap.client.placement import worker_address
 from gametap.client.sync import DEFAULT_ADDRESS
+from gametap.client.tls import ClientTls
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import match_pb2_grpc, observe_pb2_grpc
@@ -19,11 +21,12 @@ class AsyncClient:
     Like Client, it watches and plays a match at the worker that runs it."""
 
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None,
-                 follow_matches: bool = True):
+                 follow_matches: bool = True, tls: ClientTls | str | bool | None = None):
         self.address = address
         self.timeout_s = timeout_s
         self._token = token
-        self.channel = auth.aio_channel(address, token)  # token: $GAMETAP_TOKEN when not given
+        self.tls = client_tls.resolve(tls)  # gametap.client.tls: None takes $GAMETAP_TLS_CA and the like
+        self.channel = auth.aio_channel(address, token, self.tls)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
         self.follow_matches = follow_matches
@@ -49,7 +52,7 @@ class AsyncClient:
         if not address:
             return self.channel
         if address not in self._workers:
-            self._workers[address] = auth.aio_channel(address, self._token)
+            self._workers[address] = auth.aio_channel(address, self._token, self.tls)
         return self._workers[address]
 
     async def __aenter__(self) -> AsyncClient:

@@ -1,13 +1,16 @@
-"""Channels that send a daemon's access token with every call (`authorization: Bearer TOKEN`).
+"""Channels to a daemon: over TLS when asked (gametap.client.tls), and sending its access
+token with every call (`authorization: Bearer TOKEN`).
 
 The token comes from the caller or, when none is given, from $GAMETAP_TOKEN; with neither,
-channels are plain (a daemon with no tokens configured asks for none)."""
+no token is sent (a daemon with no tokens configured asks for none)."""
 from __future__ import annotations
 
 import collections
 import os
 
 import grpc
+
+from gametap.client.tls import ClientTls
 
 _MAX_RECEIVE = [("grpc.max_receive_message_length", 64 << 20)]
 
@@ -43,8 +46,11 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         return continuation(self._with_token(details), requests)
 
 
-def channel(address: str, token: str | None = None) -> grpc.Channel:
-    plain = grpc.insecure_channel(address, options=_MAX_RECEIVE)
+def channel(address: str, token: str | None = None, tls: ClientTls | None = None) -> grpc.Channel:
+    if tls is None:
+        plain = grpc.insecure_channel(address, options=_MAX_RECEIVE)
+    else:
+        plain = grpc.secure_channel(address, tls.grpc_credentials(), options=_MAX_RECEIVE + tls.grpc_options())
     token = resolve_token(token)
     return grpc.intercept_channel(plain, _BearerToken(token)) if token else plain
 
@@ -79,9 +85,11 @@ class _AsyncStreamStream(_AsyncToken, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._with_token(details), requests)
 
 
-def aio_channel(address: str, token: str | None = None) -> grpc.aio.Channel:
+def aio_channel(address: str, token: str | None = None, tls: ClientTls | None = None) -> grpc.aio.Channel:
     token = resolve_token(token)
-    return grpc.aio.insecure_channel(address, options=_MAX_RECEIVE,
-                                     interceptors=[kind(token) for kind in (_AsyncUnaryUnary, _AsyncUnaryStream,
-                                                                            _AsyncStreamUnary, _AsyncStreamStream)]
-                                     if token else None)
+    interceptors = [kind(token) for kind in (_AsyncUnaryUnary, _AsyncUnaryStream, _AsyncStreamUnary,
+                                             _AsyncStreamStream)] if token else None
+    if tls is None:
+        return grpc.aio.insecure_channel(address, options=_MAX_RECEIVE, interceptors=interceptors)
+    return grpc.aio.secure_channel(address, tls.grpc_credentials(), options=_MAX_RECEIVE + tls.grpc_options(),
+                                   interceptors=interceptors)

@@ -7,7 +7,9 @@ from pathlib import Path
 import grpc
 
 from gametap.client import auth
+from gametap.client import tls as client_tls
 from gametap.client.placement import worker_address
+from gametap.client.tls import ClientTls
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import archive_pb2_grpc, match_pb2_grpc, observe_pb2_grpc
@@ -22,11 +24,12 @@ class Client:
     (found in Match.placement), unless follow_matches is False or the worker cannot be reached."""
 
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 60.0, token: str | None = None,
-                 follow_matches: bool = True):
+                 follow_matches: bool = True, tls: ClientTls | str | bool | None = None):
         self.address = address
         self.timeout_s = timeout_s
         self._token = token
-        self.channel = auth.channel(address, token)  # token: $GAMETAP_TOKEN when not given
+        self.tls = client_tls.resolve(tls)  # gametap.client.tls: None takes $GAMETAP_TLS_CA and the like
+        self.channel = auth.channel(address, token, self.tls)  # token: $GAMETAP_TOKEN when not given
         self.matches = match_pb2_grpc.MatchServiceStub(self.channel)
         self.observe = observe_pb2_grpc.ObserveServiceStub(self.channel)
         self.archive = archive_pb2_grpc.ArchiveServiceStub(self.channel)
@@ -62,7 +65,7 @@ class Client:
         if not address:
             return self.channel
         if address not in self._workers:
-            self._workers[address] = auth.channel(address, self._token)
+            self._workers[address] = auth.channel(address, self._token, self.tls)
         return self._workers[address]
 
     def _remember(self, match: mpb.Match) -> mpb.Match:

@@ -115,7 +115,7 @@ class VectorPlay:
         stream = self._streams.get(address)
         if stream is None:
             async def open_stream() -> _WorkerStream:  # grpc.aio objects belong to the loop they are made on
-                return _WorkerStream(auth.aio_channel(address, self.client.token))
+                return _WorkerStream(auth.aio_channel(address, self.client.token, self.client.tls))
             stream = self._streams[address] = self._loop.run_until_complete(open_stream())
         return stream
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +28,7 @@ from gametap.errors import FailedPrecondition, InvalidArgument, NotFound, Unavai
 from gametap.game import Game
 from gametap.match import new_match_id
 from gametap.settings import Settings
+from gametap.tls import TlsFiles
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
@@ -45,6 +49,7 @@ class WorkerHandle:
     ready: asyncio.Future | None = None
     grpc_port: int = 0
     http_port: int = 0
+    socket: str = ""  # its gRPC port for the daemon alone: a unix socket in a directory only we can enter
     alive: bool = False
     pending: dict[int, asyncio.Future] = field(default_factory=dict)
     next_id: int = 1
@@ -67,7 +72,9 @@ class WorkerPool:
         self.internal_metadata = (("authorization", f"Bearer {self._internal_token}"),)
         self._worker_settings = dataclasses.replace(settings, tokens=self._worker_tokens(settings.tokens))
         self.gate = Gate(settings.tokens)  # the daemon's own token check (gRPC and HTTP)
-        self._channels: dict[tuple[int, int], grpc.aio.Channel] = {}
+        self._channels: dict[tuple[int, str], grpc.aio.Channel] = {}
+        self._socket_dir = ""  # made at start (mode 0700); the workers' unix sockets
+        self._spawned = 0
         self.workers: list[WorkerHandle] = [WorkerHandle(i) for i in range(settings.workers)]
         self._records: dict[str, mpb.Match] = {}  # every match the daemon knows, as last heard
         self._creating: dict[int, int] = {}  # worker index -> creations in progress (placement counts them)
@@ -85,6 +92,7 @@ class WorkerPool:
         """Starts the workers; the archive is indexed meanwhile (a big one takes seconds: the
         daemon serves at once, and only the calls that need the archive wait for it)."""
         self.upkeep.start()
+        self._socket_dir = tempfile.mkdtemp(prefix="gametap-")
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
 
     async def _spawn(self, w: WorkerHandle) -> None:
@@ -102,7 +110,9 @@ class WorkerPool:
         _, w.channel = await loop.create_unix_connection(
             lambda: control.Channel(lambda m: self._on_message(w, m), lambda r: self._on_closed(w, r)), sock=ours)
         w.alive = True  # only now: requests need the new channel
-        w.channel.send({"index": w.index, "settings": self._worker_settings.to_dict()})
+        self._spawned += 1
+        w.socket = os.path.join(self._socket_dir, f"worker-{w.index}-{self._spawned}.sock")  # a new one per process
+        w.channel.send({"index": w.index, "settings": self._worker_settings.to_dict(), "socket": w.socket})
         try:
             await asyncio.wait_for(asyncio.shield(w.ready), START_TIMEOUT_S)
         except TimeoutError:
@@ -111,11 +121,12 @@ class WorkerPool:
         log.info("worker %d: pid %d, gRPC port %d, websocket port %d", w.index, w.pid, w.grpc_port, w.http_port)
 
     def channel_to(self, w: WorkerHandle) -> grpc.aio.Channel:
-        """A gRPC channel to the worker's own port (kept while that worker process lives)."""
-        key = (w.pid, w.grpc_port)
+        """A gRPC channel to the worker (kept while that worker process lives). It goes over the
+        worker's unix socket, not its TCP port: no TLS to make between two processes of ours,
+        and the callers' tokens still travel with each call and are checked there."""
+        key = (w.pid, w.socket)
         if key not in self._channels:
-            host = self.settings.grpc.rpartition(":")[0]  # as written: an IPv6 host keeps its brackets
-            self._channels[key] = grpc.aio.insecure_channel(f"{host}:{w.grpc_port}", options=[
+            self._channels[key] = grpc.aio.insecure_channel(f"unix:{w.socket}", options=[
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024)])
         return self._channels[key]
 
@@ -135,6 +146,8 @@ class WorkerPool:
                     w.process.kill()
                     await w.process.wait()
         await asyncio.gather(*(c.close() for c in self._channels.values()), return_exceptions=True)
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     # ---- the control channel ----
 
@@ -274,15 +287,17 @@ class WorkerPool:
         """The workers' tokens: the daemon's, plus its own for its calls to them (none: no check)."""
         return {**tokens, self._internal_token: Role.ADMIN} if tokens else {}
 
-    async def reload(self, settings: Settings) -> None:
-        """New tokens and limits (SIGHUP), here and in every worker; matches go on."""
+    async def reload(self, settings: Settings, tls: TlsFiles | None = None) -> None:
+        """New tokens, limits and TLS certificate (SIGHUP), here and in every worker; matches go on."""
         self.gate.replace(settings.tokens)
         self.limits.update(settings.limits)
         tokens = self._worker_tokens(settings.tokens)
         self._worker_settings = dataclasses.replace(self._worker_settings, tokens=tokens,
-                                                    limits=settings.limits)  # for workers started later
+                                                    limits=settings.limits,
+                                                    tls=tls or self._worker_settings.tls)  # for workers started later
         wire_tokens = {t: int(role) for t, role in tokens.items()}
-        await asyncio.gather(*(self._request(w, "reload", tokens=wire_tokens, limits=settings.limits)
+        wire_tls = {"cert": str(tls.cert), "key": str(tls.key)} if tls else None
+        await asyncio.gather(*(self._request(w, "reload", tokens=wire_tokens, limits=settings.limits, tls=wire_tls)
                                for w in self.workers if w.alive))
 
     def _check_room(self) -> None:

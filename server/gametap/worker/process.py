@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import uvloop
 from aiohttp import web
@@ -27,6 +28,7 @@ from gametap.manager import MatchManager
 from gametap.match import Match
 from gametap.rpc.server import build_worker_server
 from gametap.settings import Settings, split_address
+from gametap.tls import ServerTls, TlsFiles, add_port, server_tls
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
 
@@ -42,6 +44,7 @@ class Worker:
         self.manager = MatchManager(settings)
         self.placement = mpb.Placement(worker=index, worker_pid=os.getpid())
         self.stopped = asyncio.Event()
+        self.tls: ServerTls | None = None  # its ports' certificate, when the daemon has one
         self._tasks: set[asyncio.Task] = set()
         self.manager.add_listener(self._on_match)
 
@@ -78,6 +81,8 @@ class Worker:
         self.channel.send(reply)
 
     async def op_reload(self, m: dict) -> bool:
+        if m.get("tls") and self.tls is not None:  # first: a bad file (TlsError) changes nothing
+            self.tls.reload(TlsFiles(Path(m["tls"]["cert"]), Path(m["tls"]["key"])))
         self.manager.gate.replace({token: Role(role) for token, role in m["tokens"].items()})
         self.manager.limits.update(m["limits"])
         return True
@@ -159,14 +164,16 @@ async def serve(control_fd: int) -> None:
     worker.placement.cpu = cpu
     if cpu >= 0:
         worker.manager.home_cpu, worker.manager.all_cpus = cpu, all_cpus
+    worker.tls = tls = server_tls(settings.tls)
     grpc_server = build_worker_server(worker.manager)
-    grpc_host = split_address(settings.grpc)[0]
-    grpc_port = grpc_server.add_insecure_port(f"{grpc_host}:{settings.worker_port(index, 0)}")
+    grpc_host = settings.grpc.rpartition(":")[0]  # as written: an IPv6 host keeps its brackets
+    grpc_port = add_port(grpc_server, f"{grpc_host}:{settings.worker_port(index, 0)}", tls)
+    grpc_server.add_insecure_port(f"unix:{first['socket']}")  # the daemon's way in (WorkerPool.channel_to)
     await grpc_server.start()
     runner = web.AppRunner(build_worker_app(worker.manager), access_log=None)
     await runner.setup()
     http_host = split_address(settings.http)[0]
-    site = web.TCPSite(runner, http_host, settings.worker_port(index, 1))
+    site = web.TCPSite(runner, http_host, settings.worker_port(index, 1), ssl_context=tls.context if tls else None)
     await site.start()
     http_port = site._server.sockets[0].getsockname()[1]
     worker.placement.grpc_port, worker.placement.http_port = grpc_port, http_port
