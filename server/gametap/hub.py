@@ -35,6 +35,7 @@ class Subscriber:
         elif len(self._queue) >= self._limit:
             self.lagging = True
             self.resyncs += 1
+            self._hub.resyncs += 1
             self._hub.dropped += len(self._queue) + 1
             self._queue.clear()
             return
@@ -88,6 +89,7 @@ class Hub:
         self._subscribers: set[Subscriber] = set()
         self.closed = False
         self.dropped = 0  # updates lagging subscribers skipped (they were resynced at a keyframe)
+        self.resyncs = 0  # times a subscriber fell behind and was restarted at a keyframe
 
     @property
     def subscriber_count(self) -> int:

@@ -26,6 +26,7 @@ from gametap.game_process import GameProcess
 from gametap.hub import Hub
 from gametap.limits import Limits
 from gametap.link.gamelink import GameLink
+from gametap.metrics import MatchMetrics
 from gametap.recording import Recorder
 from gametap.settings import Settings
 from gametap.v1 import match_pb2 as mpb
@@ -75,11 +76,13 @@ class FrameRate:
         self._window = window_s
         self.last_at = time.monotonic()  # when the last frames came
 
-    def add(self, frame: int) -> None:
+    def add(self, frame: int) -> float:
+        """The frame the last batch ended at; returns when it came (time.monotonic())."""
         now = self.last_at = time.monotonic()
         self._samples.append((now, frame))
         while len(self._samples) > 2 and now - self._samples[1][0] > self._window:
             self._samples.popleft()
+        return now
 
     def value(self) -> float:
         """Frames over the window up to now: it decays to 0 when frames stop coming."""
@@ -110,6 +113,7 @@ class Match:
         self.link: GameLink | None = None
         self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.game_ports)
         self.frame_rate = FrameRate()
+        self.metrics = MatchMetrics()  # frame and agent step times (gametap.metrics: /metrics)
         self.started_unix_s, self.ended_unix_s = time.time(), 0.0
         self.final_scores: list[mpb.PlayerScore] = []
         self._stop_requested = False
@@ -225,7 +229,7 @@ class Match:
         self.hub.publish_batch(deltas, keyframes)
         self.agents.on_frames()
         world = self.world
-        self.frame_rate.add(world.frame)
+        self.metrics.frames(world.frame, self.frame_rate.add(world.frame))
         if world.level_exited and not self._stop_requested:
             self._stop_requested = self._level_over = True  # the game ended the level: end the match
             self.link.quit()

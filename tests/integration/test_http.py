@@ -1,12 +1,15 @@
 """The daemon's HTTP side: the viewer's files, the JSON API, map geometry, metrics."""
 import json
-import re
 import urllib.error
 import urllib.request
 
+import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from gametap.client import AgentStream
 from gametap.testing import wait_until
+from gametap.v1 import agent_pb2 as apb
 
 from .conftest import lockstep, wait_ended
 
@@ -54,18 +57,66 @@ def test_map_geometry(daemon):
         assert status_of(daemon, f"/api/maps/{bad}") == 404, bad
 
 
-def test_metrics(daemon, client):
+def scrape(daemon) -> dict[tuple[str, tuple], float]:
+    """/metrics, parsed: {(sample name, sorted labels): value}; each family announced once."""
+    status, headers, body = get(daemon, "/metrics")
+    text = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=")
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types))  # one family, however many processes report it
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def sample(samples, name: str, **labels) -> float:
+    want = tuple(sorted(labels.items()))
+    found = [v for (n, ls), v in samples.items() if n == name and set(want) <= set(ls)]
+    assert len(found) == 1, (name, labels, len(found))
+    return found[0]
+
+
+def test_metrics_from_the_daemon_and_its_workers(daemon, client):
     match = client.create_match(lockstep(bots=("Grism",), max_frames=100_000))
+    worker = f"worker-{match.placement.worker}"
+    watch = client.watch(match.id)
     try:
-        wait_until(lambda: client.get_match(match.id).frame > 100, 60, "frames")
-        text = get(daemon, "/metrics")[2].decode()
+        next(watch)
+        with AgentStream(client, match.id, [apb.SlotSpec(name="metered")]) as agents:
+            agents.observe()
+            for _ in range(30):
+                agents.step([apb.Action(client=agents.clients[0], forward=1)])
+        with pytest.raises(grpc.RpcError):
+            client.get_match("no-such-match")
+        rpc = "gametap_grpc_server_handling_seconds_count"
+        ended = [(rpc, (("code", "OK"), ("method", "/gametap.v1.AgentService/Play"), ("process", worker))),
+                 (rpc, (("code", "NOT_FOUND"), ("method", "/gametap.v1.MatchService/GetMatch"), ("process", "daemon")))]
+        s = wait_until(lambda: (s := scrape(daemon)) and all(key in s for key in ended) and s, 20,
+                       "the calls to be counted as they end")
     finally:
+        watch.close()
         client.stop_match(match.id)
-    assert 'gametap_matches{status="RUNNING"}' in text
-    assert "gametap_match_frames_per_second{match=" in text and "gametap_websocket_connections" in text
-    worker = match.placement.worker
-    players = re.search(rf'gametap_worker_hotpath_seconds{{worker="{worker}",stage="players"}} ([0-9.]+)', text)
-    assert players and float(players.group(1)) > 0  # the worker's hot path timed its work
+    assert sample(s, "gametap_matches", status="RUNNING", process="daemon") >= 1
+    frames = sample(s, "gametap_match_frames_total", match=match.id, process=worker)
+    assert frames > 30
+    count = sample(s, "gametap_match_frame_seconds_count", match=match.id)
+    assert 30 <= count <= frames and sample(s, "gametap_match_frame_seconds_sum", match=match.id) > 0  # not the first batch
+    buckets = sorted((float(dict(ls)["le"]), v) for (n, ls), v in s.items()
+                     if n == "gametap_match_frame_seconds_bucket" and dict(ls)["match"] == match.id)
+    assert [v for _, v in buckets] == sorted(v for _, v in buckets) and buckets[-1] == (float("inf"), count)
+    assert sample(s, "gametap_match_agent_step_seconds_count", match=match.id) >= 29
+    assert sample(s, "gametap_match_agent_think_seconds_count", match=match.id) >= 29
+    assert sample(s, "gametap_match_watchers", match=match.id) >= 1
+    assert sample(s, "gametap_match_recording_bytes", match=match.id) > 0
+    assert sample(s, "gametap_match_action_timeouts_total", match=match.id) == 0
+    for name in ("gametap_match_resyncs_total", "gametap_match_dropped_updates_total"):
+        assert sample(s, name, match=match.id) >= 0
+    assert sample(s, "gametap_hotpath_seconds_total", stage="players", process=worker) > 0
+    assert sample(s, rpc, method="/gametap.v1.MatchService/CreateMatch", code="OK", process="daemon") >= 1
+    assert sample(s, rpc, method="/gametap.v1.MatchService/GetMatch", code="NOT_FOUND", process="daemon") >= 1
+    assert sample(s, rpc, method="/gametap.v1.AgentService/Play", code="OK", process=worker) >= 1  # at the worker
+    for process in ("daemon", worker):
+        assert sample(s, "process_resident_memory_bytes", process=process) > 10e6
+        assert sample(s, "gametap_websocket_connections", process=process) >= 0
 
 
 def test_replay_api_timeline_and_recorded_updates(daemon, client):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from gametap import recording
 from gametap.agents.claims import Claims
@@ -285,6 +286,9 @@ class AgentHost:
 
     def _observe(self, session: AgentSession, final: bool = False) -> None:
         session.observe(self.world.frame, final, self._game_us)
+        if session.acted_at:
+            self.match.metrics.agent_step_seconds.observe(session.observed_at - session.acted_at)
+            session.acted_at = 0.0
 
     # ---- the LOCKSTEP gate ----
 
@@ -382,6 +386,14 @@ class AgentHost:
 
     def _accept(self, session: AgentSession, frame: int | None, records: bytes) -> bool:
         """Whether the actions were taken (they are recorded then)."""
+        now = time.perf_counter()
+        if not self._take(session, frame, records):
+            return False
+        self.match.metrics.agent_think_seconds.observe(now - session.observed_at)
+        session.acted_at = now
+        return True
+
+    def _take(self, session: AgentSession, frame: int | None, records: bytes) -> bool:
         if not self.lockstep:
             self.match.link.send_control(RUN_FREE, records)
             return True

@@ -6,6 +6,7 @@ class keeps only the stream's place in the lockstep gate and its outgoing queue.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -72,6 +73,8 @@ class AgentSession:
     stream: int = 0        # its number in the match's recording (1, 2, ... in join order)
     request: apb.JoinRequest | None = None  # as it asked to join (recorded when its slots are in)
     asked: tuple[int, bool, bool] = (0, False, False)  # (frame, the game was held, by hold_for_agents) when it asked
+    observed_at: float = 0.0  # perf_counter() of its last observation (gametap.metrics' step times)
+    acted_at: float = 0.0     # ... of its last actions, until the observation that answers them
 
     @property
     def clients(self) -> set[int]:
@@ -89,6 +92,7 @@ class AgentSession:
             self.observer.resync()  # a slow agent: drop this one, resync with keyframes
             return
         self.outbox.put(self.observer.observe(final, game_us, self.left))
+        self.observed_at = time.perf_counter()
         self.left = []
         self.last_obs = frame
         self.next_obs = frame + self.frames_per_step

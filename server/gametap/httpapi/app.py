@@ -32,7 +32,9 @@ from pathlib import Path
 
 from aiohttp import web
 from google.protobuf import json_format
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from gametap import metrics
 from gametap.auth import Gate, Role, bearer
 from gametap.errors import GametapError
 from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descriptor_set
@@ -42,7 +44,6 @@ from gametap.match import recording_on_disk
 from gametap.recording import RecordingError
 from gametap.replay import Replay
 from gametap.timeline import Timeline
-from gametap.v1 import match_pb2 as mpb
 from gametap.worker.pool import WorkerPool
 
 POOL = web.AppKey("pool", WorkerPool)
@@ -63,6 +64,7 @@ VENDOR = {  # URL name -> file under web/node_modules
 
 def _app(gate: Gate, foxglove: FoxgloveServer) -> web.Application:
     app = web.Application(middlewares=[require_token])
+    metrics.count_websockets(foxglove)
     app[GATE] = gate
     app[FOXGLOVE] = foxglove
     app.router.add_get("/healthz", healthz)
@@ -85,7 +87,7 @@ def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir / "static", follow_symlinks=False)
     app.router.add_get("/vendor/{name}", vendor)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/api/matches", list_matches)
     app.router.add_get("/api/maps/{name}", map_geometry)
     app.router.add_get("/api/schema", schema)
@@ -204,36 +206,11 @@ async def map_geometry(request: web.Request) -> web.Response:
     return response
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def prometheus(request: web.Request) -> web.Response:
+    """Every process's metrics in one exposition (gametap.metrics), labelled by process."""
     pool = request.app[POOL]
     matches = await pool.list()
-    workers = await pool.metrics()
-    lines = [
-        "# HELP gametap_matches Matches the daemon knows, by status.",
-        "# TYPE gametap_matches gauge",
-    ]
-    for status in mpb.MatchStatus.values():
-        if status:
-            count = sum(m.status == status for m in matches)
-            lines.append(f'gametap_matches{{status="{mpb.MatchStatus.Name(status)}"}} {count}')
-    watchers = {match_id: n for w in workers for match_id, n in w["watchers"].items()}
-    per_match = [
-        ("gametap_match_frame", "counter", "Last frame received from the game.", lambda m: m.frame),
-        ("gametap_match_frames_per_second", "gauge", "Recent server frame rate.", lambda m: m.frames_per_second),
-        ("gametap_match_watchers", "gauge", "Subscribers of the match's updates.", lambda m: watchers.get(m.id, 0)),
-        ("gametap_match_dropped_updates", "counter", "Updates lagging subscribers skipped.", lambda m: m.dropped_updates),
-        ("gametap_match_action_timeouts", "counter", "LOCKSTEP steps taken without an agent's action.",
-         lambda m: m.action_timeouts),
-    ]
-    live = [m for m in matches if m.status in (mpb.STARTING, mpb.RUNNING)]
-    for name, kind, text, value in per_match:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{match="{m.id}"}} {value(m)}' for m in live]
-    lines += ["# HELP gametap_worker_hotpath_seconds Time each worker's hot path spent, by stage.",
-              "# TYPE gametap_worker_hotpath_seconds counter"]
-    lines += [f'gametap_worker_hotpath_seconds{{worker="{w["worker"]}",stage="{stage}"}} {seconds:.6f}'
-              for w in workers for stage, (_, seconds) in w["hotpath"].items()]
-    lines += ["# HELP gametap_websocket_connections Open viewer connections to the daemon itself.",
-              "# TYPE gametap_websocket_connections gauge",
-              f"gametap_websocket_connections {request.app[FOXGLOVE].connection_count}"]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+    texts = [("daemon", metrics.own_text() + metrics.match_statuses(matches))]
+    texts += [(f"worker-{w['worker']}", w["text"]) for w in await pool.metrics()]
+    body = await asyncio.to_thread(metrics.merged, texts)  # parsing a few thousand lines: off the loop
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -8,6 +8,7 @@ from grpc_reflection.v1alpha import reflection
 
 from gametap.auth import Gate
 from gametap.manager import MatchManager
+from gametap.metrics import RpcMetrics
 from gametap.rpc.agent_service import AgentService
 from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import ArchiveService, MatchService
@@ -33,7 +34,8 @@ SERVER_OPTIONS = [
 
 def _server(gate: Gate) -> grpc.aio.Server:
     """Always with the token check: a reload may bring tokens to a daemon that had none."""
-    return grpc.aio.server(interceptors=[AuthInterceptor(gate)], options=SERVER_OPTIONS)
+    # RpcMetrics first: calls refused for their token are counted too.
+    return grpc.aio.server(interceptors=[RpcMetrics(), AuthInterceptor(gate)], options=SERVER_OPTIONS)
 
 
 def build_server(pool: WorkerPool) -> tuple[grpc.aio.Server, health.aio.HealthServicer, Proxy]:

@@ -17,10 +17,11 @@ import socket
 import sys
 from pathlib import Path
 
+import prometheus_client
 import uvloop
 from aiohttp import web
 
-from gametap import logs
+from gametap import logs, metrics
 from gametap.auth import Role
 from gametap.errors import GametapError, InvalidArgument
 from gametap.httpapi.app import build_worker_app
@@ -107,8 +108,7 @@ class Worker:
         return self.manager.get(m["match_id"]).world.state()
 
     async def op_metrics(self, m: dict) -> dict:
-        return {"hotpath": {stage: list(v) for stage, v in self.manager.game.hot_path_timings().items()},
-                "watchers": {match.id: match.hub.subscriber_count for match in self.manager.list()}}
+        return {"text": metrics.own_text()}  # its registry: process, gRPC calls, and its matches (MatchCollector)
 
     async def op_shutdown(self, m: dict) -> bool:
         await self.manager.shutdown()
@@ -161,6 +161,7 @@ async def serve(control_fd: int) -> None:
     all_cpus = os.sched_getaffinity(0)
     cpu = pin_to_core(index) if settings.pin_workers else -1
     worker = Worker(index, settings, channel)
+    prometheus_client.REGISTRY.register(metrics.MatchCollector(worker.manager))
     worker.placement.cpu = cpu
     if cpu >= 0:
         worker.manager.home_cpu, worker.manager.all_cpus = cpu, all_cpus
