@@ -97,7 +97,12 @@ def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
-    from gametap import daemon, settings
+    try:
+        from gametap import daemon, settings
+    except ImportError as e:  # a client-only install (the wheel without its daemon extra)
+        print(f"gametap: `gametap serve` needs the daemon's packages ({e.name} is missing): "
+              "pip install 'gametap[daemon]', or run it from a checkout after `make setup`", file=sys.stderr)
+        return 2
     path = a.config or settings.service_credential()
     try:
         s = settings.load(path)
