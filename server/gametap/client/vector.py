@@ -229,6 +229,6 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
         try:
             import uvloop
             _LOOP = uvloop.new_event_loop()
-        except ImportError:  # uvloop is a dependency, but a loop of asyncio's own works too
+        except ImportError:  # uvloop comes with the envs and daemon extras; a loop of asyncio's own works too
             _LOOP = asyncio.new_event_loop()
     return _LOOP
