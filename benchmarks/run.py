@@ -134,10 +134,10 @@ def run_agents(args, bare_fps: float | None) -> dict:
     print(f"  daemon + worker CPU per step beyond the echo server's, one slot: {beyond['WORLD1']:.0f} us (world), "
           f"{beyond['FEATURES1']:.0f} us (features)   (goal <= 60)")
     print(f"  four slots on one stream: daemon + worker CPU per agent step in all: {per_agent_four:.0f} us   (goal <= 60)")
-    # A step of the four-slot stream is four agents' steps. The issue's baseline (1,008 steps/s)
-    # counts agent steps: at 363 us of daemon CPU per agent step then, 1,008 frames/s could not be.
-    print(f"  four agents + 4 bots: {4 * four['steps_per_s']:,.0f} agent steps/s "
-          f"({four['steps_per_s']:,.0f} steps of the stream)   (goal >= 2,000 agent steps/s)")
+    # The goal counts the stream's steps (the issue's 1,008 before is this harness on the old
+    # code); each is four agents' steps.
+    print(f"  four agents + 4 bots: {four['steps_per_s']:,.0f} steps/s of the stream "
+          f"({4 * four['steps_per_s']:,.0f} agent steps/s)   (goal >= 2,000 steps/s of the stream)")
     if bare_fps:
         print(f"  (the bare game free-running: {1e6 / bare_fps:.0f} us per frame; in lockstep a step's game time "
               f"is {one['game_p50_us']:.0f} us)")
