@@ -223,12 +223,14 @@ _LOOP: asyncio.AbstractEventLoop | None = None
 
 def _shared_loop() -> asyncio.AbstractEventLoop:
     """The one event loop of this process's VectorPlays: grpc.aio binds its completion queue to
-    the first loop it runs on, so a second loop (after the first closed) would break it."""
+    the first loop it runs on, so a second loop (after the first closed) would break it.
+
+    asyncio's own loop, not uvloop: each step is a run_until_complete() on the main thread,
+    where uvloop makes and closes a socket pair for its signal wake-up on every run (25 us
+    against asyncio's 7 us for an empty one, this VM). End to end at M = 8 the VM's noise
+    hides the difference (bench harness: asyncio ahead in 5 of 9 interleaved pairs), and the
+    client then needs no uvloop."""
     global _LOOP
     if _LOOP is None:
-        try:
-            import uvloop
-            _LOOP = uvloop.new_event_loop()
-        except ImportError:  # uvloop comes with the envs and daemon extras; a loop of asyncio's own works too
-            _LOOP = asyncio.new_event_loop()
+        _LOOP = asyncio.new_event_loop()
     return _LOOP
