@@ -317,3 +317,25 @@ def test_record_of_a_full_stream_slot_has_no_visibility_flag():
     assert rec[1] == lp.ActionFlags.OVERRIDE
     assert abi.NUM_WEAPONS == 14
     assert struct.calcsize("<BBBbbbHHHHH") == lp.ACTION_RECORD.size
+
+
+def test_a_dropped_realtime_observation_is_said_and_keeps_its_time():
+    """A slow REALTIME agent's observation is dropped: observe() says so and observed_at stays
+    that of the last one sent, so the host's step time (observed_at - acted_at) is never taken
+    from a stale observation."""
+    import asyncio
+
+    from gametap.agents.session import REALTIME_OUTBOX_LIMIT, AgentSession
+
+    async def main():
+        b, o = observer([(0, False)])
+        b.apply([first_frame()])
+        session = AgentSession(slots=[], frames_per_step=1, timeout_s=1.0, realtime=True, observer=o)
+        for n in range(REALTIME_OUTBOX_LIMIT):
+            assert session.observe(n) is True
+        sent_at = session.observed_at
+        assert sent_at > 0 and session.last_obs == REALTIME_OUTBOX_LIMIT - 1
+        assert session.observe(REALTIME_OUTBOX_LIMIT) is False  # its outbox is full: dropped, resynced
+        assert session.observed_at == sent_at and session.last_obs == REALTIME_OUTBOX_LIMIT - 1
+
+    asyncio.run(main())

@@ -285,8 +285,7 @@ class AgentHost:
         self._step()
 
     def _observe(self, session: AgentSession, final: bool = False) -> None:
-        session.observe(self.world.frame, final, self._game_us)
-        if session.acted_at:
+        if session.observe(self.world.frame, final, self._game_us) and session.acted_at:
             self.match.metrics.agent_step_seconds.observe(session.observed_at - session.acted_at)
             session.acted_at = 0.0
 
@@ -389,7 +388,8 @@ class AgentHost:
         now = time.perf_counter()
         if not self._take(session, frame, records):
             return False
-        self.match.metrics.agent_think_seconds.observe(now - session.observed_at)
+        if session.observed_at:  # an answer to an observation it was sent
+            self.match.metrics.agent_think_seconds.observe(now - session.observed_at)
         session.acted_at = now
         return True
 

@@ -86,17 +86,19 @@ class AgentSession:
     def due(self, frame: int) -> bool:
         return self.active and not self.closed and frame >= self.next_obs
 
-    def observe(self, frame: int, final: bool = False, game_us: int = 0) -> None:
-        """Queues the observation of the current frame (`frame`) for every slot."""
+    def observe(self, frame: int, final: bool = False, game_us: int = 0) -> bool:
+        """Queues the observation of the current frame (`frame`) for every slot; False if it
+        was dropped instead (a slow REALTIME agent)."""
         if self.realtime and self.outbox.qsize() >= REALTIME_OUTBOX_LIMIT:
             self.observer.resync()  # a slow agent: drop this one, resync with keyframes
-            return
+            return False
         self.outbox.put(self.observer.observe(final, game_us, self.left))
         self.observed_at = time.perf_counter()
         self.left = []
         self.last_obs = frame
         self.next_obs = frame + self.frames_per_step
         self.acted = final
+        return True
 
     def joined_proto(self, match_id: str, clock: int, feature_size: int) -> apb.Joined:
         return apb.Joined(match_id=match_id, clients=[s.client for s in self.slots],
