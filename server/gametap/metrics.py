@@ -145,9 +145,7 @@ def match_statuses(matches) -> str:
     for status, name in sorted(mpb.MatchStatus.items(), key=lambda kv: kv[1]):
         if name:
             family.add_metric([status], sum(m.status == name for m in matches))
-    registry = prometheus_client.CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed([family]))
-    return prometheus_client.generate_latest(registry).decode()
+    return _exposition([family]).decode()
 
 
 # ---- gRPC calls ----
@@ -178,18 +176,12 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_timed_call(handler.unary_unary, method),
-                                                       handler.request_deserializer, handler.response_serializer)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(_timed_call(handler.stream_unary, method),
-                                                        handler.request_deserializer, handler.response_serializer)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_timed_stream(handler.unary_stream, method),
-                                                        handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(_timed_stream(handler.stream_stream, method),
-                                                     handler.request_deserializer, handler.response_serializer)
+        for kind, make, timed in _KINDS:
+            behaviour = getattr(handler, kind)
+            if behaviour:
+                return make(timed(behaviour, details.method), handler.request_deserializer,
+                            handler.response_serializer)
+        return handler
 
 
 def _timed_call(behaviour, method: str):
@@ -210,6 +202,13 @@ def _timed_stream(behaviour, method: str):
     return stream
 
 
+# a handler's kind of call -> how to make one, and how to time its behaviour
+_KINDS = (("unary_unary", grpc.unary_unary_rpc_method_handler, _timed_call),
+          ("stream_unary", grpc.stream_unary_rpc_method_handler, _timed_call),
+          ("unary_stream", grpc.unary_stream_rpc_method_handler, _timed_stream),
+          ("stream_stream", grpc.stream_stream_rpc_method_handler, _timed_stream))
+
+
 # ---- one exposition from every process ----
 
 def own_text() -> str:
@@ -227,9 +226,7 @@ def merged(texts: Iterable[tuple[str, str]]) -> bytes:
                 into = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
             for s in family.samples:
                 into.add_sample(s.name, {"process": process, **s.labels}, s.value, s.timestamp, s.exemplar)
-    registry = prometheus_client.CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(list(families.values())))
-    return prometheus_client.generate_latest(registry)
+    return _exposition(list(families.values()))
 
 
 class _Fixed:
@@ -238,3 +235,10 @@ class _Fixed:
 
     def collect(self) -> list[Metric]:
         return self.families
+
+
+def _exposition(families: list[Metric]) -> bytes:
+    """Metric families made here, in Prometheus text (prometheus_client writes it)."""
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))
+    return prometheus_client.generate_latest(registry)
