@@ -34,7 +34,7 @@ class Page:
     def __init__(self, browser):
         self.page = browser.new_page(viewport={"width": 1400, "height": 860})
         self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"{m.text} [{m.location.get('url', '')}]"))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
 

@@ -51,6 +51,7 @@ const app = {
   timeline: null, // /api/matches/<id>/timeline, refreshed while the match runs
   rates: [], // the server's recent frame rates (live)
   lastTick: 0,
+  lastTimeline: 0, // when the running match's timeline was last asked for (ms)
   scrubbing: false,
 };
 window.gametap = app; // for debugging from the console, and for the browser tests
@@ -115,6 +116,12 @@ async function refreshServerRate() {
     const m = matches.find((x) => x.id === app.matchId);
     app.info = m || null; // a daemon that no longer lists it has no timeline of it either
     if (!m) return;
+    // The timeline is asked only of a daemon that has just listed the match: after a daemon
+    // restart, a timer of its own would ask the new one about a match it never had (a 404).
+    if (!ENDED.includes(m.status) && Date.now() - app.lastTimeline >= TIMELINE_REFRESH_MS) {
+      app.lastTimeline = Date.now();
+      refreshTimeline();
+    }
     $("fps").textContent = (m.framesPerSecond || 0).toFixed(m.framesPerSecond < 100 ? 1 : 0);
     app.rates.push(m.framesPerSecond || 0);
     if (app.rates.length > 60) app.rates.shift();
@@ -379,7 +386,6 @@ function boot() {
   window.addEventListener("hashchange", route);
   setInterval(refreshMatchList, 2000);
   setInterval(refreshServerRate, 1000);
-  setInterval(() => app.info && !ENDED.includes(app.info.status) && refreshTimeline(), TIMELINE_REFRESH_MS);
   route();
   requestAnimationFrame(frame);
 }
