@@ -37,7 +37,7 @@ SERVER_ENV = "GAMETAP_SERVER"
 _COLOUR = re.compile(r"\^[^^]")  # Quake colour codes: ^ and one character (^^ is a caret)
 
 
-def _print_json(message) -> None:
+def print_json(message) -> None:
     print(json_format.MessageToJson(message, indent=2, always_print_fields_with_no_presence=True))  # client 0 too
 
 
@@ -119,12 +119,12 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
 
 def cmd_create(a, client: Client) -> int:
-    _print_json(client.create_match(_config_from_args(a)))
+    print_json(client.create_match(_config_from_args(a)))
     return 0
 
 
 def print_json_list(messages) -> None:
-    print(json.dumps([json_format.MessageToDict(m) for m in messages], indent=2))
+    print(json.dumps([json_format.MessageToDict(m, always_print_fields_with_no_presence=True) for m in messages], indent=2))
 
 
 def cmd_list(a, client: Client) -> int:
@@ -154,17 +154,17 @@ def cmd_bots(a, client: Client) -> int:
 
 
 def cmd_get(a, client: Client) -> int:
-    _print_json(client.get_match(a.match_id))
+    print_json(client.get_match(a.match_id))
     return 0
 
 
 def cmd_stop(a, client: Client) -> int:
-    _print_json(client.stop_match(a.match_id))
+    print_json(client.stop_match(a.match_id))
     return 0
 
 
 def cmd_state(a, client: Client) -> int:
-    _print_json(client.get_state(a.match_id))
+    print_json(client.get_state(a.match_id))
     return 0
 
 

@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from google.protobuf import json_format
-
 from gametap.v1 import match_pb2 as mpb
 
 
@@ -45,8 +43,8 @@ def cmd_list(a, client) -> int:
 
 
 def cmd_show(a, client) -> int:
-    info = client.get_recording(a.match_id)
-    print(json_format.MessageToJson(info, indent=2, always_print_fields_with_no_presence=True))
+    from gametap.cli import print_json
+    print_json(client.get_recording(a.match_id))
     return 0
 
 

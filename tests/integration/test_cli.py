@@ -26,6 +26,8 @@ def test_create_list_state_command_stop(daemon):
     assert created["config"]["clock"] == "LOCKSTEP" and created["config"]["bots"][0]["skill"] == 2
     listing = gametap(daemon, "list").stdout
     assert match_id in listing and "LOCKSTEP" in listing
+    listed = {m["id"]: m for m in json.loads(gametap(daemon, "list", "--json").stdout)}
+    assert listed[match_id]["config"]["maxFrames"] == "0"  # zero-valued fields are kept, as `get` keeps them
     wait_until(lambda: json.loads(gametap(daemon, "get", match_id).stdout).get("frame", "0") != "0", 60, "frames")
     state = wait_until(lambda: len((s := json.loads(gametap(daemon, "state", match_id).stdout))["players"]) == 2 and s,
                        60, "both bots (they join two frames apart)")
