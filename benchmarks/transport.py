@@ -25,10 +25,15 @@ async def _serve() -> None:
         async for request in requests:
             yield request
 
+    async def echo_once(request, context):  # for benchmarks/transport_options.py
+        return request
+
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {
         "PingPong": grpc.stream_stream_rpc_method_handler(echo, request_deserializer=_identity,
-                                                          response_serializer=_identity)}),))
+                                                          response_serializer=_identity),
+        "Once": grpc.unary_unary_rpc_method_handler(echo_once, request_deserializer=_identity,
+                                                    response_serializer=_identity)}),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(port, flush=True)
