@@ -1,6 +1,7 @@
-"""How a blocking Python client can drive gRPC, and what each way costs: the measured reason
-the client library's blocking calls (VectorPlay, the envs) run a grpc.aio stream on a private
-event loop, one run_until_complete() per step.
+"""How a blocking Python client can drive gRPC, and what each way costs, under either of gRPC's
+I/O engines: the measured reasons the client library's blocking calls (VectorPlay, the envs)
+run a grpc.aio stream on a private event loop, one run_until_complete() per step, and every
+gametap process runs gRPC's poller rather than its EventEngine (gametap.grpc_engine).
 
 Against transport.py's echo server (grpc.aio, its own process), each way makes the same round
 trips of a 2 KB message (about a step's observations at M = 8); printed: round trip, and CPU
@@ -11,12 +12,16 @@ per round trip of the client (all its threads) and of the server:
   sync stream              grpc's blocking stream: a gRPC thread takes the requests from a queue
   sync unary               one blocking unary call per round trip
 
+Each engine runs in a process of its own (gRPC reads GRPC_EXPERIMENTS once, at import).
+
     .venv/bin/python benchmarks/transport_options.py [--rounds N] [--repeat R]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import queue
 import statistics
 import subprocess
@@ -27,7 +32,10 @@ from collections.abc import Callable
 import grpc
 
 import transport
+from gametap import grpc_engine
 from procs import cpu_s
+
+ENGINES = {"EventEngine (gRPC's default)": "", "poller (gametap's)": grpc_engine.POLLER}  # -> GRPC_EXPERIMENTS
 
 PAYLOAD = b"x" * 2048
 WARMUP = 300
@@ -138,10 +146,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="one engine, as this process's gRPC runs: JSON out")
     args = parser.parse_args()
+    if args.json:
+        print(json.dumps(compare(args.rounds, args.repeat)))
+        return
     print(f"{'':26s}{'round trip':>11}{'client CPU':>12}{'server CPU':>12}   (us, medians of {args.repeat})")
-    for name, r in compare(args.rounds, args.repeat).items():
-        print(f"{name:26s}{r['round_trip_us']:>11.0f}{r['client_cpu_us']:>12.0f}{r['server_cpu_us']:>12.0f}")
+    for engine, experiments in ENGINES.items():
+        child = subprocess.run([sys.executable, __file__, "--json", "--rounds", str(args.rounds), "--repeat", str(args.repeat)],
+                               env={**os.environ, grpc_engine.VARIABLE: experiments}, capture_output=True, text=True,
+                               check=True)
+        print(f"gRPC's I/O on its {engine}:")
+        for name, r in json.loads(child.stdout).items():
+            print(f"  {name:24s}{r['round_trip_us']:>11.0f}{r['client_cpu_us']:>12.0f}{r['server_cpu_us']:>12.0f}")
 
 
 if __name__ == "__main__":
