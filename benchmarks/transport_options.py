@@ -33,48 +33,36 @@ import grpc
 
 import transport
 from gametap import grpc_engine
-from procs import cpu_s
+from procs import CpuMeter
 
 ENGINES = {"EventEngine (gRPC's default)": "", "poller (gametap's)": grpc_engine.POLLER}  # -> GRPC_EXPERIMENTS
 
 PAYLOAD = b"x" * 2048
 WARMUP = 300
+_identity = transport._identity
 
 
-def _identity(b: bytes) -> bytes:
-    return b
+def _per_round_trip(rounds: int, wall_s: float, used: dict[str, float]) -> dict:
+    return {"round_trip_us": wall_s / rounds * 1e6, "client_cpu_us": used["client"] / rounds * 1e6,
+            "server_cpu_us": used["server"] / rounds * 1e6}
 
 
 def _timed(rounds: int, server_pid: int, round_trip: Callable[[], object]) -> dict:
     for _ in range(WARMUP):
         round_trip()
-    c0, s0, t0 = time.process_time(), cpu_s(server_pid), time.perf_counter()
+    meter = CpuMeter(server=server_pid).start()
+    t0 = time.perf_counter()
     for _ in range(rounds):
         round_trip()
     wall = time.perf_counter() - t0
-    return {"round_trip_us": wall / rounds * 1e6, "client_cpu_us": (time.process_time() - c0) / rounds * 1e6,
-            "server_cpu_us": (cpu_s(server_pid) - s0) / rounds * 1e6}
+    return _per_round_trip(rounds, wall, meter.stop())
 
 
 def aio_loop_running(address: str, rounds: int, server_pid: int) -> dict:
-    async def run() -> dict:
-        async with grpc.aio.insecure_channel(address) as channel:
-            call = channel.stream_stream(transport.METHOD, request_serializer=_identity,
-                                         response_deserializer=_identity)()
-            for _ in range(WARMUP):
-                await call.write(PAYLOAD)
-                await call.read()
-            c0, s0, t0 = time.process_time(), cpu_s(server_pid), time.perf_counter()
-            for _ in range(rounds):
-                await call.write(PAYLOAD)
-                await call.read()
-            wall = time.perf_counter() - t0
-            result = {"round_trip_us": wall / rounds * 1e6, "client_cpu_us": (time.process_time() - c0) / rounds * 1e6,
-                      "server_cpu_us": (cpu_s(server_pid) - s0) / rounds * 1e6}
-            await call.done_writing()
-            await call.code()  # the server's status: nothing of the call is left pending
-            return result
-    return asyncio.run(run())
+    """transport.py's own floor measurement: a coroutine in a running loop."""
+    meter = CpuMeter(server=server_pid)
+    times = asyncio.run(transport._ping(int(address.rpartition(":")[2]), rounds, PAYLOAD, meter))
+    return _per_round_trip(rounds, sum(times), meter.used)
 
 
 def aio_run_until_complete(address: str, rounds: int, server_pid: int) -> dict:
@@ -89,6 +77,7 @@ def aio_run_until_complete(address: str, rounds: int, server_pid: int) -> dict:
     async def once():
         await call.write(PAYLOAD)
         return await call.read()
+
     async def close():
         await call.done_writing()
         await call.code()  # the server's status: nothing of the call is left pending on the loop

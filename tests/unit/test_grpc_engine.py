@@ -6,12 +6,16 @@ import sys
 from gametap import grpc_engine
 
 
+def _python(code: str, timeout: int = 60, **env: str) -> str:
+    """What a fresh interpreter prints running code, with GRPC_EXPERIMENTS only as env gives it."""
+    clean = {k: v for k, v in os.environ.items() if k != grpc_engine.VARIABLE}
+    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=timeout, check=True).stdout
+
+
 def _experiments_seen(code: str, **env: str) -> str:
     """GRPC_EXPERIMENTS as a fresh interpreter has it after running code."""
-    clean = {k: v for k, v in os.environ.items() if k != grpc_engine.VARIABLE}
-    out = subprocess.run([sys.executable, "-c", code + "\nimport os; print(repr(os.environ.get('GRPC_EXPERIMENTS')))"],
-                         env={**clean, **env}, capture_output=True, text=True, timeout=60, check=True)
-    return out.stdout.strip()
+    return _python(code + "\nimport os; print(repr(os.environ.get('GRPC_EXPERIMENTS')))", **env).strip()
 
 
 def test_importing_gametap_chooses_the_poller():
@@ -65,10 +69,7 @@ asyncio.run(main())
 
 def _engine_cpu_s(**env: str) -> float:
     """CPU seconds gRPC's EventEngine threads spent on 3,000 grpc.aio round trips in one process."""
-    clean = {k: v for k, v in os.environ.items() if k != grpc_engine.VARIABLE}
-    out = subprocess.run([sys.executable, "-c", _ROUND_TRIPS], env={**clean, **env}, capture_output=True,
-                         text=True, timeout=120, check=True)
-    return float(out.stdout.split()[-1])
+    return float(_python(_ROUND_TRIPS, timeout=120, **env).split()[-1])
 
 
 def test_with_the_poller_grpc_does_its_io_off_the_event_engine():
