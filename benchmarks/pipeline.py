@@ -80,8 +80,20 @@ async def _bare(seed: int, window: Window, home: Path) -> float:
 
 
 def bare_game(seed: int, window: Window) -> float:
+    return bare_games(1, seed, window)[0]
+
+
+def bare_games(n: int, seed: int, window: Window) -> list[float]:
+    """n bare games at once (seeds seed, seed + 1, ...): each one's frames/s. Their sum is what the
+    games alone reach on this machine, the ceiling of any number of matches with no gametap cost."""
+    async def run_all(tmp: Path) -> list[float]:
+        homes = [tmp / str(i) for i in range(n)]
+        for home in homes:
+            home.mkdir()
+        return list(await asyncio.gather(*(_bare(seed + i, window, home) for i, home in enumerate(homes))))
+
     with tempfile.TemporaryDirectory(prefix="gametap-bench-") as tmp:
-        return asyncio.run(_bare(seed, window, Path(tmp)))
+        return asyncio.run(run_all(Path(tmp)))
 
 
 @dataclass

@@ -87,6 +87,7 @@ def run_pipeline(args) -> dict:
 
 
 PAIRED_ROUNDS = 3
+CEILING_WINDOW = pipeline.Window(400, 12400)  # frames of each bare game: about 8 s with 8 at once here
 CONFIGS = [(n, bots, kind) for n, bots in ((1, 3), (4, 4)) for kind in (apb.WORLD, apb.FEATURES)]
 
 
@@ -155,6 +156,9 @@ def run_vector(args) -> dict:
         peer = {"one": vizdoom_peer.one_game(args.seconds), "two": vizdoom_peer.concurrent_games(2, args.seconds),
                 "four": vizdoom_peer.concurrent_games(4, args.seconds),
                 "multi": vizdoom_peer.multiplayer(4, 4, args.seconds)}
+    # The games alone, as many as M = 8 runs: one frame is one agent step, so this is the rate
+    # no gametap could pass on this machine (4 bots each: the agent slot's AI plays a bot's part).
+    ceiling = sum(pipeline.bare_games(8, 1234, CEILING_WINDOW))
     paired = []
     with tempfile.TemporaryDirectory(prefix="gametap-bench-vector-") as state:
         daemon = start_daemon(Path(state), "--no-default-match")
@@ -184,6 +188,9 @@ def run_vector(args) -> dict:
     sync, asy = ours["learner_sync"]["agent_steps_per_s"], ours["learner_async"]["agent_steps_per_s"]
     print(f"  with a learner that waits {vector.LEARNER_US} us per observation: M = 8 stepped whole "
           f"{sync:,.0f}, in batches of 4 (send/recv) {asy:,.0f} agent steps/s ({asy / sync:.2f}x)")
+    print(f"  8 bare games at once (4 bots, capture off, no agent): {ceiling:,.0f} frames/s; M = 8 reaches "
+          f"{ours['vector_8']['agent_steps_per_s'] / ceiling:.2f} of it, send/recv by 4 "
+          f"{ours['vector_8_async']['agent_steps_per_s'] / ceiling:.2f}")
     if paired:
         ratios = [g / p for p, g in paired]
         print(f"  M = 8 / ViZDoom's 4 games, {len(paired)} more interleaved rounds: "
@@ -193,7 +200,7 @@ def run_vector(args) -> dict:
           "2 x 4 agents >= 3x ViZDoom's netcode match")
     print(f"  autoreset onto a warm match: median {reset['median_ms']:.1f} ms, worst {reset['max_ms']:.1f} ms over "
           f"{reset['episodes']} episodes of {reset['episode_steps']} steps   (goal: median <= 50 ms)")
-    return {"peer": peer, "gametap": ours, "paired_m8_vs_four": paired}
+    return {"peer": peer, "gametap": ours, "paired_m8_vs_four": paired, "bare_8_fps": ceiling}
 
 
 def run_viewers() -> dict:
