@@ -17,6 +17,15 @@ typedef intptr_t (*gt_vmmain_fn)(int cmd, int a0, int a1, int a2, int a3, int a4
                                  int a6, int a7, int a8, int a9, int a10, int a11);
 typedef void (*gt_dllentry_fn)(gt_syscall_fn syscall);
 
+/* ---- the game's syscalls (syscall_relay.c) ---- */
+extern gt_syscall_fn gt_engine_syscall;   /* the engine's own, from dllEntry */
+intptr_t gt_relay_syscall(intptr_t cmd, ...); /* what the game calls instead */
+extern const uint64_t gt_watched_syscalls; /* bit n: syscall n goes to gt_watched_syscall */
+intptr_t gt_watched_syscall(intptr_t cmd, intptr_t a0, intptr_t a1, intptr_t a2, intptr_t a3,
+                            intptr_t a4, intptr_t a5, intptr_t a6, intptr_t a7, intptr_t a8,
+                            intptr_t a9, intptr_t a10, intptr_t a11, intptr_t a12, intptr_t a13,
+                            intptr_t a14); /* shim.c */
+
 /* vmMain commands and syscall numbers: Q3_VM_*, Q3_G_* in the generated gametap_q3_abi.h. */
 
 #include "gt_buffer.h" /* growable byte buffers (buffer.c) */

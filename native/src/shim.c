@@ -2,8 +2,8 @@
  * libgametap_q3: preloaded into the unmodified ioq3ded. It interposes dlsym so
  * that the engine receives our wrappers for the game module's dllEntry and
  * vmMain; through them it sees every engine->game call and every game->engine
- * syscall. This file owns that interposition and the process-level set-up;
- * vclock.c, capture.c and link.c do the rest.
+ * syscall (syscall_relay.c passes those on). This file owns that interposition and the
+ * process-level set-up; vclock.c, capture.c and link.c do the rest.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -24,7 +24,6 @@ struct gt_real_fns gt_real;
 
 static gt_dllentry_fn real_dllEntry;
 static gt_vmmain_fn real_vmMain;
-static gt_syscall_fn engine_syscall;
 static char module_path[512];
 static int module_checked; /* the daemon accepted the module loaded last */
 static int debug_enabled = -1;
@@ -85,18 +84,18 @@ void gt_init_real(void)
 
 intptr_t gt_game_syscall2(intptr_t cmd, intptr_t a, intptr_t b, intptr_t c)
 {
-    if (!engine_syscall)
+    if (!gt_engine_syscall)
         return -1;
-    return engine_syscall(cmd, a, b, c);
+    return gt_engine_syscall(cmd, a, b, c);
 }
 
 void gt_game_console(const char *text)
 {
     char line[1100];
-    if (!engine_syscall)
+    if (!gt_engine_syscall)
         return;
     snprintf(line, sizeof(line), "%s\n", text);
-    engine_syscall(Q3_G_SEND_CONSOLE_COMMAND, (intptr_t)Q3_EXEC_APPEND, (intptr_t)line);
+    gt_engine_syscall(Q3_G_SEND_CONSOLE_COMMAND, (intptr_t)Q3_EXEC_APPEND, (intptr_t)line);
 }
 
 void gt_game_quit(const char *why)
@@ -105,7 +104,7 @@ void gt_game_quit(const char *why)
         return;
     quitting = 1;
     gt_warn("%s; ending the game", why);
-    if (engine_syscall)
+    if (gt_engine_syscall)
         gt_game_console("quit");
     else
         _exit(1); /* no game module yet: nothing to shut down */
@@ -167,50 +166,47 @@ static void check_module(int gentity_size, int gclient_size)
 
 /* ---- the wrappers the engine receives ---- */
 
-static intptr_t wrap_syscall(intptr_t cmd, ...)
+/* The syscalls syscall_relay.c hands here (gt_watched_syscalls), with all 15 arguments. */
+intptr_t gt_watched_syscall(intptr_t cmd, intptr_t a0, intptr_t a1, intptr_t a2, intptr_t a3,
+                            intptr_t a4, intptr_t a5, intptr_t a6, intptr_t a7, intptr_t a8,
+                            intptr_t a9, intptr_t a10, intptr_t a11, intptr_t a12, intptr_t a13,
+                            intptr_t a14)
 {
-    intptr_t a[15];
-    va_list ap;
-    va_start(ap, cmd);
-    for (int i = 0; i < 15; i++)
-        a[i] = va_arg(ap, intptr_t);
-    va_end(ap);
-
     switch ((int)cmd) {
     case Q3_G_GET_USERCMD: {
-        intptr_t r = engine_syscall(cmd, a[0], a[1]);
-        gt_agents_usercmd((int)a[0], (uint8_t *)a[1]);
-        gt_usercmds_applied((int)a[0], (const uint8_t *)a[1]);
+        intptr_t r = gt_engine_syscall(cmd, a0, a1);
+        gt_agents_usercmd((int)a0, (uint8_t *)a1);
+        gt_usercmds_applied((int)a0, (const uint8_t *)a1);
         return r;
     }
     case Q3_G_PRINT:
-        gt_capture_print((const char *)a[0]);
+        gt_capture_print((const char *)a0);
         break;
     case Q3_G_SET_CONFIGSTRING:
-        gt_capture_configstring((int)a[0], (const char *)a[1]);
+        gt_capture_configstring((int)a0, (const char *)a1);
         break;
     case Q3_G_SEND_CONSOLE_COMMAND:
-        gt_capture_command((const char *)a[1]);
+        gt_capture_command((const char *)a1);
         break;
     case Q3_G_LOCATE_GAME_DATA:
         if (!module_checked && gt_link_alive()) {
             module_checked = 1;
-            check_module((int)a[2], (int)a[4]);
+            check_module((int)a2, (int)a4);
         }
-        gt_capture_locate((void *)a[0], (int)a[1], (int)a[2], (void *)a[3], (int)a[4]);
+        gt_capture_locate((void *)a0, (int)a1, (int)a2, (void *)a3, (int)a4);
         break;
     default:
         break;
     }
-    return engine_syscall(cmd, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
-                          a[10], a[11], a[12], a[13], a[14]);
+    return gt_engine_syscall(cmd, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13,
+                             a14);
 }
 
 static void wrap_dllEntry(gt_syscall_fn syscall)
 {
-    engine_syscall = syscall;
+    gt_engine_syscall = syscall;
     module_checked = 0; /* every (re)load is a new module: check it again */
-    real_dllEntry(wrap_syscall);
+    real_dllEntry(gt_relay_syscall);
 }
 
 static intptr_t wrap_vmMain(int cmd, int a0, int a1, int a2, int a3, int a4, int a5, int a6,
