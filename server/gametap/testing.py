@@ -1,6 +1,9 @@
-"""Run a real daemon as a subprocess on free loopback ports (for tests and benchmarks)."""
+"""Run a real daemon as a subprocess on free loopback ports (tests, benchmarks, and gametap.ray's
+per-node actor)."""
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import re
 import signal
@@ -13,6 +16,8 @@ from pathlib import Path
 
 from gametap import match
 from gametap.client import Client
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -44,14 +49,26 @@ class DaemonProcess:
             raise AssertionError(f"the daemon did not stop within {timeout:.0f} s of {sig!r}; its last lines:\n{last}") from None
 
 
+def _die_with_parent(prctl) -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG). prctl
+    is looked up before the fork: loading anything in a forked child of a threaded process can
+    deadlock."""
+    if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        os._exit(1)
+
+
 def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None,
-                 env: dict[str, str] | None = None) -> DaemonProcess:
+                 env: dict[str, str] | None = None, die_with_parent: bool = False) -> DaemonProcess:
     """Starts `gametap serve` on free loopback ports and waits until it says it serves.
-    Later options in `extra` win over the defaults (e.g. a fixed --http); env: added to ours."""
+    Later options in `extra` win over the defaults (e.g. a fixed --http); env: added to ours.
+    die_with_parent: the kernel sends the daemon SIGTERM when this thread's process dies (a
+    killed Ray actor must not leave its daemon and games running)."""
     cmd = [sys.executable, "-m", "gametap", "serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0",
            "--state-dir", str(state_dir), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True, bufsize=1, cwd=cwd, env={**os.environ, **(env or {})})
+                            text=True, bufsize=1, cwd=cwd, env={**os.environ, **(env or {})},
+                            preexec_fn=functools.partial(_die_with_parent, ctypes.CDLL(None).prctl)
+                            if die_with_parent else None)
     lines: list[str] = []
     ready = threading.Event()
 

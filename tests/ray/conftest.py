@@ -1,0 +1,28 @@
+"""A real local Ray cluster: a head and a second node on this machine, 2 CPUs each."""
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+NODE_CPUS = 2
+
+
+def start_cluster() -> Cluster:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": NODE_CPUS, "include_dashboard": False})
+    cluster.add_node(num_cpus=NODE_CPUS)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace="gametap-tests", log_to_driver=False)
+    return cluster
+
+
+@pytest.fixture
+def cluster():
+    """A fresh cluster per test: tests kill actors and remove nodes."""
+    c = start_cluster()
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
