@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from gametap.client import Client
-from gametap.ray import Fleet, FleetError
-from gametap.ray.rllib import GametapMultiAgentEnv, local_daemon_address
+from gametap.ray import Fleet, local_daemon_address
+from gametap.ray.rllib import GametapMultiAgentEnv
 from gametap.v1 import match_pb2 as mpb
 
 ray = pytest.importorskip("ray")
@@ -55,7 +55,7 @@ def test_the_env_passes_rllib_s_checks_and_replays_a_seed(fleet):
 
 
 def test_an_env_with_no_fleet_on_its_node_says_what_to_do(cluster):
-    with pytest.raises(FleetError, match="start a gametap.ray.Fleet first"):
+    with pytest.raises(LookupError, match="start a gametap.ray.Fleet first"):
         GametapMultiAgentEnv(ENV_CONFIG)
     with pytest.raises(ValueError, match="unknown env_config keys"):
         GametapMultiAgentEnv({"agents": 2, "server": "127.0.0.1:1", "colour": "red"})

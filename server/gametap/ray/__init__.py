@@ -10,6 +10,6 @@
 Nothing else in gametap imports this package, so the rest runs without Ray installed.
 """
 from gametap.ray.fleet import Fleet, FleetError, FleetMatch, NoCapacity
-from gametap.ray.node import NAMESPACE, GametapNode, actor_name
+from gametap.ray.node import NAMESPACE, GametapNode, actor_name, local_daemon_address
 
-__all__ = ["NAMESPACE", "Fleet", "FleetError", "FleetMatch", "GametapNode", "NoCapacity", "actor_name"]
+__all__ = ["NAMESPACE", "Fleet", "FleetError", "FleetMatch", "GametapNode", "NoCapacity", "actor_name", "local_daemon_address"]

@@ -33,6 +33,17 @@ def actor_name(node_id: str) -> str:
     return f"gametap-node-{node_id}"
 
 
+def local_daemon_address() -> str:
+    """The gRPC address of the fleet daemon on the node this process runs on."""
+    node_id = ray.get_runtime_context().get_node_id()
+    try:
+        node = ray.get_actor(actor_name(node_id), namespace=NAMESPACE)
+    except ValueError:
+        raise LookupError(f"no gametap node on Ray node {node_id[:12]}: start a gametap.ray.Fleet first "
+                          "(it puts a daemon on every node)") from None
+    return ray.get(node.describe.remote())["grpc"]
+
+
 class GametapNode:
     """The actor's body; gametap.ray.fleet wraps it with ray.remote and pins it to a node."""
 

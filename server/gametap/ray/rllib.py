@@ -19,22 +19,10 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from gametap.client.envs import MatchSpec, OpenArenaParallelEnv
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.ray.fleet import FleetError
-from gametap.ray.node import NAMESPACE, actor_name
+from gametap.ray.node import local_daemon_address
 
 SPEC_KEYS = ("map", "frames_per_step", "max_steps", "frag_limit", "max_turn_degrees", "action_format",
              "visibility", "token", "names")
-
-
-def local_daemon_address() -> str:
-    """The gRPC address of the fleet daemon on the node this process runs on."""
-    node_id = ray.get_runtime_context().get_node_id()
-    try:
-        node = ray.get_actor(actor_name(node_id), namespace=NAMESPACE)
-    except ValueError:
-        raise FleetError(f"no gametap node on Ray node {node_id[:12]}: start a gametap.ray.Fleet first "
-                         "(it puts a daemon on every node)") from None
-    return ray.get(node.describe.remote())["grpc"]
 
 
 def spec_from_config(env_config: dict) -> tuple[int, MatchSpec]:
