@@ -44,6 +44,12 @@ def local_daemon_address() -> str:
     return ray.get(node.describe.remote())["grpc"]
 
 
+def node_cpus(node_id: str) -> int:
+    """The node's CPUs as Ray counts them (a container's limit, not the host's cores); at least 1."""
+    node = next((n for n in ray.nodes() if n["NodeID"] == node_id), {})
+    return max(1, int(node.get("Resources", {}).get("CPU", 1)))
+
+
 class GametapNode:
     """The actor's body; gametap.ray.fleet wraps it with ray.remote and pins it to a node."""
 
@@ -54,6 +60,8 @@ class GametapNode:
         base = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="gametap-ray-"))
         self.state_dir = base / self.incarnation  # a restarted actor never reads its predecessor's state
         self.state_dir.mkdir(parents=True)
+        if "--workers" not in serve_args:  # as many as Ray says the node has: in a container,
+            serve_args = ("--workers", str(node_cpus(self.node_id)), *serve_args)  # not the host's count
         self._daemon = start_daemon(self.state_dir, "--no-default-match", *serve_args, timeout=60,
                                     die_with_parent=True)
         self._client = Client(self._daemon.grpc)
