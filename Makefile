@@ -25,11 +25,13 @@ apt:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# EXTRAS: the package's extras to install (deploy/ray/Dockerfile takes the ones a node needs).
+EXTRAS ?= dev
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 # Generated protobuf/gRPC modules (not committed): proto/gametap/v1 -> server/gametap/v1, etc.
