@@ -27,7 +27,7 @@ from gametap.testing import start_daemon  # noqa: E402
 from gametap.v1 import agent_pb2 as apb  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("hotpath", "pipeline", "agents", "vector", "viewers", "soak")
+PARTS = ("hotpath", "pipeline", "agents", "vector", "ray", "viewers", "soak")
 
 
 def main() -> int:
@@ -51,6 +51,8 @@ def main() -> int:
         results["agents"] = run_agents(args, results.get("pipeline", {}).get("bare_fps"))
     if args.only in (None, "vector"):
         results["vector"] = run_vector(args)
+    if args.only in (None, "ray"):
+        results["ray"] = run_ray(args)
     if args.only in (None, "viewers"):
         results["viewers"] = run_viewers()
     if args.only in (None, "soak"):
@@ -201,6 +203,17 @@ def run_vector(args) -> dict:
     print(f"  autoreset onto a warm match: median {reset['median_ms']:.1f} ms, worst {reset['max_ms']:.1f} ms over "
           f"{reset['episodes']} episodes of {reset['episode_steps']} steps   (goal: median <= 50 ms)")
     return {"peer": peer, "gametap": ours, "paired_m8_vs_four": paired, "bare_8_fps": ceiling}
+
+
+def run_ray(args) -> dict:
+    print(f"\ngametap on Ray (benchmarks/ray_fleet.py): agent steps/s over {args.seconds:.0f} s windows, "
+          "against the vector env without Ray in the same run")
+    try:
+        import ray_fleet
+    except ImportError as e:
+        print(f"  skipped: {e} (pip install 'gametap[ray]')")
+        return {}
+    return ray_fleet.run(args.seconds)
 
 
 def run_viewers() -> dict:

@@ -65,6 +65,6 @@ def test_the_image_builds_debian_12_with_openarena_and_the_node_s_extras():
     assert "openarena-server" in text and "wget" in text  # wget: KubeRay's health probes
     extras = re.search(r"make venv proto native web EXTRAS=(\S+)", text).group(1).split(",")
     known = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert set(extras) <= set(known) and {"daemon", "ray", "rllib"} <= set(extras)
+    assert set(extras) <= set(known) and {"build", "daemon", "ray", "rllib"} <= set(extras)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "native/build", "web/node_modules"} <= set(ignored)  # the image builds its own

@@ -1,0 +1,124 @@
+"""gametap on Ray: what Ray costs beside the vector env alone, and how soon a fleet match plays.
+
+without Ray: OpenArenaVectorEnv at M = 4 (1 agent + 3 bots each, one frame per step) in this
+             process, on a plain daemon.
+one node:    a local Ray cluster of one node with every core; a Fleet; one Ray actor that steps
+             the same M = 4 vector env on its node's daemon (loopback).
+two nodes:   the same machine as two Ray nodes with half the cores each; one actor per node,
+             each stepping M = 2 on its own node's daemon.
+Each counts agent steps over the same wall-clock window after a warm-up (the actors' windows
+start at one agreed time).
+start:       Fleet.create_match -> the agent's first observation (LOCKSTEP, held for the agent),
+             median of a few, on the one-node cluster.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+from ray.cluster_utils import Cluster
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+import vector
+from gametap.client import AgentStream, Client
+from gametap.client.envs import MatchSpec, OpenArenaVectorEnv
+from gametap.ray import Fleet, local_daemon_address
+from gametap.testing import start_daemon
+from gametap.v1 import agent_pb2 as apb
+from gametap.v1 import match_pb2 as mpb
+
+MATCHES = 4
+WARMUP_S = 3.0
+
+
+@ray.remote(num_cpus=1)
+class Stepper:
+    """A vector env of m matches on this node's fleet daemon."""
+
+    def __init__(self, m: int):
+        spec = MatchSpec(server=local_daemon_address(), bots=vector.THREE_BOTS, frames_per_step=1,
+                         max_steps=10**6, action_format="box")
+        self.m = m
+        self.env = OpenArenaVectorEnv(m, spec)
+        self.actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (m, 1))
+        self.env.reset(seed=1234)
+
+    def run(self, start_at: float, seconds: float) -> int:
+        """Steps until start_at (the warm-up), then counts agent steps for `seconds`."""
+        while time.time() < start_at:
+            self.env.step(self.actions)
+        steps, end = 0, start_at + seconds
+        while time.time() < end:
+            self.env.step(self.actions)
+            steps += 1
+        return steps * self.m
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _on_ray(layout: list[int], seconds: float) -> float:
+    """Aggregate agent steps/s of one Stepper per node, node i stepping layout[i] matches."""
+    cpus = os.cpu_count() // len(layout) or 1
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus, "include_dashboard": False})
+    for _ in layout[1:]:
+        cluster.add_node(num_cpus=cpus)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    fleet = Fleet()
+    try:
+        nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+        steppers = [Stepper.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(m)
+                    for node, m in zip(nodes, layout)]
+        start_at = time.time() + WARMUP_S + 5.0  # the actors start their envs first
+        steps = ray.get([s.run.remote(start_at, seconds) for s in steppers])
+        ray.get([s.close.remote() for s in steppers])
+        return sum(steps) / seconds
+    finally:
+        fleet.shutdown()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def _start_latency(rounds: int) -> list[float]:
+    """Seconds from Fleet.create_match to the agent's first observation, on a one-node cluster."""
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    fleet = Fleet()
+    config = mpb.MatchConfig(map="oa_dm1", clock=mpb.LOCKSTEP, seed=1, hold_for_agents=1,
+                             bots=[mpb.BotConfig(name=n, skill=3) for n, _, _ in vector.THREE_BOTS])
+    out = []
+    try:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            m = fleet.create_match(config)
+            with Client(m.grpc) as client, AgentStream(client, m.id, [apb.SlotSpec(name="bench")]) as stream:
+                stream.observe()
+                out.append(time.perf_counter() - t)
+            fleet.stop_match(m.id)
+    finally:
+        fleet.shutdown()
+        ray.shutdown()
+    return out
+
+
+def run(seconds: float = 10.0, rounds: int = 5) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-ray-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match")
+        try:
+            alone = vector.run_vector(daemon, MATCHES, seconds, WARMUP_S)["agent_steps_per_s"]
+        finally:
+            daemon.stop()
+    one = _on_ray([MATCHES], seconds)
+    two = _on_ray([MATCHES // 2, MATCHES // 2], seconds)
+    starts = _start_latency(rounds)
+    print(f"  vector env, M = {MATCHES}, no Ray                  {alone:>9,.0f} agent steps/s")
+    print(f"  one Ray node, one actor stepping M = {MATCHES}       {one:>9,.0f}   ({one / alone:.2f}x)")
+    print(f"  two Ray nodes, an actor each stepping M = {MATCHES // 2}  {two:>9,.0f}   ({two / alone:.2f}x)")
+    print(f"  Fleet.create_match -> first observation: median {statistics.median(starts) * 1000:,.0f} ms, "
+          f"worst {max(starts) * 1000:,.0f} ms over {rounds}")
+    return {"alone": alone, "one_node": one, "two_nodes": two, "start_s": starts}
