@@ -13,8 +13,11 @@ start:       Fleet.create_match -> the agent's first observation (LOCKSTEP, held
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -106,6 +109,17 @@ def _start_latency(rounds: int) -> list[float]:
     return out
 
 
+def _in_fresh_process(phase: str, *args) -> object:
+    """Runs one phase in a new interpreter: each Ray cluster starts in a process that has run no
+    gRPC yet (starting one beside the no-Ray run's client timed out registering its nodes)."""
+    env = dict(os.environ, RAY_raylet_start_wait_time_s="60")  # a slow VM's raylet needs longer
+    out = subprocess.run([sys.executable, __file__, phase, *map(json.dumps, args)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {phase} phase failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run(seconds: float = 10.0, rounds: int = 5) -> dict:
     with tempfile.TemporaryDirectory(prefix="gametap-bench-ray-") as state:
         daemon = start_daemon(Path(state), "--no-default-match")
@@ -113,12 +127,17 @@ def run(seconds: float = 10.0, rounds: int = 5) -> dict:
             alone = vector.run_vector(daemon, MATCHES, seconds, WARMUP_S)["agent_steps_per_s"]
         finally:
             daemon.stop()
-    one = _on_ray([MATCHES], seconds)
-    two = _on_ray([MATCHES // 2, MATCHES // 2], seconds)
-    starts = _start_latency(rounds)
+    one = _in_fresh_process("on_ray", [MATCHES], seconds)
+    two = _in_fresh_process("on_ray", [MATCHES // 2, MATCHES // 2], seconds)
+    starts = _in_fresh_process("start_latency", rounds)
     print(f"  vector env, M = {MATCHES}, no Ray                  {alone:>9,.0f} agent steps/s")
     print(f"  one Ray node, one actor stepping M = {MATCHES}       {one:>9,.0f}   ({one / alone:.2f}x)")
     print(f"  two Ray nodes, an actor each stepping M = {MATCHES // 2}  {two:>9,.0f}   ({two / alone:.2f}x)")
     print(f"  Fleet.create_match -> first observation: median {statistics.median(starts) * 1000:,.0f} ms, "
           f"worst {max(starts) * 1000:,.0f} ms over {rounds}")
     return {"alone": alone, "one_node": one, "two_nodes": two, "start_s": starts}
+
+
+if __name__ == "__main__":  # one phase, for _in_fresh_process: its result as JSON on the last line
+    phases = {"on_ray": _on_ray, "start_latency": _start_latency}
+    print(json.dumps(phases[sys.argv[1]](*map(json.loads, sys.argv[2:]))))
