@@ -46,6 +46,7 @@ def test_matches_go_to_the_least_loaded_node_and_run_there(fleet):
             assert node_daemon.get_match(m.id).status == mpb.RUNNING
     nodes = {n["node_id"]: n for n in fleet.sync()}
     assert {n["running"] for n in nodes.values()} == {1}
+    assert {n["free_cpus"] for n in nodes.values()} == {NODE_CPUS - 1}
     third = fleet.create_match(config(3))
     assert third.node_id in nodes
     assert fleet.stop_match(third.id).status == mpb.STOPPED

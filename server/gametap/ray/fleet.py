@@ -86,7 +86,8 @@ class Fleet:
 
     def sync(self) -> list[dict]:
         """A node actor on every live node; the matches of lost or restarted nodes FAILED.
-        Returns each node's description (unreachable ones with "problem")."""
+        Returns each node's description: its daemon's address, what runs there, its CPUs and
+        those this fleet's matches leave free, and "problem" when it does not answer."""
         alive = {n["NodeID"]: n for n in ray.nodes() if n["Alive"]}
         for node_id in list(self._nodes):
             if node_id not in alive:
@@ -98,8 +99,8 @@ class Fleet:
         refs = {node_id: node.actor.describe.remote() for node_id, node in self._nodes.items()}
         for node_id, ref in refs.items():
             self._note_description(self._nodes[node_id], ref)
-        return [dict(node.info, problem=node.problem, cpus=node.cpus, node_id=node.node_id)
-                for node in self._nodes.values()]
+        return [dict(node.info, problem=node.problem, cpus=node.cpus, free_cpus=self._free_cpus(node),
+                     node_id=node.node_id) for node in self._nodes.values()]
 
     def _start_actor(self, node_id: str):
         remote = ray.remote(GametapNode)
