@@ -1,12 +1,17 @@
 """A real local Ray cluster: a head and a second node on this machine, 2 CPUs each."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 NODE_CPUS = 2
+# A raylet on a busy 2-core VM can take longer than Ray's 10 s to register ("GCS cannot find
+# the node ... Try increase the RAY_raylet_start_wait_time_s config", seen in the bench).
+os.environ.setdefault("RAY_raylet_start_wait_time_s", "60")
 
 
 def start_cluster() -> Cluster:
