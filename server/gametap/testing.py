@@ -2,8 +2,6 @@
 per-node actor)."""
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
 import re
 import signal
@@ -14,10 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gametap import match
+from gametap import match, parent_death
 from gametap.client import Client
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -49,14 +45,6 @@ class DaemonProcess:
             raise AssertionError(f"the daemon did not stop within {timeout:.0f} s of {sig!r}; its last lines:\n{last}") from None
 
 
-def _die_with_parent(prctl) -> None:
-    """In the child before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG). prctl
-    is looked up before the fork: loading anything in a forked child of a threaded process can
-    deadlock."""
-    if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        os._exit(1)
-
-
 def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None,
                  env: dict[str, str] | None = None, die_with_parent: bool = False) -> DaemonProcess:
     """Starts `gametap serve` on free loopback ports and waits until it says it serves.
@@ -67,8 +55,7 @@ def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | 
            "--state-dir", str(state_dir), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             text=True, bufsize=1, cwd=cwd, env={**os.environ, **(env or {})},
-                            preexec_fn=functools.partial(_die_with_parent, ctypes.CDLL(None).prctl)
-                            if die_with_parent else None)
+                            preexec_fn=parent_death.die_with_parent if die_with_parent else None)
     lines: list[str] = []
     ready = threading.Event()
 

@@ -8,7 +8,6 @@ matches and starts another. It ends with the daemon (PDEATHSIG) and takes its ga
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import logging
 import os
@@ -27,6 +26,7 @@ from gametap.errors import GametapError, InvalidArgument
 from gametap.httpapi.app import build_worker_app
 from gametap.manager import MatchManager
 from gametap.match import Match
+from gametap.parent_death import die_with_parent
 from gametap.rpc.server import build_worker_server
 from gametap.settings import Settings, split_address
 from gametap.tls import ServerTls, TlsFiles, add_port, server_tls
@@ -34,7 +34,6 @@ from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
 
 log = logging.getLogger("gametap.worker")
-PR_SET_PDEATHSIG = 1
 
 
 class Worker:
@@ -130,11 +129,6 @@ def pin_to_core(index: int) -> int:
     return cpu
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 async def serve(control_fd: int) -> None:
     loop = asyncio.get_running_loop()
     start: asyncio.Future = loop.create_future()
@@ -192,7 +186,7 @@ async def serve(control_fd: int) -> None:
 
 def main(argv: list[str]) -> int:
     logs.setup()
-    _die_with_parent()
+    die_with_parent()
     if len(argv) != 2 or not argv[1].isdigit():
         print("usage: python -m gametap.worker CONTROL_FD (the daemon starts workers)", file=sys.stderr)
         return 2
