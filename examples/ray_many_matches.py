@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import ray
@@ -19,9 +18,6 @@ import ray
 from gametap.client import Client
 from gametap.client.envs import MatchSpec, OpenArenaEnv
 from gametap.ray import Fleet, local_daemon_address
-from gametap.v1 import match_pb2 as mpb
-
-ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
 @ray.remote(num_cpus=1)  # the task's CPU is the game's: the agent's share is small
@@ -40,11 +36,7 @@ def play_one(seed: int, steps: int) -> tuple[str, str, bytes]:
         env.close()
     match_id = info["match_id"]
     with Client(server) as client, tempfile.TemporaryDirectory() as tmp:
-        deadline = time.monotonic() + 60
-        while client.get_match(match_id).status not in ENDED:  # the recording is whole once the match ends
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"match {match_id} did not end within 60 s of its episode")
-            time.sleep(0.2)
+        client.wait_ended(match_id, 60)  # the recording is whole once the match ends
         data = client.download_recording(match_id, Path(tmp) / "rec").read_bytes()
     return match_id, ray.get_runtime_context().get_node_id(), data
 

@@ -114,18 +114,9 @@ def reproduce(client, match_id: str, workdir: Path | None = None) -> Reproductio
             p.start()
         for p in players:
             p.finish()
-        _wait_ended(client, match.id)
+        client.wait_ended(match.id, WAIT_S, what="reproduction")
         again = client.download_recording(match.id, Path(tmp) / "reproduction.gtrec")
         return Reproduction(original=match_id, reproduction=match.id, diff=diff_recordings(original, again))
-
-
-def _wait_ended(client, match_id: str) -> None:
-    import time
-    deadline = time.monotonic() + WAIT_S
-    while client.get_match(match_id).status not in (mpb.FINISHED, mpb.STOPPED, mpb.FAILED):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the reproduction {match_id} did not end within {WAIT_S:.0f} s")
-        time.sleep(0.05)
 
 
 class _StreamPlayer:

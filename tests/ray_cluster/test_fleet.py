@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from gametap.client import Client
+from gametap.client.sync import ENDED
 from gametap.ray import Fleet, NoCapacity
-from gametap.ray.node import ENDED
 from gametap.testing import pid_alive, wait_until
 from gametap.v1 import match_pb2 as mpb
 

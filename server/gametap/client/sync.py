@@ -1,6 +1,7 @@
 """A blocking client for the daemon's gRPC services."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import archive_pb2_grpc, match_pb2_grpc, observe_pb2_grpc
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
+
+ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)  # a match's final statuses
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
@@ -123,6 +126,16 @@ class Client:
 
     def get_match(self, match_id: str) -> mpb.Match:
         return self.matches.GetMatch(mpb.GetMatchRequest(match_id=match_id), timeout=self.timeout_s)
+
+    def wait_ended(self, match_id: str, timeout_s: float, what: str = "match") -> mpb.Match:
+        """Polls until the match has ended (its recording is whole then); returns it. A
+        TimeoutError after timeout_s names it as `what`."""
+        deadline = time.monotonic() + timeout_s
+        while (m := self.get_match(match_id)).status not in ENDED:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {what} {match_id} did not end within {timeout_s:.0f} s")
+            time.sleep(0.05)
+        return m
 
     def stop_match(self, match_id: str) -> mpb.Match:
         return self.matches.StopMatch(mpb.StopMatchRequest(match_id=match_id), timeout=self.timeout_s)

@@ -21,7 +21,8 @@ from ray.util import placement_group, remove_placement_group
 from ray.util.placement_group import PlacementGroup
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from gametap.ray.node import ENDED, NAMESPACE, GametapNode, actor_name
+from gametap.client.sync import ENDED
+from gametap.ray.node import NAMESPACE, GametapNode, actor_name
 from gametap.v1 import match_pb2 as mpb
 
 logger = logging.getLogger(__name__)

@@ -20,11 +20,11 @@ from pathlib import Path
 import ray
 
 from gametap.client import Client
+from gametap.client.sync import ENDED
 from gametap.testing import start_daemon
 from gametap.v1 import match_pb2 as mpb
 
 NAMESPACE = "gametap"  # where the fleet's named actors live, whatever the driver's namespace is
-ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
 def actor_name(node_id: str) -> str:
