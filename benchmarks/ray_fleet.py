@@ -22,14 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import ray
 from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import vector
 from gametap.client import AgentStream, Client
-from gametap.client.envs import MatchSpec, OpenArenaVectorEnv
+from gametap.client.envs import OpenArenaVectorEnv
 from gametap.ray import Fleet, local_daemon_address
 from gametap.testing import start_daemon
 from gametap.v1 import agent_pb2 as apb
@@ -44,11 +43,9 @@ class Stepper:
     """A vector env of m matches on this node's fleet daemon."""
 
     def __init__(self, m: int):
-        spec = MatchSpec(server=local_daemon_address(), bots=vector.THREE_BOTS, frames_per_step=1,
-                         max_steps=10**6, action_format="box")
         self.m = m
-        self.env = OpenArenaVectorEnv(m, spec)
-        self.actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (m, 1))
+        self.env = OpenArenaVectorEnv(m, vector.bench_spec(local_daemon_address()))
+        self.actions = vector.forward_actions(m)
         self.env.reset(seed=1234)
 
     def run(self, start_at: float, seconds: float) -> int:

@@ -25,6 +25,17 @@ from procs import cpu_s
 LEARNER_US = 125  # per observation: a learner that waits (a GPU's forward pass), leaving the CPU to the games
 THREE_BOTS = (("Grism", 3, 0), ("Sarge", 3, 0), ("Major", 3, 0))
 FOUR_BOTS = THREE_BOTS + (("Kyonshi", 3, 0),)
+FORWARD = np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32)  # every agent's flat action: run, turning slowly
+
+
+def bench_spec(server: str, bots=THREE_BOTS, max_steps: int = 10**6) -> MatchSpec:
+    """The matches every figure steps: oa_dm1, one frame per step, flat Box actions."""
+    return MatchSpec(server=server, bots=bots, frames_per_step=1, max_steps=max_steps, action_format="box")
+
+
+def forward_actions(*shape: int) -> np.ndarray:
+    """FORWARD for each env (and agent) of that shape."""
+    return np.tile(FORWARD, (*shape, 1))
 
 
 def _processes(env, daemon) -> tuple[list[int], list[int]]:
@@ -69,7 +80,7 @@ def _measure(env, daemon, seconds: float, warmup_s: float, actions: np.ndarray) 
 def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int, learner_us_per_env: float = 0) -> dict:
     """EnvPool-style: recv() a batch, send() its actions; the other envs' games run meanwhile.
     learner_us_per_env: a learner that waits this long per observation (as for a GPU), off the CPU."""
-    actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (batch, 1))
+    actions = forward_actions(batch)
     think = learner_us_per_env * batch / 1e6
 
     def run_for(s: float) -> int:
@@ -89,33 +100,27 @@ def _measure_async(env, daemon, seconds: float, warmup_s: float, batch: int, lea
 
 def run_vector(daemon, m: int, seconds: float = 10.0, warmup_s: float = 2.0) -> dict:
     """The vector env at M = m, 1 agent + 3 bots each, stepped synchronously."""
-    spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
-    actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (m, 1))
-    with OpenArenaVectorEnv(m, spec) as env:
-        return _measure(env, daemon, seconds, warmup_s, actions)
+    with OpenArenaVectorEnv(m, bench_spec(daemon.grpc)) as env:
+        return _measure(env, daemon, seconds, warmup_s, forward_actions(m))
 
 
 def run_gametap(daemon, seconds: float = 10.0, warmup_s: float = 2.0, sizes=(2, 4, 8)) -> dict:
     out = {f"vector_{m}": run_vector(daemon, m, seconds, warmup_s) for m in sizes}
-    spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
+    spec = bench_spec(daemon.grpc)
     with OpenArenaVectorEnv(8, spec, batch_size=4) as env:
         out["vector_8_async"] = _measure_async(env, daemon, seconds, warmup_s, 4)
     for batch, name in ((8, "learner_sync"), (4, "learner_async")):  # a learner that takes 125 us per env
         with OpenArenaVectorEnv(8, spec, batch_size=batch) as env:
             out[name] = _measure_async(env, daemon, seconds, warmup_s, batch, learner_us_per_env=LEARNER_US)
-    spec4 = MatchSpec(server=daemon.grpc, bots=FOUR_BOTS, frames_per_step=1, max_steps=10**6, action_format="box")
-    with MultiAgentVectorEnv(2, 4, spec4) as env:
-        actions = np.tile(np.array([1.0, 0.0, 0.0, 0.1, 0.0, 0.0], np.float32), (2, 4, 1))
-        out["multi_2x4"] = _measure(env, daemon, seconds, warmup_s, actions)
+    with MultiAgentVectorEnv(2, 4, bench_spec(daemon.grpc, FOUR_BOTS)) as env:
+        out["multi_2x4"] = _measure(env, daemon, seconds, warmup_s, forward_actions(2, 4))
     out["reset"] = run_resets(daemon)
     return out
 
 
 def run_resets(daemon, episodes: int = 12, max_steps: int = 1000) -> dict:
     """Autoresets of one env onto its warm matches: median and worst latency."""
-    spec = MatchSpec(server=daemon.grpc, bots=THREE_BOTS, frames_per_step=1, max_steps=max_steps,
-                     action_format="box")
-    with OpenArenaVectorEnv(1, spec) as env:
+    with OpenArenaVectorEnv(1, bench_spec(daemon.grpc, max_steps=max_steps)) as env:
         env.reset(seed=99)
         actions = np.zeros((1, 6), np.float32)
         while len(env.reset_seconds) < episodes:

@@ -116,8 +116,8 @@ class Fleet:
         try:
             info = ray.get(ref, timeout=self.call_timeout_s)
         except Exception as e:  # the actor died, is restarting, or does not answer
-            node.info, node.problem = {}, f"{type(e).__name__}: {_first_line(e)}"
-            self._fail_node(node.node_id, f"its gametap node actor was lost ({node.problem})")
+            node.info, node.problem = {}, _problem(e)
+            self._fail_node(node.node_id, _lost(e))
             return
         if node.info and info["incarnation"] != node.info["incarnation"]:
             self._fail_node(node.node_id, "its gametap node actor was restarted, and the daemon and games with it",
@@ -178,7 +178,7 @@ class Fleet:
             try:
                 reported = {m.id: m for m in map(mpb.Match.FromString, ray.get(ref, timeout=self.call_timeout_s))}
             except Exception as e:
-                self._fail_node(node_id, f"its gametap node actor was lost ({type(e).__name__}: {_first_line(e)})")
+                self._fail_node(node_id, _lost(e))
                 continue
             for entry in by_node[node_id]:
                 self._update(entry, reported.get(entry.match.id))
@@ -196,8 +196,7 @@ class Fleet:
                 stopped = ray.get(node.actor.stop_match.remote(match_id), timeout=self.call_timeout_s)
                 self._update(entry, mpb.Match.FromString(stopped))
             except Exception as e:
-                self._fail_node(entry.match.node_id, f"its gametap node actor was lost ({type(e).__name__}: "
-                                                     f"{_first_line(e)})")
+                self._fail_node(entry.match.node_id, _lost(e))
         return entry.match
 
     def shutdown(self) -> None:
@@ -243,6 +242,15 @@ class Fleet:
     def _by_free_cpus(self) -> list[_Node]:
         reachable = [n for n in self._nodes.values() if n.info]
         return sorted(reachable, key=lambda n: (-self._free_cpus(n), n.info["running"], n.node_id))
+
+
+def _problem(e: BaseException) -> str:
+    return f"{type(e).__name__}: {_first_line(e)}"
+
+
+def _lost(e: BaseException) -> str:
+    """The reason a node's matches fail when a call to its actor raised e."""
+    return f"its gametap node actor was lost ({_problem(e)})"
 
 
 def _first_line(e: BaseException) -> str:
