@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 import ray
-from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import vector
 from gametap.client import AgentStream, Client
 from gametap.client.envs import OpenArenaVectorEnv
 from gametap.ray import Fleet, local_daemon_address
+from gametap.ray.local_cluster import start_local_cluster
 from gametap.testing import start_daemon
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
@@ -65,11 +65,7 @@ class Stepper:
 def _on_ray(layout: list[int], seconds: float) -> float:
     """Aggregate agent steps/s of one Stepper per node, node i stepping layout[i] matches."""
     cpus = os.cpu_count() // len(layout) or 1
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus, "include_dashboard": False})
-    for _ in layout[1:]:
-        cluster.add_node(num_cpus=cpus)
-    cluster.wait_for_nodes()
-    ray.init(address=cluster.address, log_to_driver=False)
+    cluster = start_local_cluster(len(layout), cpus)
     fleet = Fleet()
     try:
         nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
@@ -87,7 +83,7 @@ def _on_ray(layout: list[int], seconds: float) -> float:
 
 def _start_latency(rounds: int) -> list[float]:
     """Seconds from Fleet.create_match to the agent's first observation, on a one-node cluster."""
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    cluster = start_local_cluster(1, os.cpu_count())
     fleet = Fleet()
     config = mpb.MatchConfig(map="oa_dm1", clock=mpb.LOCKSTEP, seed=1, hold_for_agents=1,
                              bots=[mpb.BotConfig(name=n, skill=3) for n, _, _ in vector.THREE_BOTS])
@@ -103,14 +99,14 @@ def _start_latency(rounds: int) -> list[float]:
     finally:
         fleet.shutdown()
         ray.shutdown()
+        cluster.shutdown()
     return out
 
 
 def _in_fresh_process(phase: str, *args) -> object:
     """Runs one phase in a new interpreter: each Ray cluster starts in a process that has run no
     gRPC yet (starting one beside the no-Ray run's client timed out registering its nodes)."""
-    env = dict(os.environ, RAY_raylet_start_wait_time_s="60")  # a slow VM's raylet needs longer
-    out = subprocess.run([sys.executable, __file__, phase, *map(json.dumps, args)], env=env,
+    out = subprocess.run([sys.executable, __file__, phase, *map(json.dumps, args)],
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"the {phase} phase failed:\n{out.stderr[-3000:]}")
