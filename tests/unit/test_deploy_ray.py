@@ -3,16 +3,19 @@ Kubernetes here): the fields KubeRay's ray.io/v1 RayCluster needs, and that they
 the Dockerfile, the pinned Ray and the package's extras."""
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from pathlib import Path
 
+import kubernetes_validate as kv
 import pytest
 
 yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).parents[2]
 MANIFEST = ROOT / "deploy" / "ray" / "raycluster.yaml"
 DOCKERFILE = ROOT / "deploy" / "ray" / "Dockerfile"
+KUBERNETES = ["1.30", "1.37"]  # the releases whose schemas the pod templates are checked against
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +71,28 @@ def test_the_image_builds_debian_12_with_openarena_and_the_node_s_extras():
     assert set(extras) <= set(known) and {"build", "daemon", "ray", "rllib"} <= set(extras)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "native/build", "web/node_modules"} <= set(ignored)  # the image builds its own
+
+
+def as_pod_template(group: dict) -> dict:
+    """A group's pod template as the core v1 PodTemplate it is, for Kubernetes' own schema."""
+    return {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "group"}, "template": group["template"]}
+
+
+@pytest.mark.parametrize("release", KUBERNETES)
+def test_every_pod_template_passes_kubernetes_own_schema(cluster, release):
+    """KubeRay's CRD is not on this machine, but its pod templates are core PodTemplateSpecs:
+    checked strictly (no unknown field) against Kubernetes' own schema of that release."""
+    for group in groups(cluster):
+        kv.validate(as_pod_template(group), release, strict=True)
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda spec: spec["containers"][0].update(resource=spec["containers"][0].pop("resources")),  # a misspelt field
+    lambda spec: spec["volumes"][0].update(emptyDir="Memory"),                                  # a wrong type
+    lambda spec: spec["containers"][0].pop("name"),                                             # a required field gone
+])
+def test_the_schema_check_catches_a_broken_template(cluster, spoil):
+    template = copy.deepcopy(as_pod_template(cluster["spec"]["headGroupSpec"]))
+    spoil(template["template"]["spec"])
+    with pytest.raises(kv.ValidationError):
+        kv.validate(template, KUBERNETES[-1], strict=True)
