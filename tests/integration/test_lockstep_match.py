@@ -117,11 +117,16 @@ def test_kill_events_match_the_game_log_and_scores(finished_match, daemon):
     log_kills = [tuple(map(int, m)) for m in re.findall(r"^Kill: (\d+) (\d+) (\d+):", log, re.M)]
     assert len(kills) == len(log_kills) > 5
     assert [(k.attacker if k.attacker >= 0 else 1022, k.victim, k.means_of_death) for k in kills] == log_kills
+    scores = {p.client: p.score for p in state.players}
+    logged = {int(c): int(v) for c, v in re.findall(r"^PlayerScore: (\d+) (-?\d+):", log, re.M)}  # the last wins
+    assert scores == {c: logged.get(c, 0) for c in scores}
     score = defaultdict(int)
-    for k in kills:
-        score[k.attacker if k.attacker != k.victim and k.attacker >= 0 else k.victim] += \
-            1 if k.attacker != k.victim and k.attacker >= 0 else -1
-    assert {p.client: p.score for p in state.players} == {c: score[c] for c in (p.client for p in state.players)}
+    for k in kills:  # a frag is +1 for its killer; a suicide or the world's kill -1, but never below 0 (a
+        if k.attacker != k.victim and k.attacker >= 0:  # suicide at 0 logs no PlayerScore line in OA 0.8.8)
+            score[k.attacker] += 1
+        else:
+            score[k.victim] = max(0, score[k.victim] - 1)
+    assert scores == {c: score[c] for c in scores}
     deaths = defaultdict(int)
     for k in kills:
         deaths[k.victim] += 1

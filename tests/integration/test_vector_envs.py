@@ -14,6 +14,7 @@ from gametap.client import features
 from gametap.client.envs import ENV_ID, MatchSpec, MultiAgentVectorEnv, OpenArenaEnv, OpenArenaVectorEnv
 from gametap.client.vector import VectorPlay
 from gametap.client.world import World
+from gametap.testing import wait_until
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
@@ -273,6 +274,8 @@ def test_a_killed_training_process_leaves_no_match_running(daemon, client, tmp_p
     try:
         match_ids = proc.stdout.readline().split()
         assert len(match_ids) == 2
+        # the next episodes' matches are created in the background: kill once both exist
+        wait_until(lambda: len({m.id for m in client.list_matches()} - before) == 4, 30, "the two warm matches")
         proc.kill()  # mid-episode, no goodbye
     finally:
         proc.kill()
