@@ -60,10 +60,10 @@ def test_a_failed_start_is_removed_and_tried_again_with_the_logs_shown(flaky):
 
 
 def test_the_last_failure_is_raised_with_the_logs(flaky):
-    flaky.failures = 2
-    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"(?s)did not start in 2 attempts.*dashboard_agent exited"):
+    flaky.failures = 3
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"(?s)did not start in 3 attempts.*dashboard_agent exited"):
         local_cluster.start_local_cluster(nodes=2, cpus_per_node=2)
-    assert all(c.shut_down for c in flaky.made)
+    assert len(flaky.made) == 3 and all(c.shut_down for c in flaky.made)
 
 
 def test_no_logs_is_said_plainly(monkeypatch, tmp_path):
@@ -78,7 +78,23 @@ def test_the_report_names_this_process_s_children(monkeypatch, tmp_path):
         while b"sleep" not in Path(f"/proc/{child.pid}/cmdline").read_bytes():  # until it has exec'd
             time.sleep(0.01)
         line = next(x for x in local_cluster.startup_logs().splitlines() if x.startswith(f"{child.pid} "))
-        assert line.endswith(" sleep 30")
+        assert line.endswith(" [sleep] sleep 30")
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize("ending, said", [(["sh", "-c", "exit 3"], "exited 3"), (["sleep", "30"], "killed by SIGKILL")])
+def test_the_report_says_how_a_dead_child_ended(monkeypatch, tmp_path, ending, said):
+    monkeypatch.setattr(local_cluster, "SESSION_LATEST", tmp_path / "nothing")
+    child = subprocess.Popen(ending)
+    try:
+        if ending[0] == "sleep":
+            child.kill()
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":  # dead, not reaped
+            time.sleep(0.01)
+        line = next(x for x in local_cluster.startup_logs().splitlines() if x.startswith(f"{child.pid} "))
+        assert line.startswith(f"{child.pid} Z [") and f"({said})" in line
     finally:
         child.kill()
         child.wait()

@@ -1,10 +1,12 @@
 """Several Ray nodes on this one machine, on loopback: for the tests, the bench and trying a fleet out.
 
-`ray.cluster_utils.Cluster` starts the nodes. On a busy 2-core machine a raylet now and then
-never registers with the GCS ("The current node timed out during startup", once in a CI run
-after the RLlib example), and Ray's error says nothing of why. So a failed start here prints
-the tails of that session's raylet and GCS logs, removes what it had started, and tries again
-once: a second failure is raised with the logs in its message.
+`ray.cluster_utils.Cluster` starts the nodes. In the test suite's process (after hundreds of
+tests, with gRPC threads and a daemon running) a node process now and then dies as soon as it
+is started, with nothing in its logs: a GCS whose port file never comes, or a raylet that never
+registers ("The current node timed out during startup"). 1 or 2 of the suite's 16 starts did
+in some CI runs, none in quiet runs. Ray's error says nothing of why, so a failed start here
+prints the tails of that session's logs and this process's children (a dead one with how it
+ended), removes what it had started, and tries again, up to three times in all.
 
 Everything listens on loopback. Ray replaces 127.0.0.1 in an address by the machine's own IP
 (`services.resolve_ip_for_localhost`) unless it thinks it runs where clusters are not supported;
@@ -30,7 +32,7 @@ SESSION_LATEST = Path("/tmp/ray/session_latest")  # Ray's default temp dir; Clus
 LOG_LINES = 12
 
 
-def start_local_cluster(nodes: int, cpus_per_node: int, *, attempts: int = 2) -> Cluster:
+def start_local_cluster(nodes: int, cpus_per_node: int, *, attempts: int = 3) -> Cluster:
     """A head and nodes - 1 more nodes of cpus_per_node CPUs each, all registered, this process connected."""
     os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"  # for the processes it starts
     ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which imported Ray before
@@ -68,18 +70,31 @@ def startup_logs() -> str:
 
 
 def _children() -> list[str]:
-    """pid, state and command line of each child: a raylet stuck between fork and exec shows as a copy of us."""
+    """pid, state, name and command line of each child, and how a dead one ended: a node process
+    that died before exec is named like us (python), one that died after it by its binary."""
     out = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             stat = (proc / "stat").read_text()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
             state, ppid = stat.rsplit(")", 1)[1].split()[:2]
             if int(ppid) == os.getpid():
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                out.append(f"{proc.name} {state} {cmdline[:160]}")
+                ended = f" ({_how_it_ended(int(proc.name))})" if state == "Z" else ""
+                out.append(f"{proc.name} {state} [{name}]{ended} {cmdline[:160]}".rstrip())
         except (OSError, ValueError, IndexError):
             continue
     return out or ["(none)"]
+
+
+def _how_it_ended(pid: int) -> str:
+    """A zombie child's exit, read without reaping it (its Popen, lost with the failed node, may still)."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None:
+        return "still running"
+    if info.si_code == os.CLD_EXITED:
+        return f"exited {info.si_status}"
+    return f"killed by {signal.Signals(info.si_status).name}"
 
 
 def _remove(cluster: Cluster) -> None:
