@@ -6,11 +6,18 @@ host, the whole config with its seed, and the game's own facts (for OpenArena th
 and a checksum of the pk3 archive that holds it, from gametap.game.Game.provenance).
 The game module's path and build-id arrive later, in the recording's module record,
 and the end (time, status, failure) in its end record.
+
+The header also names the host's CPU. The same seed gives the same game on one machine, but it
+gave a different game on another VM of this project: glibc picks its maths routines by CPU
+feature, and the game's floating point follows. So `gametap reproduce` says when a recording
+and its reproduction ran on different CPUs.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import platform
+import re
 import socket
 import subprocess
 import time
@@ -22,6 +29,7 @@ import gametap
 from gametap.v1 import match_pb2 as mpb
 
 FORMAT = 2  # of the header map; bumps with gametap.recording.VERSION
+CPU_FEATURES = ("fma", "avx2", "avx512f")  # the flags glibc's libm chooses its code paths by (x86-64)
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,6 +45,20 @@ def source_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}+dirty" if dirty else head or "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """'MODEL; FEATURES' of this host's CPU, e.g. 'Intel(R) Xeon(R) Processor; fma avx2 avx512f'."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
+    have = set(flags.group(1).split()) if flags else set()
+    name = model.group(1).strip() if model else platform.machine()
+    return f"{name}; {' '.join(f for f in CPU_FEATURES if f in have)}".rstrip("; ")
 
 
 @functools.lru_cache(maxsize=16)
@@ -65,5 +87,6 @@ def header(match_id: str, config: mpb.MatchConfig, game_facts: dict) -> dict:
         "gametap_version": gametap.__version__,
         "commit": source_commit(),
         "host": socket.gethostname(),
+        "cpu": cpu(),
         **game_facts,
     }

@@ -130,7 +130,7 @@ def provenance_of(s: Scan) -> arpb.Provenance:
         format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
         host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
         map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
-        started_unix_s=float(h.get("started", 0.0)), joins=s.joins)
+        started_unix_s=float(h.get("started", 0.0)), joins=s.joins, cpu=str(h.get("cpu", "")))
     if s.module is not None:
         p.module.CopyFrom(s.module)
     if s.end is not None:

@@ -26,12 +26,14 @@ def update(frame: int, keyframe: bool = False) -> bytes:
     return opb.WorldUpdate(delta=wpb.WorldDelta(frame=frame, level_time_ms=50 * frame)).SerializeToString()
 
 
-def record(state_dir, match_id: str, frames: int = 20, end: int | None = mpb.FINISHED, seed: int = 3):
+def record(state_dir, match_id: str, frames: int = 20, end: int | None = mpb.FINISHED, seed: int = 3,
+           header: dict | None = None):
     folder = state_dir / "matches" / match_id
     folder.mkdir(parents=True)
     path = folder / "updates.gtrec"
     config = json.dumps({"map": "oa_dm1", "clock": "LOCKSTEP", "seed": seed})
-    rec = Recorder(path, {"match_id": match_id, "started": 1000.0, "config": config, "commit": "abc"}, 1 << 20)
+    rec = Recorder(path, {"match_id": match_id, "started": 1000.0, "config": config, "commit": "abc", **(header or {})},
+                   1 << 20)
     rec.write(recording.entry(module=rpb.GameModuleRecord(path="/x/qagame.so", build_id="ff")))
     for f in range(1, frames + 1):
         rec.write(update(f))
