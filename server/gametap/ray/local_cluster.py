@@ -6,7 +6,10 @@ is started, with nothing in its logs: a GCS whose port file never comes, or a ra
 registers ("The current node timed out during startup"). 1 or 2 of the suite's 16 starts did
 in some CI runs, none in quiet runs. Ray's error says nothing of why, so a failed start here
 prints the tails of that session's logs and this process's children (a dead one with how it
-ended), removes what it had started, and tries again, up to three times in all.
+ended), removes what it had started, and tries again, up to three times in all. The report
+found a child killed by SIGABRT before its exec: Ray forks with a preexec_fn, so gRPC's fork
+handlers run in the child. A process that starts clusters should run gRPC with
+GRPC_ENABLE_FORK_SUPPORT=false, set before grpc is imported, as the tests do (tests/conftest.py).
 
 Everything listens on loopback. Ray replaces 127.0.0.1 in an address by the machine's own IP
 (`services.resolve_ip_for_localhost`) unless it thinks it runs where clusters are not supported;
