@@ -31,6 +31,7 @@ class Diff:
     fields: list[str] = field(default_factory=list)  # what differs there (at most MAX_PATHS)
     frames_differing: int = 0            # frames after (and at) first_frame whose states differ
     most_differing: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, frames) after it
+    cpus: tuple[str, str] = ("", "")     # the CPU each was recorded on (Provenance.cpu; "" if not recorded)
 
     def summary(self) -> str:
         if self.identical:
@@ -45,6 +46,10 @@ class Diff:
         lines += [f"  {path}: in {n} frames" for path, n in self.most_differing]
         if self.frames[0] != self.frames[1]:
             lines.append(f"the recordings end at frames {self.frames[0]} and {self.frames[1]}")
+        if all(self.cpus) and self.cpus[0] != self.cpus[1]:
+            lines.append(f"(recorded on a {self.cpus[0]} CPU and on a {self.cpus[1]} one: the game's floating point "
+                         f"follows the CPU, so a different game may come of the same seed; compare recordings "
+                         f"made on the same kind)")
         return "\n".join(lines)
 
 
@@ -52,7 +57,9 @@ def diff_recordings(a: Path, b: Path) -> Diff:
     """Compares two recordings of the same map. Raises InvalidArgument for different maps, and
     RecordingError (from gametap.recording) for a file that is not a recording."""
     scans = [scan(p) for p in (a, b)]
-    maps = [provenance_of(s).map for s in scans]
+    provenances = [provenance_of(s) for s in scans]
+    maps = [p.map for p in provenances]
+    cpus = (provenances[0].cpu, provenances[1].cpu)
     if maps[0] != maps[1]:
         raise InvalidArgument("recordings", f"they are of different maps ({maps[0]} and {maps[1]}): "
                               f"their states cannot be compared")
@@ -75,8 +82,9 @@ def diff_recordings(a: Path, b: Path) -> Diff:
         changed_paths.update({_prefix(p) for p in paths})
     through = min(last)
     if result is None:
-        return Diff(identical=last[0] == last[1], frames=(last[0], last[1]), compared_through=through)
+        return Diff(identical=last[0] == last[1], frames=(last[0], last[1]), compared_through=through, cpus=cpus)
     result.frames, result.compared_through, result.frames_differing = (last[0], last[1]), through, differing
+    result.cpus = cpus
     result.most_differing = changed_paths.most_common(8)
     return result
 

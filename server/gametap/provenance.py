@@ -9,8 +9,8 @@ and the end (time, status, failure) in its end record.
 
 The header also names the host's CPU. The same seed gives the same game on one machine, but it
 gave a different game on another VM of this project: glibc picks its maths routines by CPU
-feature, and the game's floating point follows. So `gametap reproduce` says when a recording
-and its reproduction ran on different CPUs.
+feature, and the game's floating point follows. So `gametap diff` (and with it `gametap
+reproduce`) says when two recordings that differ were made on different CPUs.
 """
 from __future__ import annotations
 

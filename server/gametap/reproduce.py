@@ -50,20 +50,14 @@ class RecordedStream:
 class Reproduction:
     original: str
     reproduction: str  # the new match's id
-    diff: Diff
-    cpus: tuple[str, str] = ("", "")  # the hosts' CPUs (gametap.provenance.cpu): the original's, the reproduction's
+    diff: Diff  # it says so when the two recordings' CPUs differ
 
     @property
     def identical(self) -> bool:
         return self.diff.identical
 
     def summary(self) -> str:
-        text = f"match {self.reproduction} reproducing {self.original}: {self.diff.summary()}"
-        recorded, here = self.cpus
-        if not self.identical and recorded and here and recorded != here:
-            text += (f"\n(recorded on a {recorded} CPU and reproduced on a {here} one: the game's floating point "
-                     f"follows the CPU, so a different game may come of the same seed; reproduce it on the same kind)")
-        return text
+        return f"match {self.reproduction} reproducing {self.original}: {self.diff.summary()}"
 
 
 def plan(path: Path) -> tuple[mpb.MatchConfig, list[RecordedStream]]:
@@ -122,8 +116,7 @@ def reproduce(client, match_id: str, workdir: Path | None = None) -> Reproductio
             p.finish()
         client.wait_ended(match.id, WAIT_S, what="reproduction")
         again = client.download_recording(match.id, Path(tmp) / "reproduction.gtrec")
-        cpus = (str(scan(original).header.get("cpu", "")), str(scan(again).header.get("cpu", "")))
-        return Reproduction(original=match_id, reproduction=match.id, diff=diff_recordings(original, again), cpus=cpus)
+        return Reproduction(original=match_id, reproduction=match.id, diff=diff_recordings(original, again))
 
 
 class _StreamPlayer:

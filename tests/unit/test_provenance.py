@@ -1,9 +1,9 @@
-"""The host's CPU in a recording's provenance, and what reproduce says when the CPUs differ."""
+"""The host's CPU in a recording's provenance, and what diff and reproduce say when the CPUs differ."""
 from __future__ import annotations
 
 from gametap import provenance
 from gametap.archive import Archive
-from gametap.diff import Diff
+from gametap.diff import Diff, diff_recordings
 from gametap.reproduce import Reproduction
 
 from .test_archive import record
@@ -26,19 +26,27 @@ def test_the_header_names_this_host_s_cpu_and_the_archive_shows_it(tmp_path):
     assert Archive(tmp_path).describe("cccccccccccc", verify=False).provenance.cpu == "Some CPU; fma"
 
 
-def differing() -> Diff:
-    return Diff(identical=False, frames=(100, 100), compared_through=100, first_frame=40, fields=["players[1].score"])
+def differing(cpus=("", "")) -> Diff:
+    return Diff(identical=False, frames=(100, 100), compared_through=100, first_frame=40, fields=["players[1].score"],
+                cpus=cpus)
 
 
-def test_reproduce_names_two_different_cpus_when_the_games_differ():
-    text = Reproduction("a", "b", differing(), cpus=("Xeon; fma avx2", "EPYC; avx2")).summary()
-    assert "first difference at frame 40" in text
-    assert "recorded on a Xeon; fma avx2 CPU and reproduced on a EPYC; avx2 one" in text
+def test_a_diff_and_a_reproduction_name_two_different_cpus_when_the_games_differ():
+    diff = differing(("Xeon; fma avx2", "EPYC; avx2"))
+    for text in (diff.summary(), Reproduction("a", "b", diff).summary()):
+        assert "first difference at frame 40" in text
+        assert "recorded on a Xeon; fma avx2 CPU and on a EPYC; avx2 one" in text
 
 
-def test_reproduce_says_nothing_of_cpus_when_they_agree_or_the_games_do():
-    same = Reproduction("a", "b", differing(), cpus=("Xeon; fma", "Xeon; fma")).summary()
-    unknown = Reproduction("a", "b", differing(), cpus=("", "Xeon; fma")).summary()  # an older recording
-    identical = Reproduction("a", "b", Diff(identical=True, frames=(9, 9), compared_through=9),
-                             cpus=("Xeon; fma", "EPYC")).summary()
+def test_they_say_nothing_of_cpus_when_they_agree_or_the_games_do():
+    same = differing(("Xeon; fma", "Xeon; fma")).summary()
+    unknown = differing(("", "Xeon; fma")).summary()  # an older recording
+    identical = Reproduction("a", "b", Diff(identical=True, frames=(9, 9), compared_through=9,
+                                            cpus=("Xeon; fma", "EPYC"))).summary()
     assert "CPU" not in same + unknown + identical
+
+
+def test_diff_recordings_reads_each_recording_s_cpu(tmp_path):
+    a = record(tmp_path, "dddddddddddd", header={"cpu": "Xeon; fma"})
+    b = record(tmp_path, "eeeeeeeeeeee", header={"cpu": "EPYC; avx2"})
+    assert diff_recordings(a, b).cpus == ("Xeon; fma", "EPYC; avx2")
