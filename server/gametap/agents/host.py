@@ -61,6 +61,7 @@ class AgentHost:
         self.waiting: int | None = None           # LOCKSTEP: the game finished this frame and waits
         self.action_timeouts = 0
         self._timer: asyncio.TimerHandle | None = None  # the watchdog of action timeouts
+        self._agent_wait: asyncio.TimerHandle | None = None  # agent_wait_s: ends a match no agent joined
         self._pause: tuple[int, float] | None = None  # (frame, deadline) of the step being waited for
         self._pending_records: list[bytes] = []  # action records for the next CONTROL
         self._loop = asyncio.get_running_loop()  # once: asking for it costs a system call (getpid)
@@ -79,7 +80,7 @@ class AgentHost:
         """The match runs: if it may wait only so long for its first agent, start counting."""
         config = self.match.config
         if config.end_when_agents_leave and config.agent_wait_s:
-            self._loop.call_later(config.agent_wait_s, self._check_agents_came)
+            self._agent_wait = self._loop.call_later(config.agent_wait_s, self._check_agents_came)
 
     def _check_agents_came(self) -> None:
         if not self._had_agents and not self.sessions and not self.match.is_ended:
@@ -416,8 +417,9 @@ class AgentHost:
 
     def close(self) -> None:
         """The match ended: every stream gets a final observation, then its end."""
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._agent_wait):  # a pending timer holds the ended match in memory
+            if timer is not None:
+                timer.cancel()
         for session in self.sessions:  # joining and gathered sessions are in it too
             if session.active:
                 self._observe(session, final=True)
