@@ -19,12 +19,24 @@ import asyncio
 import enum
 import logging
 import socket
+import threading
 from collections.abc import Callable
 
 from gametap.link import protocol as lp
 
 log = logging.getLogger(__name__)
 READ_SIZE = 1 << 20  # bytes read at a time: a batch of free-running LOCKSTEP frames is up to 512 KiB
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """The buffer this thread's links read into: one per thread (the event loop's), not per link.
+    A link hands what it read to its core, which copies what it keeps (an unfinished message),
+    before the next read; a megabyte per link was a megabyte per match a worker ever ran."""
+    view = getattr(_read_buffers, "view", None)
+    if view is None:
+        view = _read_buffers.view = memoryview(bytearray(READ_SIZE))
+    return view
 
 
 class LinkState(enum.Enum):
@@ -56,8 +68,7 @@ class GameLink:
         self._on_waiting = on_waiting
         self._loop = asyncio.get_running_loop()
         self._sock: socket.socket | None = None
-        self._read_buffer = bytearray(READ_SIZE)
-        self._read_view = memoryview(self._read_buffer)
+        self._read_view = _read_buffer()
         self._unsent = bytearray()  # what the socket did not take yet
         self.state = LinkState.AWAIT_HELLO
         self.hello: dict = {}
@@ -78,7 +89,7 @@ class GameLink:
 
     def _readable(self) -> None:
         try:
-            n = self._sock.recv_into(self._read_buffer)
+            n = self._sock.recv_into(self._read_view)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
