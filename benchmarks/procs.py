@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+from gametap.testing import footprint
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -14,10 +16,7 @@ def cpu_s(pid: int) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return footprint(pid).rss_kb / 1024
 
 
 class CpuMeter:

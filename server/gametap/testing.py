@@ -9,11 +9,13 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gametap import match, parent_death
 from gametap.client import Client
+from gametap.v1 import match_pb2 as mpb
 
 
 @dataclass
@@ -32,6 +34,10 @@ class DaemonProcess:
 
     def game_log(self, match_id: str) -> str:
         return (self.match_dir(match_id) / "game.log").read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        """The daemon's worker processes (its children running gametap.worker)."""
+        return [pid for pid in children(self.proc.pid) if b"gametap.worker" in _cmdline(pid)]
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -104,3 +110,72 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:
+            pass  # a thread that just ended
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a process holds: resident memory and open file descriptors."""
+    rss_kb: int
+    fds: int
+
+
+def footprint(pid: int) -> Footprint:
+    rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
+    return Footprint(rss, len(os.listdir(f"/proc/{pid}/fd")))
+
+
+_ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+CHURN_KINDS = ("lockstep to its end", "lockstep stopped", "realtime stopped")
+
+
+def churn(client: Client, count: int, concurrency: int = 4, timeout: float = 60) -> list[mpb.Match]:
+    """Creates `count` short matches, `concurrency` at a time, cycling through CHURN_KINDS (a
+    LOCKSTEP match that runs to max_frames, one stopped while it runs, a REALTIME one stopped
+    once running); returns them as they ended."""
+    def one(i: int) -> mpb.Match:
+        kind = CHURN_KINDS[i % len(CHURN_KINDS)]
+        clock = mpb.REALTIME if kind.startswith("realtime") else mpb.LOCKSTEP
+        m = client.create_match(mpb.MatchConfig(clock=clock, seed=i, max_frames=150 if kind.endswith("end") else 0,
+                                                bots=[mpb.BotConfig(name="Sarge", skill=1)]))
+        if kind.endswith("stopped"):
+            wait_until(lambda: client.get_match(m.id).status != mpb.STARTING, timeout, f"match {m.id} to run")
+            client.stop_match(m.id)
+        return wait_until(lambda: (s := client.get_match(m.id)).status in _ENDED and s, timeout, f"match {m.id} to end")
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def vector_episodes(server: str, episodes: int, num_envs: int = 2, seed: int = 0) -> int:
+    """Plays at least `episodes` 3-step episodes of a vector env (each one a match) with random
+    actions; returns how many it played."""
+    from gametap.client.envs import OpenArenaVectorEnv  # the envs extra: only what uses it needs it
+
+    envs = OpenArenaVectorEnv(num_envs, server=server, max_steps=3, frames_per_step=1, action_format="box")
+    try:
+        envs.reset(seed=seed)
+        envs.action_space.seed(seed)
+        played = 0
+        while played < episodes:
+            _, _, terminated, truncated, _ = envs.step(envs.action_space.sample())
+            played += int((terminated | truncated).sum())
+        return played
+    finally:
+        envs.close()
