@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import agents  # noqa: E402
+import churn  # noqa: E402
 import hotpath  # noqa: E402
 import pipeline  # noqa: E402
 import soak  # noqa: E402
@@ -27,7 +28,7 @@ from gametap.testing import start_daemon  # noqa: E402
 from gametap.v1 import agent_pb2 as apb  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("hotpath", "pipeline", "agents", "vector", "ray", "viewers", "soak")
+PARTS = ("hotpath", "pipeline", "agents", "vector", "ray", "viewers", "soak", "churn")
 
 
 def main() -> int:
@@ -37,6 +38,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=3000, help="measured agent steps per run")
     p.add_argument("--seconds", type=float, default=10.0, help="the vector part's window per figure")
     p.add_argument("--soak-minutes", type=float, default=10.0, help="the soak part's length")
+    p.add_argument("--churn-per-worker", type=int, default=1000, help="the churn part's matches per worker")
     p.add_argument("--only", choices=PARTS, help="run one part")
     args = p.parse_args()
     print(f"gametap benchmarks on {platform.node()} ({platform.processor() or platform.machine()}), "
@@ -57,6 +59,8 @@ def main() -> int:
         results["viewers"] = run_viewers()
     if args.only in (None, "soak"):
         results["soak"] = run_soak(args.soak_minutes)
+    if args.only in (None, "churn"):
+        results["churn"] = run_churn(args.churn_per_worker)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({**results, "time": time.time()}, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.json'}")
@@ -252,6 +256,24 @@ def run_soak(minutes: float) -> dict:
     print(f"  errors: {len(r['errors'])}   (goal: none)")
     for e in r["errors"][:5]:
         print(f"    {e}")
+    return r
+
+
+def run_churn(per_worker: int) -> dict:
+    print(f"\nchurn: {per_worker} matches per worker (2 workers), rounds of {churn.ROUND} short plain matches with "
+          f"{churn.EPISODES} vector env episodes beside them")
+    with tempfile.TemporaryDirectory(prefix="gametap-bench-churn-") as state:
+        daemon = start_daemon(Path(state), "--no-default-match", "--workers", "2")
+        try:
+            r = churn.run(daemon, per_worker)
+        finally:
+            daemon.stop()
+    print(f"  {r['matches']} matches in {r['seconds']:.0f} s; ended: "
+          + ", ".join(f"{n} {c}" for n, c in sorted(r["statuses"].items())))
+    print(f"  from match {r['measured_from']} (past the warm-up) to {r['matches']}:")
+    for name, p in r["processes"].items():
+        print(f"  {name:<9} RSS {p['rss_start_mb']:6.1f} -> {p['rss_end_mb']:6.1f} MB ({p['growth_pct']:+.1f}%, "
+              f"{p['kb_per_match']:+.1f} KB per match; goal < 5%, < 100 KB), fds {p['fds_start']} -> {p['fds_end']}")
     return r
 
 
