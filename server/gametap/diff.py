@@ -15,6 +15,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from gametap.errors import InvalidArgument
+from gametap.provenance import differences
 from gametap.recording_scan import provenance_of, scan
 from gametap.replay import frame_by_frame
 
@@ -31,7 +32,7 @@ class Diff:
     fields: list[str] = field(default_factory=list)  # what differs there (at most MAX_PATHS)
     frames_differing: int = 0            # frames after (and at) first_frame whose states differ
     most_differing: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, frames) after it
-    cpus: tuple[str, str] = ("", "")     # the CPU each was recorded on (Provenance.cpu; "" if not recorded)
+    machines: list[str] = field(default_factory=list)  # what differs in their provenance (gametap.provenance.differences)
 
     def summary(self) -> str:
         if self.identical:
@@ -46,10 +47,8 @@ class Diff:
         lines += [f"  {path}: in {n} frames" for path, n in self.most_differing]
         if self.frames[0] != self.frames[1]:
             lines.append(f"the recordings end at frames {self.frames[0]} and {self.frames[1]}")
-        if all(self.cpus) and self.cpus[0] != self.cpus[1]:
-            lines.append(f"(recorded on a {self.cpus[0]} CPU and on a {self.cpus[1]} one: the game's floating point "
-                         f"follows the CPU, so a different game may come of the same seed; compare recordings "
-                         f"made on the same kind)")
+        if self.machines:
+            lines.append("their provenance differs in: " + "; ".join(self.machines))
         return "\n".join(lines)
 
 
@@ -59,7 +58,7 @@ def diff_recordings(a: Path, b: Path) -> Diff:
     scans = [scan(p) for p in (a, b)]
     provenances = [provenance_of(s) for s in scans]
     maps = [p.map for p in provenances]
-    cpus = (provenances[0].cpu, provenances[1].cpu)
+    machines = differences(*provenances)
     if maps[0] != maps[1]:
         raise InvalidArgument("recordings", f"they are of different maps ({maps[0]} and {maps[1]}): "
                               f"their states cannot be compared")
@@ -82,9 +81,9 @@ def diff_recordings(a: Path, b: Path) -> Diff:
         changed_paths.update({_prefix(p) for p in paths})
     through = min(last)
     if result is None:
-        return Diff(identical=last[0] == last[1], frames=(last[0], last[1]), compared_through=through, cpus=cpus)
+        return Diff(identical=last[0] == last[1], frames=(last[0], last[1]), compared_through=through, machines=machines)
     result.frames, result.compared_through, result.frames_differing = (last[0], last[1]), through, differing
-    result.cpus = cpus
+    result.machines = machines
     result.most_differing = changed_paths.most_common(8)
     return result
 

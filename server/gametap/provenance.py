@@ -7,15 +7,18 @@ and a checksum of the pk3 archive that holds it, from gametap.game.Game.provenan
 The game module's path and build-id arrive later, in the recording's module record,
 and the end (time, status, failure) in its end record.
 
-The header also names the host's CPU. The same seed gives the same game on one machine, but it
-gave a different game on another VM of this project: glibc picks its maths routines by CPU
-feature, and the game's floating point follows. So `gametap diff` (and with it `gametap
-reproduce`) says when two recordings that differ were made on different CPUs.
+It also names what under the game could decide its course on another machine: the host's CPU
+(model and the features glibc picks its maths routines by), the C library's version and the
+kernel, and from the game the build-ids of the engine and the preloaded library and the
+versions of its packages. When two recordings of one seed differ, `differences` lists which of
+these differ between them (gametap diff, reproduce, the golden-state test): what the
+provenance shows, not a cause.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import platform
 import re
 import socket
@@ -26,6 +29,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 import gametap
+from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 
 FORMAT = 2  # of the header map; bumps with gametap.recording.VERSION
@@ -61,6 +65,27 @@ def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return f"{name}; {' '.join(f for f in CPU_FEATURES if f in have)}".rstrip("; ")
 
 
+def glibc() -> str:
+    """The C library's version ("2.36"), or "" where it is not glibc."""
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    except (ValueError, OSError):
+        return ""
+    return version if name == "glibc" else ""
+
+
+@functools.lru_cache(maxsize=4)
+def debian_packages(names: tuple[str, ...]) -> dict[str, str]:
+    """{package: version} of those of `names` that dpkg has installed ({} without dpkg)."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${db:Status-Status}\n", *names],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    rows = (line.split("\t") for line in out.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 3 and row[2] == "installed"}
+
+
 @functools.lru_cache(maxsize=16)
 def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
@@ -88,5 +113,20 @@ def header(match_id: str, config: mpb.MatchConfig, game_facts: dict) -> dict:
         "commit": source_commit(),
         "host": socket.gethostname(),
         "cpu": cpu(),
+        "glibc": glibc(),
+        "kernel": platform.release(),
         **game_facts,
     }
+
+
+def differences(a: arpb.Provenance, b: arpb.Provenance) -> list[str]:
+    """What differs between two recordings' machines and software, each as 'what: A | B'. A fact
+    that one of them does not record (an older recording) is not counted as a difference."""
+    facts = [("gametap commit", a.commit, b.commit), ("cpu", a.cpu, b.cpu), ("glibc", a.glibc, b.glibc),
+             ("kernel", a.kernel, b.kernel), ("engine build-id", a.engine.build_id, b.engine.build_id),
+             ("library build-id", a.library.build_id, b.library.build_id),
+             ("game module build-id", a.module.build_id, b.module.build_id),
+             ("map pk3 sha256", a.map_pk3_sha256, b.map_pk3_sha256)]
+    facts += [(f"package {name}", a.packages.get(name, ""), b.packages.get(name, ""))
+              for name in sorted(set(a.packages) | set(b.packages))]
+    return [f"{what}: {x} | {y}" for what, x, y in facts if x and y and x != y]

@@ -119,6 +119,15 @@ def _take(s: Scan, index: int, kind: int, payload: bytes, at: int) -> str:
     return ""
 
 
+def _binary_file(value) -> arpb.BinaryFile:
+    fields = value if isinstance(value, dict) else {}
+    return arpb.BinaryFile(path=str(fields.get("path", "")), build_id=str(fields.get("build_id", "")))
+
+
+def _strings(value) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def provenance_of(s: Scan) -> arpb.Provenance:
     h = s.header
     config = mpb.MatchConfig()
@@ -130,7 +139,10 @@ def provenance_of(s: Scan) -> arpb.Provenance:
         format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
         host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
         map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
-        started_unix_s=float(h.get("started", 0.0)), joins=s.joins, cpu=str(h.get("cpu", "")))
+        started_unix_s=float(h.get("started", 0.0)), joins=s.joins, cpu=str(h.get("cpu", "")),
+        glibc=str(h.get("glibc", "")), kernel=str(h.get("kernel", "")),
+        engine=_binary_file(h.get("engine")), library=_binary_file(h.get("library")),
+        packages=_strings(h.get("packages")))
     if s.module is not None:
         p.module.CopyFrom(s.module)
     if s.end is not None:

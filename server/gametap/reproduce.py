@@ -50,7 +50,7 @@ class RecordedStream:
 class Reproduction:
     original: str
     reproduction: str  # the new match's id
-    diff: Diff  # it says so when the two recordings' CPUs differ
+    diff: Diff  # it names what differs in the two recordings' provenance, if they differ
 
     @property
     def identical(self) -> bool:

@@ -5,8 +5,9 @@ import re
 from pathlib import Path
 
 from gametap import game
+from gametap.elf import build_id
 from gametap.errors import InvalidArgument
-from gametap.provenance import file_sha256
+from gametap.provenance import debian_packages, file_sha256
 from gametap.q3 import _hotpath, abi, bsp, launch, match_config
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.q3.v1 import world_pb2 as wpb
@@ -18,6 +19,9 @@ MAX_TIMEOUT_MS = 600_000
 DEFAULT_BOT = "Sarge"
 _NAME = re.compile(r"^[A-Za-z0-9 _\-.()\[\]+]{1,31}$")
 _TEAM_WORDS = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue"}
+# The Debian packages a match's course can depend on: the game, its engine and data, and the C
+# library whose maths the game's floating point runs on.
+PACKAGES = ("openarena-server", "ioquake3-server", "openarena-088-data", "openarena-data", "libc6")
 
 
 class OpenArena(game.Game):
@@ -128,7 +132,9 @@ class OpenArena(game.Game):
     def provenance(self, config: mpb.MatchConfig) -> dict:
         pk3 = bsp.map_archive(self.install.basepath, config.map)
         return {"game": self.name, "game_install": str(self.install.basepath), "map": config.map,
-                "map_pk3": str(pk3) if pk3 else "", "map_pk3_sha256": file_sha256(pk3) if pk3 else ""}
+                "map_pk3": str(pk3) if pk3 else "", "map_pk3_sha256": file_sha256(pk3) if pk3 else "",
+                "engine": _binary(self.install.binary), "library": _binary(self._library),
+                "packages": debian_packages(PACKAGES)}
 
     def map_geometry(self, name: str) -> dict | None:
         from gametap.q3 import bsp, mapgeom
@@ -138,3 +144,7 @@ class OpenArena(game.Game):
             return mapgeom.map_geometry(self.install.basepath, name)
         except bsp.BspError as e:
             raise ValueError(str(e)) from e
+
+
+def _binary(path: Path | None) -> dict:
+    return {"path": str(path or ""), "build_id": build_id(path) if path else ""}
