@@ -1,0 +1,74 @@
+"""Reproducible across machines: a seeded match here gives the game a committed golden file holds.
+
+The golden (tests/golden/GOLDEN) was made on one machine: the hash of the state every
+CHECKPOINT frames, the final state in full, and that machine's provenance (CPU, C library,
+kernel, build-ids, package versions). Any machine that plays another game from the same
+config and seed fails here, saying where the game parted, which fields differ at the end and
+what differs between its provenance and the golden machine's.
+
+To make the golden again (after a change that alters the game on purpose):
+GAMETAP_WRITE_GOLDEN=1 .venv/bin/python -m pytest tests/integration/test_golden.py
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+
+from gametap.diff import field_diffs
+from gametap.provenance import differences
+from gametap.q3.v1 import world_pb2 as wpb
+from gametap.replay import frame_by_frame
+from gametap.v1 import archive_pb2 as arpb
+from gametap.v1 import match_pb2 as mpb
+
+from .conftest import lockstep, wait_ended
+
+pytestmark = pytest.mark.game
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "lockstep-oa_dm1-4bots-seed1234.json"
+FRAMES, CHECKPOINT = 12_000, 1_000
+MACHINE = ("commit", "cpu", "glibc", "kernel", "engine", "library", "module", "packages", "map_pk3_sha256")
+
+
+def play(client, daemon) -> tuple[dict[int, str], wpb.WorldState, arpb.Provenance]:
+    """The seeded match's state hashes at each checkpoint, its final state and its provenance."""
+    match = client.create_match(lockstep(max_frames=FRAMES, seed=1234))
+    assert wait_ended(client, match.id).status == mpb.FINISHED
+    hashes, final = {}, None
+    for frame, _, world in frame_by_frame(daemon.match_dir(match.id) / "updates.gtrec"):
+        if frame % CHECKPOINT == 0 or frame == FRAMES:
+            final = world.state()
+            hashes[frame] = hashlib.sha256(final.SerializeToString(deterministic=True)).hexdigest()
+    return hashes, final, client.get_recording(match.id).provenance
+
+
+def machine_of(p: arpb.Provenance) -> dict:
+    return {k: v for k, v in json_format.MessageToDict(p, preserving_proto_field_name=True).items() if k in MACHINE}
+
+
+def test_a_seeded_match_gives_the_golden_game(client, daemon):
+    hashes, final, provenance = play(client, daemon)
+    assert max(hashes) == FRAMES
+    if os.environ.get("GAMETAP_WRITE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps({
+            "config": json_format.MessageToDict(provenance.config), "checkpoints": hashes,
+            "final_state": json_format.MessageToDict(final), "made_on": machine_of(provenance)}, indent=1) + "\n")
+        pytest.skip(f"golden written to {GOLDEN}")
+    golden = json.loads(GOLDEN.read_text())
+    assert json_format.MessageToDict(provenance.config) == golden["config"], "the test's config is not the golden's"
+    expected = {int(frame): digest for frame, digest in golden["checkpoints"].items()}
+    if hashes == expected:
+        return
+    parted = min(f for f in expected if hashes.get(f) != expected[f])
+    fields = field_diffs(json_format.ParseDict(golden["final_state"], wpb.WorldState()), final)
+    made_on = json_format.ParseDict(golden["made_on"], arpb.Provenance())
+    machine = differences(made_on, provenance) or ["nothing it records"]
+    pytest.fail(f"this machine played another game than the golden one: the states part by frame {parted} "
+                f"(identical through frame {parted - CHECKPOINT}); at frame {FRAMES} they differ in "
+                f"{', '.join(fields[:12]) or 'nothing'}; this machine's provenance differs from the golden "
+                f"machine's in: {'; '.join(machine)}")
