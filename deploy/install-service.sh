@@ -7,6 +7,8 @@
 #
 #   deploy/install-service.sh [--check] [CHECKOUT]   (CHECKOUT: this script's checkout by default)
 #   --check: only say whether the service could run this checkout (exit 1 with the reasons if not)
+#   deploy/install-service.sh --uninstall: stop and disable it, remove the unit and its drop-ins
+#   (the settings and the matches stay)
 set -euo pipefail
 
 UNIT=/etc/systemd/system/gametap.service
@@ -64,8 +66,18 @@ problems() {
 	return 0
 }
 
+uninstall() {
+	if [ -d /run/systemd/system ]; then systemctl disable --now gametap || true; fi
+	rm -rf "$UNIT" "$UNIT.d"
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	say "removed $UNIT; left: the settings ($(dirname "$SETTINGS")) and the matches (/var/lib/private/gametap)"
+}
+
 check=
-if [ "${1:-}" = --check ]; then check=1; shift; fi
+case "${1:-}" in
+--check) check=1; shift ;;
+--uninstall) uninstall; exit 0 ;;
+esac
 root=$(readlink -e "${1:-$(dirname "$0")/..}") || { say "no checkout at ${1:-}"; exit 1; }
 found=$(problems "$root")
 if [ -n "$found" ]; then
