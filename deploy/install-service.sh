@@ -51,18 +51,24 @@ others_may() {  # $1 path, $2 r, x or rx: does the "others" class of its mode al
 problems() {
 	local root=$1 python real why
 	why=$(hidden "$root")
-	[ -n "$why" ] && echo "the checkout $root: $why; use a checkout elsewhere, e.g. /opt/gametap"
-	why=$(unreadable "$root" rx)
-	[ -n "$why" ] && echo "the checkout $root: the service's own user cannot read it: $why"
+	if [ -n "$why" ]; then
+		echo "the checkout $root: $why; use a checkout elsewhere, e.g. /opt/gametap"
+	else
+		why=$(unreadable "$root" rx)
+		[ -n "$why" ] && echo "the checkout $root: the service's own user cannot read it: $why"
+	fi
 	python=$root/.venv/bin/python
 	if ! real=$(readlink -e "$python"); then
 		echo "no interpreter at $python: run make setup first"
 		return
 	fi
 	why=$(hidden "$real")
-	[ -n "$why" ] && echo "the venv's interpreter $python is $real: $why; make the venv from a Python elsewhere (rm -r .venv; make setup PYTHON=/usr/bin/python3)"
-	why=$(unreadable "$real" rx)
-	[ -n "$why" ] && echo "the venv's interpreter $python is $real: the service's own user cannot run it: $why"
+	if [ -n "$why" ]; then
+		echo "the venv's interpreter $python is $real: $why; make the venv from a Python elsewhere (rm -r .venv; make setup PYTHON=/usr/bin/python3)"
+	else
+		why=$(unreadable "$real" rx)
+		[ -n "$why" ] && echo "the venv's interpreter $python is $real: the service's own user cannot run it: $why"
+	fi
 	return 0
 }
 
