@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ DROP_IN = f"[Service]\nWatchdogSec={WATCHDOG_S}\n"
 
 
 @pytest.fixture(scope="module")
-def machine(request, tmp_path_factory):
+def booted(request, tmp_path_factory):
     why = nspawn.missing_tools()
     if why:
         pytest.fail(f"the systemd test cannot run here: {why}")
@@ -41,12 +42,22 @@ def machine(request, tmp_path_factory):
     m = nspawn.Machine(root, venv, ROOT, tmp_path_factory.mktemp("nspawn") / "console.log")
     try:
         m.boot()
-        m.run("mkdir", "-p", "/etc/systemd/system/gametap.service.d")
-        m.run("tee", "/etc/systemd/system/gametap.service.d/test.conf", stdin=DROP_IN)
-        m.installed = m.run(f"{nspawn.CHECKOUT}/deploy/install-service.sh", check=False, timeout=180)
         yield m
     finally:
         m.shut_down()
+
+
+@pytest.fixture(scope="module")
+def installed(booted) -> subprocess.CompletedProcess:
+    """deploy/install-service.sh's run (as `make install-service` runs it), after the test's drop-in."""
+    booted.run("mkdir", "-p", "/etc/systemd/system/gametap.service.d")
+    booted.run("tee", "/etc/systemd/system/gametap.service.d/test.conf", stdin=DROP_IN)
+    return booted.run(f"{nspawn.CHECKOUT}/deploy/install-service.sh", check=False, timeout=180)
+
+
+@pytest.fixture
+def machine(booted, installed) -> nspawn.Machine:
+    return booted
 
 
 def show(m: nspawn.Machine, *props: str) -> dict[str, str]:
@@ -62,8 +73,8 @@ def processes(m: nspawn.Machine, name: str) -> list[str]:
     return m.run("pgrep", "-a", "-x", name, check=False).stdout.splitlines()
 
 
-def test_install_service_starts_it_and_it_is_active_after_ready(machine):
-    assert machine.installed.returncode == 0, machine.installed.stdout + machine.installed.stderr
+def test_install_service_starts_it_and_it_is_active_after_ready(machine, installed):
+    assert installed.returncode == 0, installed.stdout + installed.stderr
     state = show(machine, "ActiveState", "SubState", "Type", "StatusText", "WatchdogUSec", "FragmentPath")
     assert (state["ActiveState"], state["SubState"], state["Type"]) == ("active", "running", "notify")
     assert state["FragmentPath"] == "/etc/systemd/system/gametap.service"
@@ -81,11 +92,11 @@ def test_install_service_starts_it_and_it_is_active_after_ready(machine):
     assert running == f"1 match running ({boot}), 0 agents' players"
 
 
-def test_it_installs_the_example_settings_root_only(machine):
+def test_it_installs_the_example_settings_root_only(machine, installed):
     mode = machine.run("stat", "-c", "%a %U %G", SETTINGS).stdout.split()
     assert mode == ["600", "root", "root"]
     assert machine.run("cat", SETTINGS).stdout == (ROOT / "deploy" / "gametap.toml.example").read_text()
-    assert "gametap.toml.example" in machine.installed.stderr
+    assert "gametap.toml.example" in installed.stderr
 
 
 def test_the_hardening_is_in_force_and_security_rates_it_at_most_1_5(machine):
