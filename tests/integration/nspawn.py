@@ -30,6 +30,7 @@ CHECKOUT = "/opt/gametap"  # outside /home, /root, /tmp: where the service's use
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The steps below that shape what is built; a change here makes a new root (and venv).
 RECIPE = 2
+VENV_INPUTS = ("pyproject.toml", "constraints.txt", "Makefile")  # the checkout's files `make venv` reads
 
 Progress = Callable[[str], None]
 
@@ -148,7 +149,7 @@ def checkout_venv(root: Path, checkout: Path, progress: Progress) -> Path:
     """The checkout's venv for the root's own python3, made by the checkout's `make venv` (EXTRAS=daemon)
     inside the root, at the path it is used at (CHECKOUT/.venv); pip reaches PyPI through the host's
     network. The checkout is an overlay there, so the build writes nothing into it."""
-    name = f"venv-{_digest(root.name, (checkout / 'pyproject.toml').read_bytes(), (checkout / 'constraints.txt').read_bytes())}"
+    name = f"venv-{_digest(root.name, *((checkout / f).read_bytes() for f in VENV_INPUTS))}"
     with _building(name, progress) as build:
         if build is not None:
             work, final = build
