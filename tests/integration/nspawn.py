@@ -138,7 +138,7 @@ def debian_root(progress: Progress) -> Path:
             work, final = build
             progress(f"building {final} with debootstrap from {mirror} {suite} (about 2 minutes, once)")
             _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(work / "out"),
-                  mirror], progress, "debootstrap", timeout=600)
+                  mirror], progress, "debootstrap", timeout=360)
             (work / "out" / "etc" / "hostname").write_text("gametap-test\n")
             # openarena-server's own unit would start a game at boot: the test's games are the daemon's
             (work / "out" / "etc" / "systemd" / "system" / "openarena-server.service").symlink_to("/dev/null")
@@ -162,7 +162,7 @@ def checkout_venv(root: Path, checkout: Path, progress: Progress) -> Path:
                          "--bind-ro=/etc/ssl/certs/ca-certificates.crt",  # the host's trust, for pip
                          f"--chdir={CHECKOUT}", "--setenv=PIP_DISABLE_PIP_VERSION_CHECK=1", "--",
                          "make", "venv", "PYTHON=/usr/bin/python3", "EXTRAS=daemon"),
-                 progress, "make venv", timeout=480)
+                 progress, "make venv", timeout=120)  # with debootstrap: under 8 minutes
     return CACHE / name
 
 
