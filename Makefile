@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := openarena-server gcc make zlib1g-dev chromium openarena xvfb xdotool libgl1-mesa-dri openssl
+# debootstrap and systemd-container: the systemd test boots the unit in a container (tests/integration/test_systemd_unit.py).
+APT_PACKAGES := openarena-server gcc make zlib1g-dev chromium openarena xvfb xdotool libgl1-mesa-dri openssl \
+	debootstrap systemd-container
 LIB := native/build/libgametap_q3.so
 NATIVE_STAMP := native/build/.built
 PROTO_SRC := $(shell find proto -name '*.proto' | sort)
@@ -78,11 +80,8 @@ lint: setup
 clean:
 	rm -rf native/build server/gametap/v1 server/gametap/q3/v1 server/gametap/q3/_hotpath*.so web/node_modules .pytest_cache
 
-# The systemd service (deploy/gametap.service) for this checkout: as root, on a machine run by systemd.
-SERVICE := /etc/systemd/system/gametap.service
+# The systemd service (deploy/gametap.service) for this checkout: as root. deploy/install-service.sh
+# refuses a checkout or interpreter the service cannot reach, writes the unit and the example
+# settings (unless there are some), and starts it where systemd runs the machine.
 install-service: setup
-	@case "$(CURDIR)/" in /home/*|/root/*) echo "warning: the service cannot read $(CURDIR) (ProtectHome): use a checkout outside /home and /root, e.g. /opt/gametap";; esac
-	sed "s|@ROOT@|$(CURDIR)|g" deploy/gametap.service > $(SERVICE)
-	systemd-analyze verify $(SERVICE)
-	@if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable --now gametap && systemctl status --no-pager gametap; \
-	else echo "$(SERVICE) written; systemd does not run this machine, so it was not started"; fi
+	deploy/install-service.sh $(CURDIR)

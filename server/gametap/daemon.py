@@ -113,8 +113,10 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
             announce(describe_match(match, settings.game_bind))
             announce(f"  watch it at {web_url}#/match/{match.id}")
         announce("Ctrl-C (or SIGTERM) stops the daemon and its games.")
+        changed = asyncio.Event()
+        pool.add_listener(lambda _what, _id: changed.set())
         notifier.ready(await _status(pool))
-        alive = asyncio.ensure_future(notifier.keep_alive(lambda: _status(pool)))
+        alive = asyncio.ensure_future(notifier.keep_alive(lambda: _status(pool), changed))
         await stop.wait()
         announce("stopping: ending every game ...")
     finally:
@@ -173,9 +175,21 @@ class Reloader:
 
 
 async def _status(pool: WorkerPool) -> str:
-    """The STATUS line systemd shows: matches running and agents' players in them."""
-    matches = [m for m in await pool.list() if m.status == mpb.RUNNING]
-    return f"{len(matches)} matches running, {sum(len(m.agent_clients) for m in matches)} agents' players"
+    return status_text(await pool.list(mpb.MATCH_FILTER_LIVE))
+
+
+def status_text(matches: list[mpb.Match], ids_shown: int = 3) -> str:
+    """The STATUS line systemd shows: matches running and starting (their ids, the first few) and
+    agents' players in them."""
+    def some(ms: list[mpb.Match]) -> str:
+        return " (" + " ".join(m.id for m in ms[:ids_shown]) + (" ..." if len(ms) > ids_shown else "") + ")"
+
+    running = [m for m in matches if m.status == mpb.RUNNING]
+    starting = [m for m in matches if m.status == mpb.STARTING]
+    text = f"{len(running)} {'match' if len(running) == 1 else 'matches'} running" + (some(running) if running else "")
+    if starting:
+        text += f", {len(starting)} starting{some(starting)}"
+    return text + f", {sum(len(m.agent_clients) for m in running)} agents' players"
 
 
 def describe_match(m: mpb.Match, game_bind: str) -> str:
@@ -191,6 +205,9 @@ def describe_match(m: mpb.Match, game_bind: str) -> str:
 
 def run(settings: Settings, config: Path | None = None) -> int:
     logs.setup()
+    # The banner line by line also when stdout is not a terminal (systemd's journal): block-buffered,
+    # it reached the journal only when the daemon stopped.
+    sys.stdout.reconfigure(line_buffering=True)
     try:
         uvloop.run(serve(settings, config=config))
     except StartupError as e:

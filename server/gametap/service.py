@@ -1,6 +1,6 @@
 """systemd's service protocol (sd_notify) over its plain socket: READY=1 once the daemon serves,
 WATCHDOG=1 from the event loop (a wedged loop stops the pings, and systemd restarts the daemon),
-STATUS= lines, STOPPING=1 on shutdown. Not run by systemd (no NOTIFY_SOCKET), it does nothing."""
+STATUS= lines (at READY, at every ping and soon after every match change), STOPPING=1 on shutdown. Not run by systemd (no NOTIFY_SOCKET), it does nothing."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 10.0  # STATUS lines when there is no watchdog to ping
 STATUS_TIMEOUT_S = 5.0  # a status that takes longer is skipped: the pings must not wait for it
+STATUS_GAP_S = 1.0  # at most one STATUS per second for changes
 
 
 class Notifier:
@@ -42,19 +43,33 @@ class Notifier:
     def stopping(self) -> None:
         self.send("STOPPING=1", "STATUS=stopping: ending every game")
 
-    async def keep_alive(self, status: Callable[[], Awaitable[str]]) -> None:
-        """Pings the watchdog at half its interval and updates STATUS, until cancelled."""
+    async def keep_alive(self, status: Callable[[], Awaitable[str]], changed: asyncio.Event | None = None) -> None:
+        """Pings the watchdog at half its interval and updates STATUS then, and soon after each time
+        `changed` is set (a match started or ended), until cancelled."""
         if self._sock is None:
             return
         every = self.watchdog_s / 2 if self.watchdog_s else STATUS_EVERY_S
+        await asyncio.gather(self._ping(status, every), *([self._follow(status, changed, every)] if changed else []))
+
+    async def _ping(self, status: Callable[[], Awaitable[str]], every: float) -> None:
         while True:
             if self.watchdog_s:
                 self.send("WATCHDOG=1")
-            try:
-                self.send(f"STATUS={await asyncio.wait_for(status(), min(STATUS_TIMEOUT_S, every))}")
-            except Exception as e:  # noqa: BLE001 - a status (or its timeout) is never worth a missed ping
-                log.debug("service status: %s", e)
+            await self._send_status(status, every)
             await asyncio.sleep(every)
+
+    async def _follow(self, status: Callable[[], Awaitable[str]], changed: asyncio.Event, every: float) -> None:
+        while True:
+            await changed.wait()
+            changed.clear()
+            await self._send_status(status, every)
+            await asyncio.sleep(STATUS_GAP_S)  # a burst of changes (matches churned by a vector env): one STATUS
+
+    async def _send_status(self, status: Callable[[], Awaitable[str]], every: float) -> None:
+        try:
+            self.send(f"STATUS={await asyncio.wait_for(status(), min(STATUS_TIMEOUT_S, every))}")
+        except Exception as e:  # noqa: BLE001 - a status (or its timeout) is never worth a missed ping
+            log.debug("service status: %s", e)
 
     def close(self) -> None:
         if self._sock is not None:

@@ -72,7 +72,7 @@ class MatchSource(Protocol):
     """The matches a websocket server offers: a worker's own, or (the daemon) every worker's."""
 
     def match_ids(self) -> list[str]: ...
-    def add_listener(self, listener: Callable[[str, str], None]) -> None: ...  # ("created" | "removed", id)
+    def add_listener(self, listener: Callable[[str, str], None]) -> None: ...  # ("created" | "removed" | ..., id)
     def subscribe(self, match_id: str, queue_limit: int) -> Subscription | None: ...
 
 

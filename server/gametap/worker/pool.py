@@ -231,15 +231,15 @@ class WorkerPool:
     # ---- the matches ----
 
     def add_listener(self, listener: Callable[[str, str], None]) -> None:
-        """listener("created" | "removed", match_id)."""
+        """listener("created" | "changed" | "removed", match_id); "changed": its status."""
         self._listeners.append(listener)
 
     def _remember(self, m: mpb.Match) -> None:
-        known = m.id in self._records
+        before = self._records.get(m.id)
         self._records[m.id] = m
-        if not known:
+        if before is None or before.status != m.status:
             for listener in list(self._listeners):
-                listener("created", m.id)
+                listener("changed" if before else "created", m.id)
 
     def _forget(self, match_id: str) -> None:
         if self._records.pop(match_id, None) is not None:
