@@ -7,9 +7,11 @@ browser's websocket cannot set headers, so HTTP also takes `?token=TOKEN`.
 """
 from __future__ import annotations
 
+import difflib
 import enum
 import hmac
 import re
+from collections.abc import Iterable
 
 from gametap.errors import PermissionDenied, Unauthenticated
 
@@ -36,7 +38,8 @@ METHOD_ROLES = {
     "/gametap.v1.AgentService/Play": Role.PLAY,
     "/gametap.v1.AgentService/PlayMany": Role.PLAY,
 }
-_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
+MIN_TOKEN_CHARS = 16
+_TOKEN = re.compile(rf"^[A-Za-z0-9._~+/=-]{{{MIN_TOKEN_CHARS},256}}$")
 _BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)
 
 
@@ -51,8 +54,29 @@ def parse_tokens(table: dict) -> dict[str, Role]:
         try:
             tokens[token] = Role[str(role).upper()]
         except KeyError:
-            raise ValueError(f"auth.tokens: role {role!r} is not one of observe, play, admin") from None
+            shown = repr(role) if len(str(role)) < MIN_TOKEN_CHARS else f"of {len(str(role))} characters (not shown)"
+            raise ValueError(f"auth.tokens: role {shown} is not one of observe, play, admin") from None
     return tokens
+
+
+def key_names(keys: Iterable[str], known: Iterable[str] = ()) -> str:
+    """Keys a settings table does not have, for its error message. A key that may be an access token
+    pasted in the wrong place (16 characters or more, and not a typo of a known key) is counted,
+    never shown: errors reach the terminal, the journal and the log."""
+    known, shown, hidden = list(known), [], 0
+    for key in sorted(str(k) for k in keys):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if close:
+            shown.append(f"{key!r} (did you mean {close[0]}?)")
+        elif len(key) < MIN_TOKEN_CHARS:
+            shown.append(repr(key))
+        else:
+            hidden += 1
+    text = ", ".join(shown)
+    if hidden:
+        what = "1 that may be an access token" if hidden == 1 else f"{hidden} that may be access tokens"
+        text += (" and " if shown else "") + f"{what} (not shown; tokens go under [auth.tokens])"
+    return text
 
 
 def bearer(header: str | None) -> str | None:

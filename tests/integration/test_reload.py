@@ -3,6 +3,8 @@ daemon and at its workers, and running matches go on."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -57,5 +59,35 @@ def test_sighup_swaps_tokens_and_limits_and_the_match_goes_on(tmp_path):
         wait_until(lambda: any("SIGHUP: " in line and "unknown sections" in line for line in daemon.output), 20,
                    "the broken file to be reported")
         assert answers(daemon.grpc, NEW, lambda c: c.list_matches()) == grpc.StatusCode.OK
+    finally:
+        daemon.stop()
+
+
+def test_bad_settings_never_show_tokens_and_are_one_line_at_start_and_at_sighup(tmp_path):
+    """Tokens under [auth] instead of [auth.tokens] (issue 20, defect 3), and a file that is not
+    UTF-8 (defect 7): start-up and SIGHUP say what is wrong in one line, without the tokens."""
+    config = tmp_path / "gametap.toml"
+    misplaced = f'[auth]\n"{OLD}" = "admin"\n"{NEW}" = "observe"\n'
+    config.write_text(misplaced)
+    start = subprocess.run([sys.executable, "-m", "gametap", "serve", "--config", str(config), "--state-dir",
+                            str(tmp_path / "state"), "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert start.returncode == 2 and "[auth.tokens]" in start.stderr, start.stderr
+    assert OLD not in start.stdout + start.stderr and NEW not in start.stdout + start.stderr
+    config.write_text(f'[auth.tokens]\n"{OLD}" = "admin"\n')
+    daemon = start_daemon(tmp_path / "state", "--no-default-match", "--config", str(config))
+    try:
+        config.write_text(misplaced)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: any("SIGHUP: " in line and "[auth.tokens]" in line for line in daemon.output), 20,
+                   "the misplaced tokens to be reported")
+        config.write_bytes(b'[auth.tokens]\n"' + NEW.encode() + b'" = "admin"\n# caf\xe9\n')
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: any("SIGHUP: " in line and "not UTF-8" in line for line in daemon.output), 20,
+                   "the file that is not UTF-8 to be reported")
+        assert str(config) in next(line for line in daemon.output if "not UTF-8" in line)
+        assert answers(daemon.grpc, OLD, lambda c: c.list_matches()) == grpc.StatusCode.OK  # nothing changed
+        text = "\n".join(daemon.output)
+        assert OLD not in text and NEW not in text and "Traceback" not in text, text
     finally:
         daemon.stop()
