@@ -1,6 +1,7 @@
 """The `gametap` command line against the real daemon."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -84,3 +85,14 @@ def test_maps_and_bots_from_the_daemon(daemon):
     assert "oa_dm1" in maps  # oa_dm1 has bot navigation: no note after its name
     bots = gametap(daemon, "bots")
     assert "Sarge" in bots.stdout.split() and "at most 24 of them bots and agents" in bots.stderr
+
+
+@pytest.mark.parametrize("verb", [["list"], ["maps"], ["recordings", "list"]])
+def test_a_reader_that_goes_away_ends_the_cli_quietly(daemon, verb):
+    """`gametap list | head -3` (issue 20, defect 7): the pipe's reader is gone before the CLI
+    writes; it stops as a Unix tool does, with no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "gametap", "--server", daemon.grpc, *verb],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the only reader: every write now gets EPIPE
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGPIPE and stderr == "", stderr
