@@ -74,10 +74,12 @@ def to_arrays(path: Path, players: Sequence[str] = (), frames_per_step: int = 4,
     if frames_per_step < 1 or not 0 < max_turn_degrees <= 180:
         raise InvalidArgument("frames_per_step", "must be >= 1, and max_turn_degrees in (0, 180]")
     name = name or str(path)
-    s = scan(path)
+    try:
+        s = scan(path)
+    except RecordingError as e:  # not a recording at all
+        raise RecordingError(f"{name}: {e}") from e
     if not s.header:
-        raise RecordingError(f"{name}: nothing to export: it has no whole header record, so nothing says which "
-                             f"match it is ({s.problem})")
+        raise RecordingError(f"{name}: nothing to export: no whole header record says which match it is ({s.problem})")
     match_id = checked_match_id(s.header.get("match_id"), name)
     samples = _sample(path, frames_per_step, s.last_frame, progress)
     if not samples:

@@ -5,6 +5,7 @@ player the match never had is a clear error that writes nothing."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import zlib
@@ -110,7 +111,7 @@ def test_export_of_a_player_the_match_never_had_writes_nothing(daemon, bot_match
     assert out.returncode == 1 and "NOT_FOUND" in out.stderr and list(tmp_path.iterdir()) == []
 
 
-def with_header(source, dest, header: dict | None = None, cut: int | None = None):
+def with_header(source, dest, header=None, cut: int | None = None):
     """A copy of a recording with another header record (None: without one), or cut after `cut` bytes."""
     data = source.read_bytes()
     length, _ = RECORD_HEAD.unpack_from(data, len(MAGIC))
@@ -145,18 +146,21 @@ def test_export_never_takes_a_file_name_unchecked_from_the_recording(daemon, bot
     assert files_under(tmp_path) == [crafted] and not os.path.exists("/tmp/ESCAPED-absolute.npz")
 
 
-@pytest.mark.parametrize("what", ["no header", "torn header", "magic only"])
+@pytest.mark.parametrize("what", ["no header", "torn header", "magic only", "a list for a header", "random bytes"])
 def test_export_of_a_recording_without_its_header_fails_naming_the_file(daemon, bot_match, tmp_path, what):
     """Issue 20, defects 8 and 7: with no header export succeeded under a temporary name; a torn
     one ended in a traceback ("negative dimensions are not allowed")."""
     path, header = recorded_header(daemon, bot_match)
     crafted = {"no header": lambda d: with_header(path, d),
                "torn header": lambda d: with_header(path, d, header, cut=len(MAGIC) + RECORD_HEAD.size + 20),
-               "magic only": lambda d: with_header(path, d, cut=len(MAGIC))}[what](tmp_path / "damaged.gtrec")
+               "magic only": lambda d: with_header(path, d, cut=len(MAGIC)),
+               "a list for a header": lambda d: with_header(path, d, [header]),
+               "random bytes": lambda d: d.write_bytes(random.Random(3).randbytes(5000)) and d,
+               }[what](tmp_path / "damaged.gtrec")
     out = tmp_path / "out"
     result = export(daemon, str(crafted), "--format", "npz", "--out", str(out))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert f"{crafted}: " in result.stderr and "header" in result.stderr, result.stderr
+    assert f"{crafted}: " in result.stderr and ("header" in result.stderr or "magic" in result.stderr), result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2 and not out.exists()  # "reading ..." and the error
 
 
