@@ -181,6 +181,8 @@ class Connection:
             message = json.loads(text)
         except ValueError as e:
             raise ProtocolError(f"message is not JSON: {e}") from None
+        except RecursionError:  # e.g. 2 KB of "[": json's parser recurses once per level
+            raise ProtocolError("message is nested too deeply to be a Foxglove message") from None
         if not isinstance(message, dict):
             raise ProtocolError("message is not a JSON object")
         op = message.get("op")
