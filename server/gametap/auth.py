@@ -11,9 +11,10 @@ import difflib
 import enum
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
-from gametap.errors import PermissionDenied, Unauthenticated
+from gametap.errors import GametapError, PermissionDenied, Unauthenticated
 
 
 class Role(enum.IntEnum):
@@ -85,19 +86,47 @@ def bearer(header: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+def http_token(headers, query) -> str | None:
+    """The token an HTTP request presents: `Authorization: Bearer TOKEN`, else `?token=TOKEN`."""
+    return bearer(headers.get("Authorization")) or query.get("token")
+
+
 class Gate:
-    """Decides whether a presented token may make a call that needs a role."""
+    """Decides whether a presented token may make a call that needs a role, and keeps the open
+    streams it let in, so that a reload that takes their token's right away also ends them."""
 
     def __init__(self, tokens: dict[str, Role]):
         self._tokens = tokens
+        self._open: dict[object, tuple[str | None, Role, Callable[[GametapError], None]]] = {}
+        self.revoked = 0  # open streams ended by replace(), in all
 
     @property
     def enabled(self) -> bool:
         return bool(self._tokens)
 
+    @contextmanager
+    def held(self, token: str | None, needed: Role, revoke: Callable[[GametapError], None]):
+        """Around a stream that check(token, needed) let in: while it is open, a replace() whose
+        tokens no longer allow it calls revoke(error) once (error: Unauthenticated or PermissionDenied)."""
+        key = object()
+        self._open[key] = (token, needed, revoke)
+        try:
+            yield
+        finally:
+            self._open.pop(key, None)
+
     def replace(self, tokens: dict[str, Role]) -> None:
-        """New tokens (SIGHUP): calls from now on are checked against these."""
+        """New tokens (SIGHUP): calls from now on are checked against these, and every open
+        stream whose token they no longer allow is revoked (a stream opened with no token, too,
+        when tokens are turned on)."""
         self._tokens = dict(tokens)
+        for key, (token, needed, revoke) in list(self._open.items()):
+            try:
+                self.check(token, needed)
+            except GametapError as e:
+                del self._open[key]
+                self.revoked += 1
+                revoke(type(e)(f"{e} (the daemon's tokens were reloaded: this stream is closed)"))
 
     def role_of(self, token: str) -> Role | None:
         """The token's role; every configured token is compared, in constant time."""
