@@ -133,7 +133,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
 # SIGHUP reloads [auth.tokens], [limits] and the TLS certificate and key; a change to these needs
 # a restart (and is said so).
 NEEDS_RESTART = ("grpc", "http", "game_bind", "web_dir", "workers", "worker_ports", "pin_workers", "game_ports",
-                 "client_timeout_s", "install", "library", "record", "record_max_bytes")
+                 "client_timeout_s", "join_password", "install", "library", "record", "record_max_bytes")
 
 
 class Reloader:

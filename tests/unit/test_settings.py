@@ -1,4 +1,5 @@
 """Settings files: defaults, overrides, and clear errors."""
+import json
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,20 @@ def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path):
     with pytest.raises(settings.SettingsError) as e:
         settings.load(f)
     assert str(f) in str(e.value) and "UTF-8" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("password", ["with space", 'quote"d', "semi;colon", "x" * 65, "None", 5])
+def test_a_bad_join_password_is_refused_without_showing_it(tmp_path: Path, password):
+    f = tmp_path / "g.toml"
+    f.write_text(f"[game]\njoin_password = {json.dumps(password)}\n")  # a TOML basic string, or a number
+    with pytest.raises(settings.SettingsError, match="join_password") as e:
+        settings.load(f)
+    message = str(e.value).removeprefix(f"{f}: ")
+    assert str(password) not in message.replace('not "none"', ""), message
+
+
+def test_a_join_password_reaches_the_workers(tmp_path: Path):
+    f = tmp_path / "g.toml"
+    f.write_text('[game]\njoin_password = "let-me-in.42"\n')
+    s = settings.load(f)
+    assert s.join_password == "let-me-in.42" and settings.Settings.from_dict(s.to_dict()).join_password == s.join_password

@@ -26,9 +26,12 @@ class OpenArena(game.Game):
     max_bot_players = launch.MAX_BOT_PLAYERS
     feature_size = _hotpath.FEATURE_SIZE
 
-    def __init__(self, install: launch.GameInstall | None = None, library: Path | None = None):
+    def __init__(self, install: launch.GameInstall | None = None, library: Path | None = None,
+                 join_password: str = ""):
+        """join_password: what a human client must give to join a REALTIME match ("": none)."""
         self.install = install or launch.GameInstall()
         self._library = library
+        self._join_password = join_password
         self._data: GameData | None = None
 
     @property
@@ -59,7 +62,7 @@ class OpenArena(game.Game):
         return match_config.validate(config, self.data)
 
     def command_line(self, config, home, hostname, udp_port, bind_ip, client_timeout_s) -> list[str]:
-        launch.write_start_script(config, home, self.install.game)
+        launch.write_start_script(config, home, self.install.game, self._join_password if udp_port else "")
         return launch.command_line(self.install, config, home, hostname=hostname, udp_port=udp_port, bind_ip=bind_ip,
                                    client_timeout_s=client_timeout_s)
 
