@@ -170,7 +170,10 @@ def cmd_state(a, client: Client) -> int:
 
 
 def cmd_command(a, client: Client) -> int:
-    print(_COLOUR.sub("", client.run_command(a.match_id, " ".join(a.command))))
+    """What the game printed in reply, without colour codes; nothing if it printed nothing (a cvar set)."""
+    output = _COLOUR.sub("", client.run_command(a.match_id, " ".join(a.command))).rstrip("\n")
+    if output:
+        print(output)
     return 0
 
 

@@ -96,3 +96,19 @@ def test_a_reader_that_goes_away_ends_the_cli_quietly(daemon, verb):
     proc.stdout.close()  # the only reader: every write now gets EPIPE
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGPIPE and stderr == "", stderr
+
+
+def test_command_prints_what_the_game_printed_and_nothing_for_a_cvar_set(daemon):
+    """Issue 20, defect 15: a cvar set to the value it has (the game prints nothing) printed a
+    blank line. (A change may bring the game's notice, "Server: fraglimit changed to 10", if the
+    game's next frame comes before the command's end.)"""
+    match = json.loads(gametap(daemon, "create", "--clock", "realtime").stdout)
+    try:
+        wait_until(lambda: json.loads(gametap(daemon, "get", match["id"]).stdout).get("status") == "RUNNING", 60,
+                   "the match to run")
+        gametap(daemon, "command", match["id"], "fraglimit", "10")
+        assert gametap(daemon, "command", match["id"], "fraglimit", "10").stdout == ""
+        shown = gametap(daemon, "command", match["id"], "fraglimit").stdout
+        assert shown.startswith('"fraglimit" is:"10"') and shown.endswith("\n") and not shown.endswith("\n\n"), shown
+    finally:
+        gametap(daemon, "stop", match["id"])

@@ -7,7 +7,7 @@ from pathlib import Path
 from gametap import game
 from gametap.errors import InvalidArgument
 from gametap.provenance import file_sha256
-from gametap.q3 import _hotpath, abi, bsp, launch, match_config
+from gametap.q3 import _hotpath, abi, bsp, launch, match_config, spawns
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
@@ -59,7 +59,8 @@ class OpenArena(game.Game):
             maps=[mpb.MapInfo(name=m, bots_navigate=m in data.maps_with_bots) for m in sorted(data.maps)])
 
     def validate_config(self, config: mpb.MatchConfig) -> mpb.MatchConfig:
-        return match_config.validate(config, self.data)
+        return match_config.validate(config, self.data,
+                                     entities=lambda name: spawns.map_entities(self.install.basepath, name))
 
     def command_line(self, config, home, hostname, udp_port, bind_ip, client_timeout_s) -> list[str]:
         launch.write_start_script(config, home, self.install.game, self._join_password if udp_port else "")
