@@ -124,3 +124,22 @@ def test_a_join_password_reaches_the_workers(tmp_path: Path):
     f.write_text('[game]\njoin_password = "let-me-in.42"\n')
     s = settings.load(f)
     assert s.join_password == "let-me-in.42" and settings.Settings.from_dict(s.to_dict()).join_password == s.join_password
+
+
+def test_random_files_are_a_settings_error_and_nothing_else(tmp_path: Path):
+    """Whatever the file holds, loading it is a Settings or one SettingsError (never another exception)."""
+    import random
+    rng = random.Random(20)
+    pieces = ["[server]", "[game]", "[auth]", "[auth.tokens]", "[limits]", "[default_match]", "[recording]",
+              'grpc = "x"', "workers = 0", 'matches = "a"', "bots = [1, 2]", "tokens = 5", '"k" = "admin"',
+              "enabled = false", "map = 3", "= =", "[[x]]", "\xff", "a.b.c = 1", "seed = -1", "keep_days = -2"]
+    f = tmp_path / "g.toml"
+    for _ in range(400):
+        if rng.random() < 0.3:
+            f.write_bytes(rng.randbytes(rng.randint(0, 200)))
+        else:
+            f.write_text("\n".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))), errors="surrogateescape")
+        try:
+            settings.load(f)
+        except settings.SettingsError as e:
+            assert "\n" not in str(e), str(e)  # one line
