@@ -83,17 +83,6 @@ def test_action_for_a_frame_not_observed(shared_match):
     keeps_playing(good)
 
 
-def test_action_for_a_frame_before_the_streams_first_observation(shared_match):
-    """ActionBatch.frame = 0 (issue 20, defect 9) was taken as a late answer and ignored."""
-    client, match, good = shared_match
-    with AgentStream(client, match.id, [apb.SlotSpec(name="zero")]) as bad:
-        bad.observe()
-        bad.frame = 0
-        code, details = status(lambda: bad.step([apb.Action(client=bad.clients[0])]))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("frame:") and "never sent" in details
-    keeps_playing(good)
-
-
 def test_second_join_on_one_stream(shared_match):
     client, match, good = shared_match
     join = apb.PlayRequest(join=apb.JoinRequest(match_id=match.id, slots=[apb.SlotSpec(name="twice")]))

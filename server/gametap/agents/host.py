@@ -362,8 +362,8 @@ class AgentHost:
 
     def on_actions(self, session: AgentSession, batch: bytes, exact: bool = False) -> None:
         """batch: a serialized ActionBatch, checked and turned into CONTROL records by the hot path.
-        Its frame must be one the stream was sent: an earlier one than the last is a late answer,
-        ignored (its step went on without it), unless `exact` (it must answer the last one)."""
+        A frame past the last observation is an error; an earlier one is a late answer, ignored
+        (its step went on without it), unless `exact`: then it must answer the last one."""
         _check_active(session)
         try:
             frame, records = session.observer.actions(batch)
@@ -374,9 +374,6 @@ class AgentHost:
             raise InvalidArgument("frame", f"action for frame {frame}, but the last observation was frame {last}")
         if exact and frame != last:
             raise InvalidArgument("frame", f"action for frame {frame}, but the observation it answers is frame {last}")
-        if frame < session.first_obs:
-            raise InvalidArgument("frame", f"action for frame {frame}, which this stream was never sent (its first "
-                                  f"observation was frame {session.first_obs})")
         if self._accept(session, frame, records):
             self.match.record(recording.step_entry(session.stream, frame, actions=batch))
 

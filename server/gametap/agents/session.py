@@ -66,7 +66,6 @@ class AgentSession:
     active: bool = False       # every slot has its player in the game
     next_obs: int = 0          # the next observation is due at the first frame >= this
     last_obs: int | None = None
-    first_obs: int = 0         # the frame of its first observation (an action for an earlier one is an error)
     acted: bool = True         # it answered the observation of last_obs
     left: list[int] = field(default_factory=list)  # slots lost since the last observation
     closed: bool = False
@@ -96,8 +95,6 @@ class AgentSession:
         self.outbox.put(self.observer.observe(final, game_us, self.left))
         self.observed_at = time.perf_counter()
         self.left = []
-        if self.last_obs is None:
-            self.first_obs = frame
         self.last_obs = frame
         self.next_obs = frame + self.frames_per_step
         self.acted = final
