@@ -230,12 +230,16 @@ int q3_observer_action_rows(struct q3_observer *o, const uint8_t *p, size_t n, c
     }
     for (int i = 0; i < o->n_slots; i++) {
         float v[PBE_ACTION_ROW_SIZE];
+        char text[64];
+        const char *list = "action_rows";
         memcpy(v, p + (size_t)i * sizeof(v), sizeof(v)); /* the bytes need not be aligned */
         struct action a = {.client = o->slots[i].client, .forward = v[0], .strafe = v[1], .jump = v[2],
                            .yaw = v[3], .pitch = v[4], .attack = v[5] > 0.5f};
+        if (!isfinite(v[5])) { /* NaN > 0.5 is false: it would pass as "no fire" */
+            format_double(text, sizeof(text), v[5]);
+            REFUSE(i, "attack", "%s is not a number (> 0.5 fires)", text);
+        }
         if (!(v[6] >= 0 && v[6] < Q3_NUM_WEAPONS && v[6] == floorf(v[6]))) { /* NaN fails too */
-            char text[64];
-            const char *list = "action_rows";
             format_double(text, sizeof(text), v[6]);
             REFUSE(i, "weapon", "%s is not a Weapon number (0..%d)", text, Q3_NUM_WEAPONS - 1);
         }

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -169,7 +170,10 @@ def cmd_state(a, client: Client) -> int:
 
 
 def cmd_command(a, client: Client) -> int:
-    print(_COLOUR.sub("", client.run_command(a.match_id, " ".join(a.command))))
+    """What the game printed in reply, without colour codes; nothing if it printed nothing (a cvar set)."""
+    output = _COLOUR.sub("", client.run_command(a.match_id, " ".join(a.command))).rstrip("\n")
+    if output:
+        print(output)
     return 0
 
 
@@ -270,6 +274,20 @@ def _client_tls(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:  # `gametap list | head -3`: stop quietly, as a Unix tool that SIGPIPE ends
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # leaves nothing for that last flush
+        return 128 + signal.SIGPIPE
+
+
+def _os_error(e: OSError) -> str:
+    return f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "serve":
         return args.run(args)
@@ -287,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except (GametapError, RecordingError) as e:  # the library's own checks (diff, reproduce)
             print(f"gametap: {e}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            raise
+        except OSError as e:  # a file a verb writes or reads: a full or read-only disk, a missing folder
+            print(f"gametap: {_os_error(e)}", file=sys.stderr)
             return 1
         except grpc.RpcError as e:
             details = (e.details() or "").lower()

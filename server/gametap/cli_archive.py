@@ -92,7 +92,7 @@ def cmd_export(a, client) -> int:
             path = _local(client, name, Path(tmp) / f"{i}.gtrec")
             print(f"reading {name} ...", file=sys.stderr, flush=True)
             matches.append(export.to_arrays(path, a.player or (), a.frames_per_step, a.max_turn_degrees,
-                                            progress=export.stderr_progress(name)))
+                                            progress=export.stderr_progress(name), name=name))
     steps = sum(int(m.active[:-1].sum()) for m in matches)
     if a.format == "npz":
         for path in export.write_npz(matches, a.out):

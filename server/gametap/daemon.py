@@ -135,7 +135,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print, con
 # SIGHUP reloads [auth.tokens], [limits] and the TLS certificate and key; a change to these needs
 # a restart (and is said so).
 NEEDS_RESTART = ("grpc", "http", "game_bind", "web_dir", "workers", "worker_ports", "pin_workers", "game_ports",
-                 "client_timeout_s", "install", "library", "record", "record_max_bytes")
+                 "client_timeout_s", "join_password", "install", "library", "record", "record_max_bytes")
 
 
 class Reloader:
@@ -149,6 +149,7 @@ class Reloader:
         if self.config is None:
             log.warning("SIGHUP: the daemon was started without a settings file; nothing to reload")
             return
+        revoked = self.pool.gate.revoked
         try:
             new = settings_mod.load(self.config)
             tls_files = self._tls_to_load(new)
@@ -162,8 +163,10 @@ class Reloader:
         if (new.tls is None) != (self.tls is None) or (new.tls and new.tls.client_ca != self.tls.files.client_ca):
             others.append("tls (turning it on or off, or the client CA)")
         self.last = new
-        log.info("SIGHUP: reloaded %s: %d tokens, limits %s%s%s", self.config, len(new.tokens),
+        closed = self.pool.gate.revoked - revoked
+        log.info("SIGHUP: reloaded %s: %d tokens, limits %s%s%s%s", self.config, len(new.tokens),
                  new.limits or "(defaults)", f", certificate {self.tls.files.cert}" if self.tls else "",
+                 f"; closed {closed} streams and viewers here whose token no longer allows them" if closed else "",
                  f"; changed, but needing a restart: {', '.join(others)}" if others else "")
 
     def _tls_to_load(self, new: Settings):

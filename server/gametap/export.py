@@ -17,7 +17,10 @@ except where the turn or tilt was clipped.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import shutil
 import sys
 import time
@@ -31,7 +34,9 @@ from gametap.client import features
 from gametap.client.envs import actions as env_actions
 from gametap.client.world import World
 from gametap.errors import InvalidArgument
+from gametap.ids import MATCH_ID
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.recording import RecordingError
 from gametap.recording_scan import scan
 from gametap.replay import frame_by_frame
 from gametap.v1 import match_pb2 as mpb
@@ -61,14 +66,24 @@ class MatchArrays:
 
 
 def to_arrays(path: Path, players: Sequence[str] = (), frames_per_step: int = 4,
-              max_turn_degrees: float = 30.0, progress: Callable[[int, int], None] | None = None) -> MatchArrays:
+              max_turn_degrees: float = 30.0, progress: Callable[[int, int], None] | None = None,
+              name: str | None = None) -> MatchArrays:
     """A match's recording -> MatchArrays for the named players (all players when none are named).
-    Raises InvalidArgument naming a player the match never had."""
+    Raises InvalidArgument naming a player the match never had, and RecordingError for a recording
+    with no header, no frame, or a match id that is not one (messages call it `name`, else its path)."""
     if frames_per_step < 1 or not 0 < max_turn_degrees <= 180:
         raise InvalidArgument("frames_per_step", "must be >= 1, and max_turn_degrees in (0, 180]")
-    s = scan(path)
-    match_id = str(s.header.get("match_id", path.parent.name))
+    name = name or str(path)
+    try:
+        s = scan(path)
+    except RecordingError as e:  # not a recording at all
+        raise RecordingError(f"{name}: {e}") from e
+    if not s.header:
+        raise RecordingError(f"{name}: nothing to export: no whole header record says which match it is ({s.problem})")
+    match_id = checked_match_id(s.header.get("match_id"), name)
     samples = _sample(path, frames_per_step, s.last_frame, progress)
+    if not samples:
+        raise RecordingError(f"{name}: nothing to export: no recorded frame" + (f" ({s.problem})" if s.problem else ""))
     chosen = _choose(samples, players, match_id)
     P, T = len(chosen), len(samples) - 1
     out = MatchArrays(
@@ -162,15 +177,28 @@ def _choose(samples, players: Sequence[str], match_id: str) -> list[tuple[str, i
     return [(n, *v) for n, v in seen.items()]
 
 
+def checked_match_id(match_id, name: str) -> str:
+    """A recording's match id, which names the files written for it: 12 hex digits
+    (gametap.ids.MATCH_ID), never a path that a crafted header chose."""
+    if not isinstance(match_id, str) or not MATCH_ID.fullmatch(match_id):
+        raise RecordingError(f"{name}: its header's match id {str(match_id)[:40]!r} is not a match id (12 hex "
+                             "digits); export names its files by it")
+    return match_id
+
+
 # ---- writing ----
 
 def write_npz(matches: Sequence[MatchArrays], out_dir: Path) -> list[Path]:
-    """One ID.npz per match; each written whole (a temporary file renamed) or not at all."""
+    """One ID.npz per match; each written whole (a temporary file renamed) or not at all.
+    An OSError names the file it could not write (or out_dir, if that is not a directory)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for m in matches:
-        dest = out_dir / f"{m.match_id}.npz"
-        part = out_dir / f".{m.match_id}.npz.part"
+        match_id = checked_match_id(m.match_id, m.match_id)
+        dest = out_dir / f"{match_id}.npz"
+        part = out_dir / f".{match_id}.npz.part"
         try:
             with open(part, "wb") as f:
                 np.savez_compressed(f, match_id=np.array(m.match_id), names=m.names.astype(str),
@@ -179,8 +207,12 @@ def write_npz(matches: Sequence[MatchArrays], out_dir: Path) -> list[Path]:
                                     commands=m.commands, rewards=m.rewards, clipped=m.clipped,
                                     terminated=np.array(m.terminated))
             part.replace(dest)
-        finally:
-            part.unlink(missing_ok=True)
+        except BaseException as e:
+            with contextlib.suppress(OSError):  # on a read-only disk even this fails; the first error counts
+                part.unlink(missing_ok=True)
+            if isinstance(e, OSError):  # a full or read-only disk: name the file, not the temporary one
+                raise OSError(e.errno, e.strerror or str(e), str(dest)) from e
+            raise
         written.append(dest)
     return written
 

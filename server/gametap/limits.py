@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
+from gametap.auth import key_names
 from gametap.errors import ResourceExhausted
 
 DEFAULTS = {
@@ -80,7 +81,7 @@ def parse(table: dict) -> dict[str, int]:
     """The [limits] table of a settings file: known names, whole numbers >= 1."""
     unknown = set(table) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown keys in [limits]: {sorted(unknown)}")
+        raise ValueError(f"unknown keys in [limits]: {key_names(unknown, DEFAULTS)}")
     out = {}
     for name, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:

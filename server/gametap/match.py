@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import signal
 import time
 import uuid
@@ -24,6 +23,7 @@ from gametap.errors import FailedPrecondition, InvalidArgument, NotFound
 from gametap.game import Game
 from gametap.game_process import GameProcess
 from gametap.hub import Hub
+from gametap.ids import MATCH_ID, new_match_id  # noqa: F401 (new_match_id: still imported from here)
 from gametap.limits import Limits
 from gametap.link.gamelink import GameLink
 from gametap.metrics import MatchMetrics
@@ -45,12 +45,7 @@ STALL_S = 1.75              # a running game that runs no frame for this long (n
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 
 
-MATCH_ID = re.compile(r"[0-9a-f]{12}")
 RECORDING_NAME = "updates.gtrec"
-
-
-def new_match_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def match_dir(state_dir: Path, match_id: str) -> Path:

@@ -21,6 +21,7 @@ Example file (every key optional):
     basepath = "/usr/lib/openarena-server"
     library = "/usr/lib/gametap/libgametap_q3.so"
     client_timeout_s = 30        # a human client silent this long is dropped, mid-connect included
+    join_password = "..."        # REALTIME games ask every joining client for it (default: none)
 
     [recording]
     enabled = true
@@ -50,8 +51,8 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from gametap import limits
-from gametap.auth import Role, parse_tokens
-from gametap.q3.launch import GameInstall
+from gametap.auth import Role, key_names, parse_tokens
+from gametap.q3.launch import JOIN_PASSWORD, GameInstall
 from gametap.tls import TlsFiles
 from gametap.v1 import match_pb2 as mpb
 
@@ -103,6 +104,7 @@ class Settings:
     game_ports: tuple[int, ...] = ()  # UDP ports REALTIME games may listen on (a worker: its share); (): any free
     game_ports_text: str = ""         # game_ports as configured ("27960-27999"), for messages
     client_timeout_s: int = 30        # a human client silent this long is dropped (connecting or playing)
+    join_password: str = ""           # [game]: what a human client gives to join a REALTIME match ("": none)
     limits: dict[str, int] = field(default_factory=dict)  # [limits] overrides of gametap.limits.DEFAULTS
     tls: TlsFiles | None = None       # [server] tls_cert, tls_key, tls_client_ca; None: plain TCP
 
@@ -157,7 +159,7 @@ class Settings:
     def make_game(self):
         """The game these settings host (gametap.game)."""
         from gametap import game
-        return game.load("openarena", install=self.install, library=self.library)
+        return game.load("openarena", install=self.install, library=self.library, join_password=self.join_password)
 
     def for_worker(self, index: int) -> Settings:
         """Worker index's settings: its own share of game_ports, so workers never pick the same port."""
@@ -209,6 +211,8 @@ def load(path: Path | None) -> Settings:
         return Settings()
     try:
         data = tomllib.loads(path.read_text())
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); TOML files are UTF-8") from e
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise SettingsError(f"{path}: {e}") from e
     try:
@@ -217,29 +221,36 @@ def load(path: Path | None) -> Settings:
         raise SettingsError(f"{path}: {e}") from e
 
 
+SECTIONS = ("server", "game", "recording", "auth", "default_match", "limits")
+# [default_match] takes MatchConfig's fields, by their names or JSON names, and `enabled`
+_MATCH_KEYS = {"enabled"} | {n for f in mpb.MatchConfig.DESCRIPTOR.fields for n in (f.name, f.json_name)}
+
+
 def _from_dict(data: dict) -> Settings:
-    unknown = set(data) - {"server", "game", "recording", "auth", "default_match", "limits"}
-    if unknown:
-        raise ValueError(f"unknown sections {sorted(unknown)}")
+    unknown = set(data) - set(SECTIONS)
+    if unknown:  # a key above every section is one too (a token written before its [auth.tokens])
+        raise ValueError(f"unknown sections: {key_names(unknown, SECTIONS)}")
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
     auth = data.get("auth", {})
-    for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s"}),
+    for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s", "join_password"}),
                                   ("recording", rec, {"enabled", "max_bytes", "keep_bytes", "keep_days"})):
         if set(table) - known:
-            raise ValueError(f"unknown keys in [{section}]: {sorted(set(table) - known)}")
+            raise ValueError(f"unknown keys in [{section}]: {key_names(set(table) - known, known)}")
     if set(auth) - {"tokens"}:
-        raise ValueError(f"unknown keys in [auth]: {sorted(set(auth) - {'tokens'})}")
+        raise ValueError(f"unknown keys in [auth]: {key_names(set(auth) - {'tokens'}, ['tokens'])}")
     s = Settings()
     install = GameInstall(binary=Path(game.get("binary", s.install.binary)),
                           basepath=Path(game.get("basepath", s.install.basepath)))
     match = s.default_match
     if "default_match" in data:
         table = dict(data["default_match"])
+        if set(table) - _MATCH_KEYS:  # before ParseDict, whose error would show the key whole
+            raise ValueError(f"unknown keys in [default_match]: {key_names(set(table) - _MATCH_KEYS, _MATCH_KEYS)}")
         match = None if table.pop("enabled", True) is False else json_format.ParseDict(table, mpb.MatchConfig())
-    unknown = set(server) - {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports",
-                             "pin_workers", "game_ports", "tls_cert", "tls_key", "tls_client_ca"}
-    if unknown:
-        raise ValueError(f"unknown keys in [server]: {sorted(unknown)}")
+    known = {"grpc", "http", "state_dir", "game_bind", "web_dir", "workers", "worker_ports",
+             "pin_workers", "game_ports", "tls_cert", "tls_key", "tls_client_ca"}
+    if set(server) - known:
+        raise ValueError(f"unknown keys in [server]: {key_names(set(server) - known, known)}")
     workers = int(server.get("workers", s.workers))
     if not 1 <= workers <= 256:
         raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
@@ -250,7 +261,11 @@ def _from_dict(data: dict) -> Settings:
     timeout = int(game.get("client_timeout_s", s.client_timeout_s))
     if not 5 <= timeout <= 3600:
         raise ValueError(f"[game] client_timeout_s = {timeout}: 5..3600 allowed")
+    password = game.get("join_password", "")
+    if password and (not isinstance(password, str) or not JOIN_PASSWORD.match(password) or password.lower() == "none"):
+        raise ValueError("[game] join_password: 1..64 letters, digits and ._~+=- (not \"none\"; the value is not shown)")
     return Settings(
+        join_password=password,
         workers=workers, worker_ports=_port_range(server.get("worker_ports"), "worker_ports"),
         game_ports=tuple(range(game_ports[0], game_ports[1] + 1)) if game_ports else (),
         game_ports_text=str(server.get("game_ports", "")), client_timeout_s=timeout,

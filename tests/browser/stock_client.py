@@ -17,9 +17,10 @@ def missing() -> list[str]:
 
 
 class StockClient:
-    def __init__(self, home: Path, port: int, name: str, client_port: int = 27960):
+    def __init__(self, home: Path, port: int, name: str, client_port: int = 27960, password: str = ""):
         """Connects to 127.0.0.1:port as `name`; home holds its config (and cl_guid: the same
-        home is the same player). client_port: the UDP port it sends from."""
+        home is the same player). client_port: the UDP port it sends from; password: the
+        server's join password, as a player sets it (its `password` cvar)."""
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / f"client-{name}.log"
         read, write = os.pipe()  # Xvfb writes its display number here once it is ready
@@ -31,7 +32,8 @@ class StockClient:
         env = dict(os.environ, HOME=str(home), DISPLAY=self.display, LIBGL_ALWAYS_SOFTWARE="1")
         self.proc = subprocess.Popen(
             [str(CLIENT), "+set", "r_mode", "3", "+set", "s_initsound", "0", "+set", "in_mouse", "0",
-             "+set", "net_port", str(client_port), "+set", "name", name, "+connect", f"127.0.0.1:{port}"],
+             "+set", "net_port", str(client_port), "+set", "name", name, "+set", "password", password,
+             "+connect", f"127.0.0.1:{port}"],
             env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _xdotool(self, *args: str) -> str:

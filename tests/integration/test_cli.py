@@ -1,6 +1,7 @@
 """The `gametap` command line against the real daemon."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -84,3 +85,30 @@ def test_maps_and_bots_from_the_daemon(daemon):
     assert "oa_dm1" in maps  # oa_dm1 has bot navigation: no note after its name
     bots = gametap(daemon, "bots")
     assert "Sarge" in bots.stdout.split() and "at most 24 of them bots and agents" in bots.stderr
+
+
+@pytest.mark.parametrize("verb", [["list"], ["maps"], ["recordings", "list"]])
+def test_a_reader_that_goes_away_ends_the_cli_quietly(daemon, verb):
+    """`gametap list | head -3` (issue 20, defect 7): the pipe's reader is gone before the CLI
+    writes; it stops as a Unix tool does, with no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "gametap", "--server", daemon.grpc, *verb],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the only reader: every write now gets EPIPE
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGPIPE and stderr == "", stderr
+
+
+def test_command_prints_what_the_game_printed_and_nothing_for_a_cvar_set(daemon):
+    """Issue 20, defect 15: a cvar set to the value it has (the game prints nothing) printed a
+    blank line. (A change may bring the game's notice, "Server: fraglimit changed to 10", if the
+    game's next frame comes before the command's end.)"""
+    match = json.loads(gametap(daemon, "create", "--clock", "realtime").stdout)
+    try:
+        wait_until(lambda: json.loads(gametap(daemon, "get", match["id"]).stdout).get("status") == "RUNNING", 60,
+                   "the match to run")
+        gametap(daemon, "command", match["id"], "fraglimit", "10")
+        assert gametap(daemon, "command", match["id"], "fraglimit", "10").stdout == ""
+        shown = gametap(daemon, "command", match["id"], "fraglimit").stdout
+        assert shown.startswith('"fraglimit" is:"10"') and shown.endswith("\n") and not shown.endswith("\n\n"), shown
+    finally:
+        gametap(daemon, "stop", match["id"])

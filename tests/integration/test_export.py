@@ -4,14 +4,20 @@ its observations are features.encode of the recorded states, and its actions con
 player the match never had is a clear error that writes nothing."""
 from __future__ import annotations
 
+import os
+import random
 import subprocess
 import sys
+import zlib
 
+import msgpack
 import numpy as np
 import pytest
 
 from gametap.client import features
 from gametap.client.envs import actions as env_actions
+from gametap.recording import MAGIC, RECORD_HEAD
+from gametap.recording_scan import scan
 from gametap.replay import frame_by_frame
 
 from .conftest import lockstep, wait_ended
@@ -103,3 +109,78 @@ def test_export_of_a_player_the_match_never_had_writes_nothing(daemon, bot_match
     assert list(tmp_path.iterdir()) == []
     out = export(daemon, "0123456789ab", "--format", "npz", "--out", str(tmp_path))
     assert out.returncode == 1 and "NOT_FOUND" in out.stderr and list(tmp_path.iterdir()) == []
+
+
+def with_header(source, dest, header=None, cut: int | None = None):
+    """A copy of a recording with another header record (None: without one), or cut after `cut` bytes."""
+    data = source.read_bytes()
+    length, _ = RECORD_HEAD.unpack_from(data, len(MAGIC))
+    rest = data[len(MAGIC) + RECORD_HEAD.size + length:]
+    if header is not None:
+        payload = msgpack.packb(header, use_bin_type=True)
+        rest = RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload + rest
+    whole = MAGIC + rest
+    dest.write_bytes(whole[:cut] if cut is not None else whole)
+    return dest
+
+
+def recorded_header(daemon, match_id) -> tuple:
+    path = daemon.match_dir(match_id) / "updates.gtrec"
+    return path, scan(path).header
+
+
+def files_under(root) -> list:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("match_id", ["x/../../ESCAPED", "/tmp/ESCAPED-absolute", "", 12345])
+def test_export_never_takes_a_file_name_unchecked_from_the_recording(daemon, bot_match, tmp_path, match_id):
+    """Issue 20, defect 4: the npz name came from the header's match id, and `x/../../ESCAPED`
+    wrote two folders above --out."""
+    path, header = recorded_header(daemon, bot_match)
+    crafted = with_header(path, tmp_path / "crafted.gtrec", {**header, "match_id": match_id})
+    out = tmp_path / "a" / "b" / "out"
+    result = export(daemon, str(crafted), "--format", "npz", "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(crafted) in result.stderr and "match id" in result.stderr, result.stderr
+    assert files_under(tmp_path) == [crafted] and not os.path.exists("/tmp/ESCAPED-absolute.npz")
+
+
+@pytest.mark.parametrize("what", ["no header", "torn header", "magic only", "a list for a header", "random bytes"])
+def test_export_of_a_recording_without_its_header_fails_naming_the_file(daemon, bot_match, tmp_path, what):
+    """Issue 20, defects 8 and 7: with no header export succeeded under a temporary name; a torn
+    one ended in a traceback ("negative dimensions are not allowed")."""
+    path, header = recorded_header(daemon, bot_match)
+    crafted = {"no header": lambda d: with_header(path, d),
+               "torn header": lambda d: with_header(path, d, header, cut=len(MAGIC) + RECORD_HEAD.size + 20),
+               "magic only": lambda d: with_header(path, d, cut=len(MAGIC)),
+               "a list for a header": lambda d: with_header(path, d, [header]),
+               "random bytes": lambda d: d.write_bytes(random.Random(3).randbytes(5000)) and d,
+               }[what](tmp_path / "damaged.gtrec")
+    out = tmp_path / "out"
+    result = export(daemon, str(crafted), "--format", "npz", "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{crafted}: " in result.stderr and ("header" in result.stderr or "magic" in result.stderr), result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2 and not out.exists()  # "reading ..." and the error
+
+
+def test_export_to_an_out_that_cannot_take_it_is_one_line(daemon, bot_match, tmp_path):
+    """Issue 20, defect 7: --out naming a file, a read-only file system and a full one (real
+    tmpfs mounts) each gave a traceback."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = export(daemon, bot_match, "--format", "npz", "--out", str(a_file))
+    assert result.returncode == 1 and f"gametap: {a_file}: Not a directory" in result.stderr, result.stderr
+    for name, options, message in (("ro", "ro", "Read-only file system"), ("full", "size=64k", "No space left")):
+        mount = tmp_path / name
+        mount.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True, text=True)
+        if mounted.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+        try:
+            result = export(daemon, bot_match, "--format", "npz", "--out", str(mount))
+            assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+            assert f"gametap: {mount / bot_match}.npz: " in result.stderr, result.stderr
+            assert list(mount.iterdir()) == []  # no part file left behind
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)

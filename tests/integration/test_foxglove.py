@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import struct
 
 import pytest
@@ -123,6 +124,9 @@ def test_new_matches_are_advertised_and_unsubscribe_stops_the_stream(daemon, cli
     (json.dumps({"op": "unsubscribe", "subscriptionIds": [123]}), "no subscription 123"),
     (json.dumps({"op": "subscribe", "pad": "x" * 100_000, "subscriptions": []}), "larger than"),
     (b"\x01\x02\x03", "binary client messages are not supported"),
+    ("[" * 2000, "nested too deeply"),  # issue 20, defect 6: a RecursionError closed the connection (1006)
+    ('{"a":' * 10_000 + "1" + "}" * 10_000, "nested too deeply"),
+    ("[" * 60_000, "nested too deeply"),
 ])
 def test_bad_client_messages_get_an_error_status_and_the_connection_lives_on(daemon, payload, expected):
     async def main():
@@ -158,3 +162,44 @@ def test_reused_subscription_id_and_missing_subprotocol(daemon, client):
     assert "in use" in status["message"]
     assert refusal["op"] == "status" and "subprotocol" in refusal["message"]
     assert plain.close_code == 1002
+
+
+def test_deep_json_is_answered_at_the_workers_websocket_too_and_logs_no_traceback(daemon, client):
+    """Each worker serves its matches' viewers on its own websocket (Match.placement.http_port)."""
+    match = client.create_match(lockstep(bots=("Grism",), max_frames=20))
+    worker = f"127.0.0.1:{client.get_match(match.id).placement.http_port}"
+
+    async def main():
+        ws = await websockets.connect(f"ws://{worker}/ws", subprotocols=[SUBPROTOCOL], max_size=None)
+        await ws.recv(), await ws.recv()  # serverInfo, advertise
+        await ws.send("[" * 5000)
+        status = await next_status(ws)
+        await ws.send(json.dumps({"op": "nothing"}))
+        again = await next_status(ws)
+        await ws.close()
+        return status, again
+
+    status, again = asyncio.run(main())
+    assert status["level"] == 2 and "nested too deeply" in status["message"] and "unknown op" in again["message"]
+    assert not any("RecursionError" in line or "Traceback" in line for line in daemon.output)
+
+
+def test_random_and_truncated_text_each_get_one_error_status(daemon):
+    """Every bad text message is answered with a status, on one connection that stays up."""
+    rng = random.Random(20)
+    valid = json.dumps({"op": "subscribe", "subscriptions": [{"id": 1, "channelId": 1}]})
+    payloads = [valid[:n] for n in range(len(valid))]  # every truncation
+    payloads += ["".join(chr(rng.randrange(1, 0x3000)) for _ in range(rng.randrange(1, 200))) for _ in range(100)]
+    payloads += ["".join(rng.choice('[{]}\\":,1a') for _ in range(rng.randrange(1, 3000))) for _ in range(100)]
+
+    async def main():
+        ws, _, _ = await connect(daemon)
+        statuses = []
+        for payload in payloads:
+            await ws.send(payload)
+            statuses.append(await next_status(ws))
+        await ws.close()
+        return statuses
+
+    statuses = asyncio.run(main())
+    assert len(statuses) == len(payloads) and all(s["level"] == 2 for s in statuses)

@@ -94,15 +94,16 @@ def test_play_many_member_errors_leave_the_stream_going(client):
         client.stop_match(realtime)
 
 
-BAD_REQUESTS = {
+BAD_REQUESTS = {  # a request that cannot be read, or names no member to blame: it ends the stream
     "random bytes": b"\xff\xfe\x01garbage",
-    "too few rows": apb.VectorRequest(act=[1], action_rows=[0.5] * 3).SerializeToString(),
-    "actions and rows": apb.VectorRequest(act=[1], action_rows=[0.0] * 7, actions=[apb.ActionBatch()]).SerializeToString(),
     "truncated": apb.VectorRequest(act=[1], action_rows=[0.0] * 7).SerializeToString()[:-5],
-    "too many rows": apb.VectorRequest(act=[1], action_rows=[0.0] * 7000).SerializeToString(),
-    "actions for fewer members": apb.VectorRequest(act=[1, 2], actions=[apb.ActionBatch()]).SerializeToString(),
+    "rows for no member": apb.VectorRequest(action_rows=[0.0] * 7).SerializeToString(),
 }
 MEMBER_ERRORS = {  # a member's error in the response; the stream goes on
+    # the request's rows do not fit its members (issue 20, defect 9: these ended the whole stream)
+    "too few rows": (apb.VectorRequest(act=[1], action_rows=[0.5] * 3), "action_rows: 3 values; member 1 takes 7 (1 slot)"),
+    "too many rows": (apb.VectorRequest(act=[1], action_rows=[0.0] * 7000), "7000 values; member 1 takes 7"),
+    "actions and rows": (apb.VectorRequest(act=[1], action_rows=[0.0] * 7, actions=[apb.ActionBatch()]), "not both"),
     "rows out of range": (apb.VectorRequest(act=[1], action_rows=[5.0] + [0.0] * 6), "action_rows[0].forward: 5.0 is outside -1..1"),
     "unknown member": (apb.VectorRequest(leaves=[7]), "member 7 is not on this stream"),
     "unknown match": (apb.VectorRequest(joins=[apb.MemberJoin(member=2, join=_join("0123456789ab"))]),
@@ -287,3 +288,74 @@ def test_a_killed_training_process_leaves_no_match_running(daemon, client, tmp_p
     assert len(warm) == 2  # the next episodes' matches, which no agent ever joined: agent_wait_s ends them
     for match_id in warm:
         assert wait_ended(client, match_id, timeout=30).status == mpb.STOPPED
+
+
+def _error_then_a_step(requests, call, request: apb.VectorRequest) -> tuple[list, apb.VectorResponse]:
+    """Sends a bad request and then a good step for member 1: (the bad one's errors, the step's response)."""
+    requests.put(request.SerializeToString())
+    errors = list(apb.VectorResponse.FromString(next(call)).errors)
+    requests.put(apb.VectorRequest(act=[1], action_rows=[0.0] * 7).SerializeToString())
+    return errors, apb.VectorResponse.FromString(next(call))
+
+
+@pytest.mark.parametrize("column", range(apb.ACTION_ROW_SIZE))
+def test_play_many_refuses_nan_and_inf_in_every_column(client, column):
+    """Issue 20, defect 9: NaN was taken in the attack column (NaN > 0.5 is false: no fire)."""
+    match_id = client.create_match(lockstep(bots=("Grism",), seed=6, hold_for_agents=1)).id
+    channel, requests, call = _joined_stream(client, match_id)
+    with channel:
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            row = [0.0] * apb.ACTION_ROW_SIZE
+            row[column] = bad
+            errors, step = _error_then_a_step(requests, call, apb.VectorRequest(act=[1], action_rows=row))
+            assert [(e.member, e.code) for e in errors] == [(1, 3)] and "action_rows[0]." in errors[0].message, errors
+            assert list(step.members) == [1]  # the member still steps
+        requests.put(None)
+    client.stop_match(match_id)
+
+
+def test_play_many_takes_an_action_batch_only_for_the_observation_it_answers(client):
+    """Issue 20, defect 9: ActionBatch.frame = 0 and past frames were taken silently (the step then
+    waited out the action timeout)."""
+    match_id = client.create_match(lockstep(bots=("Grism",), seed=6, hold_for_agents=1)).id
+    channel, requests, call = _joined_stream(client, match_id)
+    first = None
+    with channel:
+        requests.put(apb.VectorRequest(act=[1], action_rows=[0.0] * 7).SerializeToString())
+        first = apb.VectorResponse.FromString(next(call))
+        frame = first.observations[0].frame
+        for bad in (0, frame - 1, frame + 1):
+            errors, step = _error_then_a_step(requests, call, apb.VectorRequest(act=[1], actions=[apb.ActionBatch(frame=bad)]))
+            assert [(e.member, e.code) for e in errors] == [(1, 3)], (bad, errors)
+            assert errors[0].message.startswith("frame:") and f"the observation it answers is frame {frame}" in errors[0].message
+            assert list(step.members) == [1] and step.observations[0].frame == frame + 1  # it stepped once, now
+            frame += 1
+        requests.put(apb.VectorRequest(act=[1], actions=[apb.ActionBatch(frame=frame)]).SerializeToString())
+        assert apb.VectorResponse.FromString(next(call)).observations[0].frame == frame + 1
+        requests.put(None)
+    client.stop_match(match_id)
+
+
+def test_play_many_rows_that_do_not_fit_fail_every_member_named_and_none_acts(client):
+    """Rows are laid out member after member: if their count is not what the members named take,
+    no member's rows can be told apart, so every one of them fails and none acts; the stream goes on."""
+    pending = [client.create_match_later(lockstep(bots=("Grism",), seed=6 + i, hold_for_agents=1),
+                                         placement_group="rows") for i in range(2)]
+    ids = [p.result().id for p in pending]
+    channel, requests, call = _joined_stream(client, ids[0])
+    with channel:
+        requests.put(apb.VectorRequest(joins=[apb.MemberJoin(member=2, join=_join(ids[1]))]).SerializeToString())
+        assert list(apb.VectorResponse.FromString(next(call)).members) == [2]
+        requests.put(apb.VectorRequest(act=[1, 2], action_rows=[0.0] * 14).SerializeToString())
+        frames = dict(zip(*(lambda r: (r.members, [o.frame for o in r.observations]))(
+            apb.VectorResponse.FromString(next(call)))))
+        requests.put(apb.VectorRequest(act=[1, 2], action_rows=[0.0] * 13).SerializeToString())
+        bad = apb.VectorResponse.FromString(next(call))
+        assert sorted(e.member for e in bad.errors) == [1, 2] and not bad.members, bad
+        assert all(e.code == 3 and "action_rows: 13 values; members [1, 2] take 14" in e.message for e in bad.errors)
+        requests.put(apb.VectorRequest(act=[1, 2], action_rows=[0.0] * 14).SerializeToString())
+        step = apb.VectorResponse.FromString(next(call))  # neither acted: each steps once now
+        assert dict(zip(step.members, [o.frame for o in step.observations])) == {k: f + 1 for k, f in frames.items()}
+        requests.put(None)
+    for match_id in ids:
+        client.stop_match(match_id)

@@ -125,6 +125,8 @@ def test_action_rows_make_the_same_records_as_action_batches():
     ((0, 0, 0, 0, 91, 0, 0) + (0.0,) * 7, "action_rows[0].pitch", "91.0 is not an angle within +-90 degrees"),
     ((0, 0, 0, 0, 0, 0, 14) + (0.0,) * 7, "action_rows[0].weapon", "14.0 is not a Weapon number (0..13)"),
     ((0, 0, 0, 0, 0, 0, 2.5) + (0.0,) * 7, "action_rows[0].weapon", "2.5 is not a Weapon number (0..13)"),
+    ((0, 0, 0, 0, 0, float("nan"), 0) + (0.0,) * 7, "action_rows[0].attack", "nan is not a number"),  # issue 20
+    ((0.0,) * 7 + (0, 0, 0, 0, 0, float("-inf"), 0), "action_rows[1].attack", "-inf is not a number"),
 ])
 def test_bad_action_rows_name_their_field(values, field, message):
     _, o = observer([(3, False), (1, False)])

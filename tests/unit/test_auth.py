@@ -78,3 +78,23 @@ def test_an_exposed_address_without_tokens_is_warned_about():
     assert not any("auth" in w for w in settings_mod.Settings().warnings())
     guarded = settings_mod.Settings(grpc="0.0.0.0:50051", tokens={ADMIN: Role.ADMIN})
     assert not any("auth" in w for w in guarded.warnings())
+
+
+def test_a_reload_revokes_the_open_streams_its_tokens_no_longer_allow():
+    gate = Gate(parse_tokens({ADMIN: "admin", PLAYER: "play", VIEWER: "observe"}))
+    revoked = {}
+    with gate.held(VIEWER, Role.OBSERVE, lambda e: revoked.setdefault("viewer", e)), \
+            gate.held(PLAYER, Role.PLAY, lambda e: revoked.setdefault("player", e)), \
+            gate.held(ADMIN, Role.OBSERVE, lambda e: revoked.setdefault("admin", e)):
+        gate.replace(parse_tokens({ADMIN: "admin", PLAYER: "observe"}))
+        assert set(revoked) == {"viewer", "player"} and gate.revoked == 2
+        assert isinstance(revoked["viewer"], Unauthenticated) and isinstance(revoked["player"], PermissionDenied)
+        assert "reloaded" in str(revoked["viewer"]) and "needs the play role" in str(revoked["player"])
+        gate.replace(parse_tokens({PLAYER: "observe"}))  # each is revoked once; the admin's goes now
+        assert set(revoked) == {"viewer", "player", "admin"} and gate.revoked == 3
+    with gate.held(None, Role.OBSERVE, lambda e: revoked.setdefault("anonymous", e)):
+        gate.replace({})  # no tokens: open to all, nothing to revoke
+        gate.replace(parse_tokens({ADMIN: "admin"}))  # tokens turned on: a stream without one ends
+    assert "anonymous" in revoked and gate.revoked == 4
+    gate.replace({})
+    assert gate.revoked == 4  # a stream that ended is no longer held

@@ -42,3 +42,29 @@ def test_random_bytes():
             bsp.world_bounds(data)
         except bsp.BspError:
             pass
+
+
+def bsp_with_entities(text: bytes, claimed: int | None = None) -> bytes:
+    """A minimal file whose entity lump holds `text` (and claims `claimed` bytes, if given)."""
+    data = minimal_bsp()
+    lumps = list(bsp.HEADER.unpack_from(data)[2:])
+    lumps[2 * bsp.LUMP_ENTITIES:2 * bsp.LUMP_ENTITIES + 2] = [len(data), len(text) if claimed is None else claimed]
+    return bsp.HEADER.pack(bsp.IDENT, bsp.VERSION, *lumps) + data[bsp.HEADER.size:] + text
+
+
+def test_entities_of_a_file():
+    text = b'{\n"classname" "worldspawn"\n}\n{\n"classname" "team_CTF_redflag"\n"gametype" "ctf"\n}\n\0junk { "a" "b" }'
+    assert bsp.entities(bsp_with_entities(text)) == [{"classname": "worldspawn"},
+                                                     {"classname": "team_CTF_redflag", "gametype": "ctf"}]
+    assert bsp.entities(bsp_with_entities(b'{ "classname" "x"')) == []  # cut inside its block: nothing whole
+    with pytest.raises(bsp.BspError, match="outside"):
+        bsp.entities(bsp_with_entities(b'{ "a" "b" }', claimed=1000))
+
+
+def test_random_bytes_as_entities():
+    rng = random.Random(12)
+    for _ in range(300):
+        text = bytes(rng.choice(b'{}"\\\n \0ab') for _ in range(rng.randint(0, 400))) if rng.random() < 0.5 \
+            else rng.randbytes(rng.randint(0, 400))
+        for entity in bsp.entities(bsp_with_entities(text)):
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in entity.items())

@@ -60,6 +60,6 @@ def test_bad_vertex_and_index_references():
 
 
 def test_entity_text_parsing_tolerates_junk():
-    assert mapgeom.parse_entities('{ "a" "1" } junk { "b" "2" "c" }') == [{"a": "1"}, {"b": "2"}]
+    assert bsp.parse_entities('{ "a" "1" } junk { "b" "2" "c" }') == [{"a": "1"}, {"b": "2"}]
     data = build_bsp()
     assert struct.unpack_from("<4s", data)[0] == b"IBSP"

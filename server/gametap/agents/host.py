@@ -361,16 +361,20 @@ class AgentHost:
 
     # ---- the agents' side ----
 
-    def on_actions(self, session: AgentSession, batch: bytes) -> None:
-        """batch: a serialized ActionBatch, checked and turned into CONTROL records by the hot path."""
+    def on_actions(self, session: AgentSession, batch: bytes, exact: bool = False) -> None:
+        """batch: a serialized ActionBatch, checked and turned into CONTROL records by the hot path.
+        A frame past the last observation is an error; an earlier one is a late answer, ignored
+        (its step went on without it), unless `exact`: then it must answer the last one."""
         _check_active(session)
         try:
             frame, records = session.observer.actions(batch)
         except ValueError as e:  # the hot path's InvalidField(field, message)
             raise InvalidArgument(*e.args) from None
-        if session.last_obs is None or frame > session.last_obs:
-            raise InvalidArgument("frame", f"action for frame {frame}, but the last observation "
-                                  f"was frame {session.last_obs}")
+        last = session.last_obs
+        if last is None or frame > last:
+            raise InvalidArgument("frame", f"action for frame {frame}, but the last observation was frame {last}")
+        if exact and frame != last:
+            raise InvalidArgument("frame", f"action for frame {frame}, but the observation it answers is frame {last}")
         if self._accept(session, frame, records):
             self.match.record(recording.step_entry(session.stream, frame, actions=batch))
 

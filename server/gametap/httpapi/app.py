@@ -35,7 +35,7 @@ from google.protobuf import json_format
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gametap import metrics
-from gametap.auth import Gate, Role, bearer
+from gametap.auth import Gate, Role, http_token
 from gametap.errors import GametapError
 from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descriptor_set
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
@@ -75,12 +75,12 @@ def _app(gate: Gate, foxglove: FoxgloveServer) -> web.Application:
 
 def build_worker_app(manager: MatchManager) -> web.Application:
     """A worker's application (no socket bound)."""
-    return _app(manager.gate, FoxgloveServer(LocalMatches(manager), manager.limits))
+    return _app(manager.gate, FoxgloveServer(LocalMatches(manager), manager.limits, manager.gate))
 
 
 def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     """The daemon's application with its routes and no socket bound (no side effects)."""
-    app = _app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits))
+    app = _app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits, pool.gate))
     app[POOL] = pool
     app[WEB_DIR] = web_dir
     app[TIMELINES] = {}
@@ -100,7 +100,7 @@ def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
 async def require_token(request: web.Request, handler):
     gate = request.app[GATE]
     if gate.enabled and request.path not in OPEN_PATHS and not request.path.startswith(OPEN_PREFIXES):
-        token = bearer(request.headers.get("Authorization")) or request.query.get("token")
+        token = http_token(request.headers, request.query)
         try:
             gate.check(token, Role.OBSERVE)
         except GametapError as e:

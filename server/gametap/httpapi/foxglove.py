@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from google.protobuf import descriptor_pb2
 
 from gametap import __version__, limits
+from gametap.auth import Gate, Role, http_token
 from gametap.limits import Limits
 from gametap.v1 import observe_pb2
 
@@ -77,9 +78,10 @@ class MatchSource(Protocol):
 
 
 class FoxgloveServer:
-    def __init__(self, source: MatchSource, limits: Limits | None = None):
+    def __init__(self, source: MatchSource, limits: Limits | None = None, gate: Gate | None = None):
         self.source = source
         self.limits = limits or Limits()
+        self.gate = gate or Gate({})  # the app's token check let each connection in; a reload may end it
         self._schema = base64.b64encode(file_descriptor_set()).decode()
         self._channel_of: dict[str, int] = {}   # match id -> channel id (never reused)
         self._match_of: dict[int, str] = {}
@@ -128,7 +130,8 @@ class FoxgloveServer:
             return ws
         self._connections.add(conn)
         try:
-            await conn.run()
+            with self.gate.held(http_token(request.headers, request.query), Role.OBSERVE, conn.revoke):
+                await conn.run()
         finally:
             self._connections.discard(conn)
             await conn.close()
@@ -144,6 +147,7 @@ class Connection:
         self.server = server
         self.ws = ws
         self.senders: dict[int, asyncio.Task] = {}  # subscription id -> its sender
+        self._closing: asyncio.Task | None = None   # revoke()'s close, while it runs
 
     def send_json(self, message: dict) -> None:
         if not self.ws.closed:
@@ -157,6 +161,15 @@ class Connection:
 
     def status(self, level: int, message: str) -> None:
         self.send_json({"op": "status", "level": level, "message": message})
+
+    def revoke(self, error: Exception) -> None:
+        """Its token no longer allows it (a reload): say why, then close (1008: policy violation)."""
+        self._closing = asyncio.ensure_future(self._close_for({"op": "status", "level": STATUS_ERROR,
+                                                               "message": str(error)}))
+
+    async def _close_for(self, status: dict) -> None:
+        await self._send_json(status)
+        await self.ws.close(code=1008, message=b"access revoked")
 
     async def run(self) -> None:
         await self.ws.send_json({"op": "serverInfo", "name": f"gametap {__version__}", "capabilities": [],
@@ -181,6 +194,8 @@ class Connection:
             message = json.loads(text)
         except ValueError as e:
             raise ProtocolError(f"message is not JSON: {e}") from None
+        except RecursionError:  # e.g. 2 KB of "[": json's parser recurses once per level
+            raise ProtocolError("message is nested too deeply to be a Foxglove message") from None
         if not isinstance(message, dict):
             raise ProtocolError("message is not a JSON object")
         op = message.get("op")

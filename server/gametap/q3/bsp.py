@@ -1,4 +1,4 @@
-"""Quake 3 BSP (IBSP version 46) reading: header, lumps, and the world model's bounds.
+"""Quake 3 BSP (IBSP version 46) reading: header, lumps, entities and the world model's bounds.
 
 Format: docs/abi.md, section "Map files (BSP)". Map files come from the
 game's pk3 archives; every read is bounds-checked and a malformed file raises
@@ -6,6 +6,7 @@ BspError.
 """
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -18,7 +19,9 @@ IDENT = b"IBSP"
 VERSION = 46
 NUM_LUMPS = 17
 HEADER = struct.Struct("<4si" + "ii" * NUM_LUMPS)
-LUMP_MODELS = 7
+LUMP_ENTITIES, LUMP_MODELS = 0, 7
+_ENTITY = re.compile(r"\{([^{}]*)\}")
+_PAIR = re.compile(r'"([^"]*)"\s+"([^"]*)"')
 MODEL = np.dtype([("mins", "<f4", (3,)), ("maxs", "<f4", (3,)), ("firstSurface", "<i4"),
                   ("numSurfaces", "<i4"), ("firstBrush", "<i4"), ("numBrushes", "<i4")])
 assert MODEL.itemsize == 40
@@ -49,6 +52,17 @@ def lump_array(data: bytes, index: int, dtype: np.dtype) -> np.ndarray:
     if length % dtype.itemsize:
         raise BspError(f"lump {index} is {length} bytes, not a multiple of its {dtype.itemsize}-byte records")
     return np.frombuffer(data, dtype, count=length // dtype.itemsize, offset=offset)
+
+
+def parse_entities(text: str) -> list[dict[str, str]]:
+    """`{ "key" "value" ... }` blocks -> one dict each (anything between blocks is skipped)."""
+    return [dict(_PAIR.findall(block)) for block in _ENTITY.findall(text)]
+
+
+def entities(data: bytes) -> list[dict[str, str]]:
+    """The map's entities (lump 0: NUL-terminated text, the first block being worldspawn)."""
+    offset, length = lumps(data)[LUMP_ENTITIES]
+    return parse_entities(data[offset:offset + length].split(b"\0")[0].decode("latin-1"))
 
 
 def world_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from gametap import game
 from gametap.elf import build_id
 from gametap.errors import InvalidArgument
 from gametap.provenance import debian_packages, file_sha256
-from gametap.q3 import _hotpath, abi, bsp, launch, match_config
+from gametap.q3 import _hotpath, abi, bsp, launch, match_config, spawns
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
@@ -30,9 +30,12 @@ class OpenArena(game.Game):
     max_bot_players = launch.MAX_BOT_PLAYERS
     feature_size = _hotpath.FEATURE_SIZE
 
-    def __init__(self, install: launch.GameInstall | None = None, library: Path | None = None):
+    def __init__(self, install: launch.GameInstall | None = None, library: Path | None = None,
+                 join_password: str = ""):
+        """join_password: what a human client must give to join a REALTIME match ("": none)."""
         self.install = install or launch.GameInstall()
         self._library = library
+        self._join_password = join_password
         self._data: GameData | None = None
 
     @property
@@ -60,10 +63,11 @@ class OpenArena(game.Game):
             maps=[mpb.MapInfo(name=m, bots_navigate=m in data.maps_with_bots) for m in sorted(data.maps)])
 
     def validate_config(self, config: mpb.MatchConfig) -> mpb.MatchConfig:
-        return match_config.validate(config, self.data)
+        return match_config.validate(config, self.data,
+                                     entities=lambda name: spawns.map_entities(self.install.basepath, name))
 
     def command_line(self, config, home, hostname, udp_port, bind_ip, client_timeout_s) -> list[str]:
-        launch.write_start_script(config, home, self.install.game)
+        launch.write_start_script(config, home, self.install.game, self._join_password if udp_port else "")
         return launch.command_line(self.install, config, home, hostname=hostname, udp_port=udp_port, bind_ip=bind_ip,
                                    client_timeout_s=client_timeout_s)
 

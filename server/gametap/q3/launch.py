@@ -1,6 +1,7 @@
 """The ioq3ded command line that runs a validated MatchConfig."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ JOIN_PACE = "wait 2"
 # memory from the game's fixed pool, and the 26th on oa_dm1 (27th on oa_dm4) ended the game with
 # "BG_Alloc: failed on allocation of 244 bytes". One is kept in hand for bigger maps.
 MAX_BOT_PLAYERS = 24
+# [game] join_password: what the game's console and a client's `password` cvar take unquoted
+JOIN_PASSWORD = re.compile(r"^[A-Za-z0-9._~+=-]{1,64}$")
 
 _TEAM_NAMES = {wpb.TEAM_RED: "red", wpb.TEAM_BLUE: "blue", wpb.TEAM_FREE: "free"}
 
@@ -62,6 +65,7 @@ def command_line(install: GameInstall, config: mpb.MatchConfig, home: Path, host
         "capturelimit": str(config.capture_limit),
         "bot_minplayers": "0",
         "g_inactivity": "0",
+        "g_allowVote": "0",  # a human who joins cannot call a vote (kick, map, a limit) on a match that is an experiment
         # As Debian's openarena and openarena-server wrappers set them: a stock client speaks
         # protocol 71 in the legacy framing, and a server on ioq3's defaults (71 modern, 68
         # legacy) reads its packets in the other framing ("Illegible server message").
@@ -88,15 +92,19 @@ def addbot(bot: str, skill: int, team: str = "", name: str = "") -> str:
     return " ".join(words) + "\n" + JOIN_PACE
 
 
-def start_script(config: mpb.MatchConfig) -> str:
-    """The commands START_SCRIPT holds: the map-start commands, then one addbot per bot."""
-    lines = [*MAP_START_COMMANDS, *(addbot(b.name, b.skill, _TEAM_NAMES.get(b.team, "")) for b in config.bots)]
+def start_script(config: mpb.MatchConfig, join_password: str = "") -> str:
+    """The commands START_SCRIPT holds: the join password (here, not on the command line, which
+    every local user can read in /proc), the map-start commands, then one addbot per bot."""
+    password = [f'set g_password "{join_password}"', "set g_needpass 1"] if join_password else []
+    lines = [*password, *MAP_START_COMMANDS,
+             *(addbot(b.name, b.skill, _TEAM_NAMES.get(b.team, "")) for b in config.bots)]
     return "\n".join(lines) + "\n"
 
 
-def write_start_script(config: mpb.MatchConfig, home: Path, game: str) -> Path:
-    """Puts START_SCRIPT where the server looks first (fs_homepath/<game>/)."""
+def write_start_script(config: mpb.MatchConfig, home: Path, game: str, join_password: str = "") -> Path:
+    """Puts START_SCRIPT where the server looks first (fs_homepath/<game>/), readable by its owner only."""
     path = home / game / START_SCRIPT
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(start_script(config))
+    path.touch(mode=0o600)
+    path.write_text(start_script(config, join_password))
     return path

@@ -11,14 +11,13 @@ Format: docs/abi.md, section "Map files (BSP)".
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 
 import numpy as np
 
 from gametap.q3 import abi, bsp
 
-LUMP_ENTITIES, LUMP_SHADERS, LUMP_DRAWVERTS, LUMP_DRAWINDEXES, LUMP_SURFACES = 0, 1, 10, 11, 13
+LUMP_SHADERS, LUMP_DRAWVERTS, LUMP_DRAWINDEXES, LUMP_SURFACES = 1, 10, 11, 13
 SHADER = np.dtype([("name", "S64"), ("surfaceFlags", "<i4"), ("contentFlags", "<i4")])
 DRAWVERT = np.dtype([("xyz", "<f4", (3,)), ("st", "<f4", (2,)), ("lightmap", "<f4", (2,)),
                      ("normal", "<f4", (3,)), ("color", "u1", (4,))])
@@ -33,8 +32,6 @@ MST_PLANAR, MST_PATCH, MST_TRIANGLE_SOUP = 1, 2, 3
 SURF_SKY, SURF_NODRAW = 0x4, 0x80
 CONTENTS_SOLID, CONTENTS_LIQUID = 0x1, 0x8 | 0x10 | 0x20
 FLOOR_NORMAL_Z = 0.7
-_ENTITY = re.compile(r"\{([^{}]*)\}")
-_PAIR = re.compile(r'"([^"]*)"\s+"([^"]*)"')
 _ITEM_CLASSES = {name for name, _ in abi.ITEMS if name}
 
 
@@ -77,10 +74,6 @@ def _outline(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return np.concatenate([first_point[border[:, 0], :2], first_point[border[:, 1], :2]], axis=1)
 
 
-def parse_entities(text: str) -> list[dict[str, str]]:
-    return [dict(_PAIR.findall(block)) for block in _ENTITY.findall(text)]
-
-
 def _origin(entity: dict) -> list[float] | None:
     try:
         x, y, z = (float(v) for v in entity.get("origin", "").split())
@@ -91,7 +84,6 @@ def _origin(entity: dict) -> list[float] | None:
 
 def geometry(data: bytes, name: str) -> dict:
     """The top-down drawing of a BSP, as JSON-ready lists."""
-    lumps = bsp.lumps(data)
     mins, maxs = bsp.world_bounds(data)
     model = bsp.lump_array(data, bsp.LUMP_MODELS, bsp.MODEL)[0]
     shaders = bsp.lump_array(data, LUMP_SHADERS, SHADER)
@@ -114,8 +106,7 @@ def geometry(data: bytes, name: str) -> dict:
     points = points[order]
     heights = points[:, :, 2].mean(axis=1)
     walls = _outline(points.reshape(-1, 3), np.arange(len(points) * 3).reshape(-1, 3))
-    offset, length = lumps[LUMP_ENTITIES]
-    entities = parse_entities(data[offset:offset + length].split(b"\0")[0].decode("latin-1"))
+    entities = bsp.entities(data)
     spawns, items = [], []
     for e in entities:
         cls, origin = e.get("classname", ""), _origin(e)

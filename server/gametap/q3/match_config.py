@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Sequence
 
 from gametap.errors import InvalidArgument, ResourceExhausted
-from gametap.q3 import abi, launch
+from gametap.q3 import abi, bsp, launch, spawns
 from gametap.q3.game_data import GameData
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import match_pb2 as mpb
@@ -19,12 +20,15 @@ MAX_KEYFRAME_INTERVAL = 100_000
 _MAP_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-def validate(config: mpb.MatchConfig, data: GameData, rng: random.Random | None = None) -> mpb.MatchConfig:
-    """A copy of config with defaults filled in; raises InvalidArgument naming the bad field."""
+def validate(config: mpb.MatchConfig, data: GameData, rng: random.Random | None = None, *,
+             entities: Callable[[str], Sequence[dict[str, str]]]) -> mpb.MatchConfig:
+    """A copy of config with defaults filled in; raises InvalidArgument naming the bad field.
+    entities(map): the map's entities that game types need (gametap.q3.spawns.map_entities)."""
     c = mpb.MatchConfig()
     c.CopyFrom(config)
     c.map = _map(c.map or DEFAULT_MAP, data)
     c.game_type = _enum(c.game_type or wpb.GAME_TYPE_FFA, wpb.GameType, "game_type")
+    _objectives(c.map, c.game_type, entities)
     c.clock = _enum(c.clock or mpb.REALTIME, mpb.Clock, "clock")
     team_game = c.game_type - 1 >= abi.GT_TEAM and c.game_type - 1 != abi.GT_LMS
     if len(c.bots) > launch.MAX_BOT_PLAYERS:
@@ -56,6 +60,20 @@ def _map(name: str, data: GameData) -> str:
     if name.lower() not in data.maps:
         raise InvalidArgument("map", f"unknown map {name!r}; installed maps: {', '.join(sorted(data.maps))}")
     return name.lower()
+
+
+def _objectives(name: str, game_type: int, entities) -> None:
+    """The map has what the game type is played for (its flags, its obelisks): without them the
+    game would start, warn in its log and never be won."""
+    if game_type not in spawns.NEEDED:
+        return
+    try:
+        lacking = spawns.missing(list(entities(name)), game_type)
+    except bsp.BspError as e:
+        raise InvalidArgument("map", f"map {name} cannot be read: {e}") from None
+    if lacking:
+        raise InvalidArgument("game_type", f"{wpb.GameType.Name(game_type)} needs {' and '.join(lacking)}, and map "
+                              f"{name} has no {' or '.join(lacking)} for it")
 
 
 def _bot(bot: mpb.BotConfig, where: str, data: GameData, team_game: bool) -> None:

@@ -9,7 +9,9 @@ Every request gets exactly one response, in order, sent when each member it name
 or joined) has its next observation. Requests are read as they come, so a client may have
 several in flight for different members: the games of one batch run while the client
 thinks about another (asynchronous stepping). A member's failure (a refused join, bad
-actions, a match that ended) is a MemberError in the response; the stream goes on.
+actions, rows that do not fit the members named, a match that ended) is a MemberError in
+the response; the stream goes on. Only a request that does not decode, or that has actions
+for no member, ends the stream.
 Members are LOCKSTEP matches of this worker; their sessions are ordinary AgentSessions
 whose outbox is this stream.
 """
@@ -163,24 +165,44 @@ class VectorStream:
             member.match.agents.close_session(member.session)
 
     def _act(self, req: apb.VectorRequest, data: bytes, reply: Reply) -> None:
+        if not req.act:
+            if req.actions or req.action_rows:
+                raise InvalidArgument("act", "actions or action_rows for no member (name them in act)")
+            return
         rows = array.array("f", req.action_rows).tobytes() if req.action_rows else b""
-        if req.actions and rows:
-            raise InvalidArgument("actions", "give actions or action_rows, not both")
-        if req.actions and len(req.actions) != len(req.act):
-            raise InvalidArgument("actions", f"{len(req.actions)} ActionBatches for {len(req.act)} members")
+        misfit = self._misfit(req, len(rows))
+        if misfit is not None:  # no member's part can be told apart: each one fails, none acts
+            for key in req.act:
+                reply.fail(key, misfit)
+            return
         batches = wire.split_repeated(data, _ACTIONS) if req.actions else None  # as the client sent them
         offset = 0
         for i, key in enumerate(req.act):
             member = self.members.get(key)
-            n = len(member.row_clients) * ROW_BYTES if member is not None else 0
+            n = len(member.row_clients) * ROW_BYTES if member is not None and rows else 0
             chunk, offset = rows[offset:offset + n], offset + n
             try:
                 self._act_one(member, key, batches[i] if batches is not None else None,
                               chunk, reply)
             except GametapError as e:
                 reply.fail(key, e)
-        if rows and offset != len(rows):
-            raise InvalidArgument("action_rows", f"{len(rows) // 4} values; the members named take {offset // 4}")
+
+    def _misfit(self, req: apb.VectorRequest, row_bytes: int) -> InvalidArgument | None:
+        """Why the request's actions cannot be shared out among the members it names, if they cannot."""
+        if req.actions and row_bytes:
+            return InvalidArgument("actions", "give actions or action_rows, not both")
+        if req.actions and len(req.actions) != len(req.act):
+            return InvalidArgument("actions", f"{len(req.actions)} ActionBatches for {len(req.act)} members")
+        slots = [len(m.row_clients) if (m := self.members.get(k)) is not None else 0 for k in req.act]
+        want = sum(slots) * apb.ACTION_ROW_SIZE
+        if req.actions or row_bytes // 4 == want:
+            return None
+        if len(req.act) == 1:
+            takes = f"member {req.act[0]} takes {want} ({slots[0]} slot{'s' if slots[0] != 1 else ''})"
+        else:
+            takes = (f"members {list(req.act)} take {want} ({apb.ACTION_ROW_SIZE} per slot: "
+                     + ", ".join(f"member {k} {n}" for k, n in zip(req.act, slots)) + ")")
+        return InvalidArgument("action_rows", f"{row_bytes // 4} values; {takes}; no member of the request acted")
 
     @staticmethod
     def _act_one(member: Member | None, key: int, batch: bytes | None, rows: bytes, reply: Reply) -> None:
@@ -195,10 +217,8 @@ class VectorStream:
             return
         agents = member.match.agents
         if batch is not None:
-            agents.on_actions(member.session, batch)
+            agents.on_actions(member.session, batch, exact=True)  # one step in flight: no late answer can come
         else:
-            if len(rows) != len(member.row_clients) * ROW_BYTES:
-                raise InvalidArgument("action_rows", "too few values for the members named")
             agents.on_action_rows(member.session, member.rows_for_slots(rows))
         member.expect(reply)  # after the act: an observation it made at once (the match ended) is unread
 

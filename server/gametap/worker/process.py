@@ -98,7 +98,11 @@ class Worker:
     async def op_reload(self, m: dict) -> bool:
         if m.get("tls") and self.tls is not None:  # first: a bad file (TlsError) changes nothing
             self.tls.reload(TlsFiles(Path(m["tls"]["cert"]), Path(m["tls"]["key"])))
-        self.manager.gate.replace({token: Role(role) for token, role in m["tokens"].items()})
+        gate, revoked = self.manager.gate, self.manager.gate.revoked
+        gate.replace({token: Role(role) for token, role in m["tokens"].items()})
+        if gate.revoked > revoked:
+            log.info("worker %d: closed %d streams and viewers whose token no longer allows them",
+                     self.index, gate.revoked - revoked)
         self.manager.limits.update(m["limits"])
         return True
 
