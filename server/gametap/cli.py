@@ -104,7 +104,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
         print(f"gametap: `gametap serve` needs the daemon's packages ({e.name} is missing): "
               "pip install 'gametap[daemon]', or run it from a checkout after `make setup`", file=sys.stderr)
         return 2
-    path = a.config or settings.service_credential()
+    path = a.config
     try:
         s = settings.load(path)
     except settings.SettingsError as e:

@@ -198,14 +198,6 @@ def _is_loopback(address: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def service_credential() -> Path | None:
-    """The settings file systemd passed as the credential gametap.toml (deploy/gametap.service),
-    if the daemon runs as that service and one was given."""
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    path = Path(directory) / "gametap.toml" if directory else None
-    return path if path is not None and path.is_file() else None
-
-
 def load(path: Path | None) -> Settings:
     if path is None:
         return Settings()

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.systemd, pytest.mark.game]
 ROOT = Path(__file__).resolve().parents[2]
 GAMETAP = f"{nspawn.CHECKOUT}/.venv/bin/gametap"
 SETTINGS = "/etc/gametap/gametap.toml"
-CREDENTIAL = "/run/credentials/gametap.service/gametap.toml"
+COPY = "/run/gametap/gametap.toml"  # the service user's copy of SETTINGS (ExecStartPre, ExecReload)
+TOKEN = "a-token-of-at-least-16-chars"
 WATCHDOG_S = 3  # the test's drop-in (the unit's own 30 s would make the watchdog checks slow)
 DROP_IN = f"[Service]\nWatchdogSec={WATCHDOG_S}\n"
 
@@ -150,17 +151,23 @@ def test_a_stopped_daemon_is_killed_and_restarted_by_the_watchdog(machine):
     assert f"Killing process {before['MainPID']} (gametap) with signal SIGABRT" in journal(machine)
 
 
-def test_reload_keeps_it_running_and_reads_the_credential_again(machine):
+def test_reload_keeps_it_running_and_reads_the_settings_file_as_it_is_now(machine):
     pid = show(machine, "MainPID")["MainPID"]
+    assert machine.run(GAMETAP, "list").returncode == 0  # no tokens: none asked
+    machine.run("tee", SETTINGS, stdin=f'[auth.tokens]\n"{TOKEN}" = "admin"\n')
     machine.run("systemctl", "reload", "gametap")
-    wait_until(lambda: f"SIGHUP: reloaded {CREDENTIAL}: 0 tokens" in journal(machine), 30, "the reload's log line")
+    wait_until(lambda: f"SIGHUP: reloaded {COPY}: 1 tokens" in journal(machine), 30, "the reload's log line")
     assert show(machine, "MainPID", "SubState") == {"MainPID": pid, "SubState": "running"}
-    # systemd copies the credential at start only: an edit of the settings file is seen at restart
-    machine.run("tee", SETTINGS, stdin='[auth.tokens]\n"a-token-of-at-least-16-chars" = "admin"\n')
+    mode, owner = machine.run("stat", "-c", "%a %u", COPY).stdout.split()
+    service_user = machine.run("stat", "-c", "%u", "/run/gametap").stdout.strip()  # the dynamic user's
+    assert (mode, owner) == ("400", service_user) and owner != "0"
+    refused = machine.run(GAMETAP, "list", check=False)
+    assert refused.returncode != 0 and "UNAUTHENTICATED" in refused.stdout + refused.stderr
+    assert machine.run(GAMETAP, "--token", TOKEN, "list").returncode == 0
+    machine.run("rm", SETTINGS)  # no file: the defaults again, at the next reload
     machine.run("systemctl", "reload", "gametap")
-    assert machine.run("cat", CREDENTIAL, check=False).stdout == (ROOT / "deploy" / "gametap.toml.example").read_text()
-    machine.run("systemctl", "restart", "gametap")
-    assert "access  1 tokens" in journal(machine).rsplit("serving (state in", 1)[1]
+    wait_until(lambda: journal(machine).count(f"SIGHUP: reloaded {COPY}: 0 tokens") == 1, 30, "the second reload")
+    assert machine.run(GAMETAP, "list").returncode == 0
 
 
 def test_stop_ends_every_game_and_nothing_is_left(machine):

@@ -58,16 +58,6 @@ def test_game_ports_are_shared_out_between_workers(tmp_path: Path):
     assert settings.Settings.from_dict(s.to_dict()).game_ports == s.game_ports  # as sent to the workers
 
 
-def test_the_service_credential_is_the_settings_file(tmp_path: Path, monkeypatch):
-    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert settings.service_credential() is None
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    assert settings.service_credential() is None  # the directory, but no gametap.toml in it
-    (tmp_path / "gametap.toml").write_text("# no /etc/gametap/gametap.toml: the defaults\n")
-    assert settings.service_credential() == tmp_path / "gametap.toml"
-    assert settings.load(settings.service_credential()).grpc == "127.0.0.1:50051"
-
-
 SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef"  # an access token, as `openssl rand -hex 24` makes
 
 
