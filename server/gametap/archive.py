@@ -1,11 +1,14 @@
 """The archive: every ended match the daemon can still tell about, from its recording.
 
 A match's folder (state_dir/matches/ID) outlives the daemon. At start the daemon indexes
-every recording there (gametap.recording_scan, the quick look), so matches from before a
-restart are listed and GetMatch, GetState and Watch answer for them; a match of this run
-joins the index when the pool stops keeping it in memory. Retention removes the oldest
-ended matches' folders, each by name in the log, while the archive holds more than
-[recording] keep_bytes or a match ended more than keep_days ago.
+every recording there (gametap.recording_scan: every record read and its checksum checked),
+so matches from before a restart are listed and GetMatch, GetState and Watch answer for them;
+a match of this run joins the index when the pool stops keeping it in memory. A recording
+that cannot be read (or only in part) is listed all the same, with what could be read and its
+`recording_damage`, and named in the log: one bad file never hides the others.
+
+Retention removes the oldest ended matches' folders, each by name in the log, while the
+archive holds more than [recording] keep_bytes or a match ended more than keep_days ago.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ class Archive:
 
     def index(self) -> None:
         """Indexes every recording in the state directory (blocking: run it off the event loop)."""
-        started, now, total = time.monotonic(), time.time(), 0
+        started, now, total, damaged = time.monotonic(), time.time(), 0, 0
         root = self._state_dir / "matches"
         for folder in sorted(root.iterdir()) if root.is_dir() else ():
             path = folder / RECORDING_NAME
@@ -44,14 +47,13 @@ class Archive:
                 continue
             if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
                 continue
-            try:
-                self._matches[folder.name] = match_of(folder.name, scan(path))
-            except (OSError, RecordingError) as e:
-                log.warning("archive: skipping %s: %s", path, e)
-                continue
-            total += self._matches[folder.name].recording_bytes
-        log.info("archive: %d recorded matches (%.1f MB) indexed in %.2f s", len(self._matches), total / 1e6,
-                 time.monotonic() - started)
+            m = self._matches[folder.name] = indexed(folder.name, path)
+            total += m.recording_bytes
+            if m.recording_damage:
+                damaged += 1
+                log.warning("archive: match %s: its recording is damaged: %s", m.id, m.recording_damage)
+        log.info("archive: %d recorded matches (%.1f MB) indexed in %.2f s, every record's checksum checked; "
+                 "%d of them damaged", len(self._matches), total / 1e6, time.monotonic() - started, damaged)
 
     def add(self, m: mpb.Match) -> None:
         """An ended match of this run that the pool no longer keeps in memory."""
@@ -77,13 +79,14 @@ class Archive:
         """Provenance (and with verify, the check of every record). Blocking file reads."""
         path = recording_on_disk(self._state_dir, match_id)
         try:
-            s = scan(path, verify=verify)
+            s = scan(path)
         except RecordingError as e:
             raise FailedPrecondition(f"{path} cannot be read: {e}") from None
         info = arpb.RecordingInfo(match_id=match_id, bytes=s.size, provenance=provenance_of(s))
         if verify:
+            problem = "; ".join(p for p in (s.damage, s.problem if s.torn else "") if p)
             info.check.CopyFrom(arpb.RecordingCheck(complete=s.complete, records=s.records, good_bytes=s.good_bytes,
-                                                    last_frame=s.last_frame, problem=s.problem))
+                                                    last_frame=s.last_frame, problem=problem))
         return info
 
     def delete(self, match_id: str, live: bool) -> int:
@@ -171,7 +174,11 @@ class Upkeep:
                 task.cancel()
 
     async def _index(self) -> None:
-        await asyncio.to_thread(self._archive.index)
+        try:
+            await asyncio.to_thread(self._archive.index)
+        except Exception as e:  # noqa: BLE001 - said, and retention still runs
+            log.error("archive: the index at start failed: %s; only this run's matches are listed", e,
+                      exc_info=not isinstance(e, OSError))
         await self._retain()
         self._clock = asyncio.ensure_future(self._hourly())
 
@@ -183,11 +190,25 @@ class Upkeep:
     async def _retain(self) -> None:
         try:
             removed = await asyncio.to_thread(self._archive.enforce, self._rule, self._live())
-        except OSError as e:
-            log.warning("retention: %s", e)
+        except Exception as e:  # noqa: BLE001 - said; the next match's end or the hour tries again
+            log.error("retention failed: %s", e, exc_info=not isinstance(e, OSError))
             return
         for match_id in removed:
             self._removed(match_id)
+
+
+def indexed(match_id: str, path: Path) -> mpb.Match:
+    """The Match a recording tells of, whatever is wrong with it (never an exception)."""
+    try:
+        return match_of(match_id, scan(path))
+    except Exception as e:  # noqa: BLE001 - one recording never stops the index
+        reason = str(e) if isinstance(e, (OSError, RecordingError)) else f"reading it failed: {type(e).__name__}: {e}"
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        return mpb.Match(id=match_id, status=mpb.FAILED, failure=f"its recording cannot be read: {reason}",
+                         archived=True, recording_bytes=size, recording_damage=reason)
 
 
 def match_of(match_id: str, s: Scan) -> mpb.Match:
@@ -196,4 +217,4 @@ def match_of(match_id: str, s: Scan) -> mpb.Match:
     return mpb.Match(id=match_id, config=p.config, status=p.status, failure=p.failure, frame=s.last_frame,
                      archived=True, started_unix_s=p.started_unix_s, ended_unix_s=p.ended_unix_s,
                      recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "",
-                     scores=s.end.scores if s.end else [])
+                     scores=s.end.scores if s.end else [], recording_damage=s.damage)
