@@ -8,15 +8,20 @@ that cannot be read (or only in part) is listed all the same, with what could be
 `recording_damage`, and named in the log: one bad file never hides the others.
 
 Retention removes the oldest ended matches' folders, each by name in the log, while the
-archive holds more than [recording] keep_bytes or a match ended more than keep_days ago.
+archive holds more than its bound (`bound`: [recording] keep_bytes, by default a share of the
+file system holding the state directory, and less when its free space falls below
+keep_free_bytes) or a match ended more than keep_days ago. The log warns once as the archive
+nears its bound.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gametap.errors import FailedPrecondition
@@ -34,6 +39,7 @@ class Archive:
     def __init__(self, state_dir: Path):
         self._state_dir = state_dir
         self._matches: dict[str, mpb.Match] = {}
+        self._near = False  # the archive is near its bound (warned of once each time it comes near)
 
     # ---- the index ----
 
@@ -107,11 +113,10 @@ class Archive:
 
     # ---- retention ----
 
-    def enforce(self, rule: Retention, live: set[str], now: float | None = None) -> list[str]:
-        """Removes ended matches' folders, oldest first, while the recordings hold more than
-        keep_bytes or ended more than keep_days ago; returns their ids. Blocking."""
-        if not rule.keep_bytes and not rule.keep_days:
-            return []
+    def enforce(self, rule: Retention, live: set[str], now: float | None = None, disk: Disk | None = None) -> list[str]:
+        """Removes ended matches' folders, oldest first, while the recordings hold more than the
+        archive's bound or ended more than keep_days ago; returns their ids. Blocking.
+        disk: the file system's figures (default: statvfs of the state directory)."""
         now = time.time() if now is None else now
         ended = []
         for path in (self._state_dir / "matches").glob(f"*/{RECORDING_NAME}"):
@@ -121,15 +126,17 @@ class Archive:
                 ended.append((st.st_mtime, st.st_size, match_id))  # written last when the match ended
         ended.sort()
         total = sum(size for _, size, _ in ended)
+        limit = bound(rule, disk or Disk.of(self._state_dir), total) if ended else None
+        self._say_if_near(total, limit)
         removed = []
         for mtime, size, match_id in ended:
             age_days = (now - mtime) / 86400
             too_old = rule.keep_days and age_days > rule.keep_days
-            too_big = rule.keep_bytes and total > rule.keep_bytes
+            too_big = limit is not None and total > limit.bytes
             if not (too_old or too_big):
                 break
             why = (f"it ended {age_days:.1f} days ago ([recording] keep_days = {rule.keep_days:g})" if too_old else
-                   f"the archive holds {total:,} bytes ([recording] keep_bytes = {rule.keep_bytes:,})")
+                   f"the archive holds {total:,} bytes, over its bound of {limit.bytes:,} ({limit.why})")
             try:
                 self._remove(match_id)
             except OSError as e:
@@ -139,6 +146,52 @@ class Archive:
             removed.append(match_id)
             log.info("retention: removed match %s (%.1f MB): %s", match_id, size / 1e6, why)
         return removed
+
+    def _say_if_near(self, total: int, limit: Bound | None) -> None:
+        """Warns as the archive nears its bound: once each time it comes near, not at every match."""
+        near = limit is not None and total > 0 and total >= NEAR * limit.bytes
+        if near and not self._near:
+            log.warning("archive: the ended matches' recordings hold %s bytes: the archive nears its bound of %s "
+                        "bytes (%s); past it the oldest are removed", f"{total:,}", f"{limit.bytes:,}", limit.why)
+        self._near = near
+
+
+NEAR = 0.9  # of the bound: the archive nears it (a warning in the log)
+
+
+@dataclass(frozen=True)
+class Disk:
+    """The file system holding the state directory: its size, and the bytes free to the daemon."""
+    total: int
+    free: int
+
+    @classmethod
+    def of(cls, path: Path) -> Disk:
+        st = os.statvfs(path)
+        return cls(total=st.f_blocks * st.f_frsize, free=st.f_bavail * st.f_frsize)
+
+
+@dataclass(frozen=True)
+class Bound:
+    bytes: int  # the most the ended matches' recordings may hold
+    why: str    # the rule that sets it, for the log
+
+
+def bound(rule: Retention, disk: Disk, archive_bytes: int) -> Bound | None:
+    """The archive's bound now (None: none): the smaller of keep_bytes (else keep_share of the file
+    system's size) and what leaves keep_free_bytes free (the archive as it is, plus the free
+    space beyond that floor: removing a recording frees its bytes, so this bound stays put)."""
+    bounds = []
+    if rule.keep_bytes:
+        bounds.append(Bound(rule.keep_bytes, f"[recording] keep_bytes = {rule.keep_bytes:,}"))
+    elif rule.keep_share:
+        bounds.append(Bound(int(rule.keep_share * disk.total),
+                            f"{rule.keep_share * 100:g}% of the {disk.total / 1e9:.1f} GB file system holding the "
+                            f"state directory: [recording] keep_bytes"))
+    if rule.keep_free_bytes:
+        bounds.append(Bound(max(0, archive_bytes + disk.free - rule.keep_free_bytes),
+                            f"the file system keeps {rule.keep_free_bytes / 1e9:.1f} GB free: [recording] keep_free_bytes"))
+    return min(bounds, key=lambda b: b.bytes, default=None)
 
 
 class Upkeep:

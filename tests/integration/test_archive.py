@@ -198,6 +198,7 @@ def test_retention_removes_the_oldest_ended_matches_by_name(tmp_path):
     config = tmp_path / "gametap.toml"
     config.write_text(f"[recording]\nkeep_bytes = {sizes[2] + sizes[1] + 1}\n")  # room for the newest two
     again = start_daemon(state, "--no-default-match", "--config", str(config))
+    near = "the archive nears its bound"
     try:
         with again.client() as c:
             assert {m.id for m in c.list_matches(mpb.MATCH_FILTER_ENDED)} == set(ids[1:])
@@ -208,5 +209,8 @@ def test_retention_removes_the_oldest_ended_matches_by_name(tmp_path):
             wait_ended(c, m.id)
             wait_until(lambda: not again.match_dir(ids[1]).exists(), 30, "the next oldest to be removed")
             assert {x.id for x in c.list_matches(mpb.MATCH_FILTER_ENDED)} == {ids[2], m.id}
+        # Near its bound from the start on: said once, not again at each match's end.
+        warned = [line for line in again.output if near in line]
+        assert len(warned) == 1 and f"bound of {sizes[2] + sizes[1] + 1:,} bytes" in warned[0], warned
     finally:
         again.stop()

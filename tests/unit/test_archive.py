@@ -227,3 +227,67 @@ def test_retention_removes_the_oldest_first_and_spares_live_matches(tmp_path, ca
     assert sorted(m.id for m in a.matches()) == ids[4:]
     assert a.enforce(Retention(), live=set(), now=now) == []  # no limits: nothing goes
 
+
+# ---- the archive's bound by default: a share of its file system, and a floor of free space ----
+
+GB = 10**9
+
+
+def test_the_default_bound_is_a_quarter_of_the_file_system():
+    from gametap.archive import Disk, bound
+    b = bound(Retention(), Disk(total=400 * GB, free=200 * GB), archive_bytes=30 * GB)
+    assert b.bytes == 100 * GB and "25% of the 400.0 GB file system" in b.why
+
+
+def test_the_free_space_floor_bounds_the_archive_when_the_disk_is_fuller():
+    from gametap.archive import Disk, bound
+    b = bound(Retention(), Disk(total=400 * GB, free=3 * GB), archive_bytes=30 * GB)
+    assert b.bytes == 30 * GB + 3 * GB - (1 << 30) and "1.1 GB free" in b.why and "keep_free_bytes" in b.why
+    b = bound(Retention(), Disk(total=400 * GB, free=10**8), archive_bytes=5 * 10**8)
+    assert b.bytes == 0  # less than the floor free, and the archive smaller than what is missing: all of it goes
+
+
+def test_an_explicit_keep_bytes_and_no_limits_at_all():
+    from gametap.archive import Disk, bound
+    disk = Disk(total=400 * GB, free=200 * GB)
+    b = bound(Retention(keep_bytes=5 * GB, keep_share=0), disk, archive_bytes=GB)
+    assert b.bytes == 5 * GB and "keep_bytes = 5,000,000,000" in b.why
+    assert bound(Retention(keep_bytes=0, keep_share=0, keep_free_bytes=0), disk, archive_bytes=GB) is None
+
+
+def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
+    from gametap.archive import Disk
+    ids = [c * 12 for c in "abcdef"]
+    now = time.time()
+    for age, match_id in zip(range(6, 0, -1), ids):
+        os.utime(record(tmp_path, match_id), (now - age * 60,) * 2)
+    size = (tmp_path / "matches" / ids[0] / "updates.gtrec").stat().st_size
+    a = Archive(tmp_path)
+    a.index()
+    disk = Disk(total=int(4 * 2.5 * size), free=100 * GB)  # a quarter of it: room for two and a half
+    with caplog.at_level("INFO"):
+        assert a.enforce(Retention(), live={ids[0]}, now=now, disk=disk) == ids[1:4]
+    assert sorted(m.id for m in a.matches()) == [ids[0], *ids[4:]]
+    assert f"retention: removed match {ids[1]}" in caplog.text and "25% of the" in caplog.text
+
+
+def test_a_warning_as_the_archive_nears_its_bound_once_per_crossing(tmp_path, caplog):
+    from gametap.archive import Disk
+    ids = [c * 12 for c in "abcd"]
+    now = time.time()
+    for age, match_id in zip(range(4, 0, -1), ids):
+        os.utime(record(tmp_path, match_id), (now - age * 60,) * 2)
+    size = (tmp_path / "matches" / ids[0] / "updates.gtrec").stat().st_size
+    a = Archive(tmp_path)
+    rule = Retention(keep_bytes=int(4.2 * size), keep_share=0)  # four is 95 % of it: near
+    with caplog.at_level("WARNING"):
+        for _ in range(3):
+            assert a.enforce(rule, live=set(), now=now, disk=Disk(total=100 * GB, free=50 * GB)) == []
+    near = [r.getMessage() for r in caplog.records if "nears its bound" in r.getMessage()]
+    assert len(near) == 1 and f"{4 * size:,} bytes" in near[0] and "keep_bytes" in near[0]
+    a.enforce(Retention(keep_bytes=int(3.2 * size), keep_share=0), live=set(), now=now)  # removes one: 3 of 3.2
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        a.enforce(Retention(keep_bytes=10 * size, keep_share=0), live=set(), now=now)  # far below: re-armed
+        a.enforce(Retention(keep_bytes=int(3.1 * size), keep_share=0), live=set(), now=now)  # near again
+    assert len([r for r in caplog.records if "nears its bound" in r.getMessage()]) == 1

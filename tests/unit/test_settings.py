@@ -65,3 +65,29 @@ def test_the_service_credential_is_the_settings_file(tmp_path: Path, monkeypatch
     (tmp_path / "gametap.toml").write_text("# no /etc/gametap/gametap.toml: the defaults\n")
     assert settings.service_credential() == tmp_path / "gametap.toml"
     assert settings.load(settings.service_credential()).grpc == "127.0.0.1:50051"
+
+
+@pytest.mark.parametrize("text, keep_bytes, keep_share, keep_free_bytes", [
+    ("", 0, 0.25, 1 << 30),                                   # the default: a quarter of the file system
+    ("keep_bytes = 0\n", 0, 0.0, 1 << 30),                    # set to 0: no bound on the archive's size
+    ("keep_bytes = 5000000\n", 5_000_000, 0.0, 1 << 30),
+    ('keep_bytes = "10%"\n', 0, 0.10, 1 << 30),
+    ('keep_bytes = "2.5%"\nkeep_free_bytes = 0\n', 0, 0.025, 0),
+])
+def test_the_archive_s_bound(tmp_path: Path, text, keep_bytes, keep_share, keep_free_bytes):
+    f = tmp_path / "g.toml"
+    f.write_text("[recording]\n" + text)
+    r = settings.load(f).retention
+    assert (r.keep_bytes, r.keep_share, r.keep_free_bytes) == (keep_bytes, keep_share, keep_free_bytes)
+    assert settings.Settings().retention == settings.load(None).retention == settings.Retention()
+    assert (settings.Retention().keep_share, settings.Retention().keep_free_bytes) == (0.25, 1 << 30)
+
+
+@pytest.mark.parametrize("text", ['keep_bytes = "lots"', 'keep_bytes = "0%"', 'keep_bytes = "101%"',
+                                  "keep_bytes = -1", "keep_free_bytes = -5", 'keep_bytes = "%"', "keep_bytes = 1.5",
+                                  "keep_bytes = true"])
+def test_bad_bounds_say_what_is_wrong(tmp_path: Path, text):
+    f = tmp_path / "g.toml"
+    f.write_text("[recording]\n" + text + "\n")
+    with pytest.raises(settings.SettingsError, match="keep_"):
+        settings.load(f)
