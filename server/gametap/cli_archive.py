@@ -84,7 +84,7 @@ def cmd_diff(a, client) -> int:
     from gametap.diff import diff_recordings
     with tempfile.TemporaryDirectory() as tmp:
         paths = [_local(client, name, Path(tmp) / f"{i}.gtrec") for i, name in enumerate((a.a, a.b))]
-        result = diff_recordings(*paths)
+        result = diff_recordings(*paths, names=(a.a, a.b))
     print(result.summary())
     return 0 if result.identical else 1
 

@@ -243,21 +243,6 @@ def iter_records(f: BinaryIO) -> Iterator[bytes]:
     f.seek(good)
 
 
-def records_from(f: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
-    """(payload, the offset after it) of the complete records from byte `start` on (a record's
-    start: for reading a growing recording again from where the last read ended); stops
-    before a torn or corrupt record."""
-    f.seek(start)
-    while head := f.read(RECORD_HEAD.size):
-        if len(head) < RECORD_HEAD.size:
-            return
-        length, crc = RECORD_HEAD.unpack(head)
-        payload = f.read(length) if length <= MAX_RECORD else b""
-        if len(payload) < length or length > MAX_RECORD or zlib.crc32(payload) != crc:
-            return
-        yield payload, f.tell()
-
-
 def only_updates(records: Iterator[bytes]) -> Iterator[bytes]:
     """The WorldUpdate records among a recording's records."""
     return (payload for payload in records if entry_kind(payload) in UPDATE_KINDS)

@@ -5,10 +5,13 @@ Damaged recordings (issue 20, items 2, 5 and 8) are listed as damaged, named in 
 hide nothing else; what reads them says what is wrong, and where."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import zlib
 
 import grpc
@@ -138,6 +141,44 @@ def test_damaged_recordings_are_listed_as_damaged_and_hide_nothing(restarted):
     assert listing.returncode == 0 and "5 of 7 recordings are damaged" in listing.stderr
     line = next(x for x in listing.stdout.splitlines() if x.startswith(FLIPPED))
     assert "FAILED" in line and f"{last_good:>10}" in line and "DAMAGED: record " in line and where in line
+
+
+def http(daemon, path: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://{daemon.http}{path}", timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_the_timeline_and_the_recorded_updates_agree_on_a_damaged_recording(restarted):
+    daemon, last_good = restarted["daemon"], restarted["flipped_at"][1]
+    status, _, body = http(daemon, f"/api/matches/{FLIPPED}/timeline")
+    t = json.loads(body)
+    assert status == 200 and t["last_frame"] == last_good and t["first_frame"] == 1
+    assert t["problem"].endswith(f"at byte {restarted['flipped_at'][0]} is corrupt (checksum mismatch)")
+    status, headers, body = http(daemon, f"/api/matches/{FLIPPED}/updates?from_frame={last_good - 10}&frames=5000")
+    assert status == 200 and headers["X-Last-Frame"] == str(last_good) and t["problem"] in headers["X-Recording-Problem"]
+    status, _, body = http(daemon, f"/api/matches/{FLIPPED}/updates?from_frame={last_good + 1}")
+    assert status == 422 and t["problem"] in body.decode()
+    whole = json.loads(http(daemon, f"/api/matches/{restarted['finished']}/timeline")[2])
+    assert whole["problem"] == "" and whole["last_frame"] == 400
+    status, _, body = http(daemon, f"/api/matches/{NO_HEADER}/timeline")
+    assert status == 200 and json.loads(body)["problem"] == "the recording has no header record"
+    status, _, body = http(daemon, f"/api/matches/{NO_HEADER}/updates")
+    assert status == 422 and "no metadata record" in body.decode()
+
+
+def test_reproduce_and_diff_say_which_recording_is_damaged_and_how(restarted):
+    daemon = restarted["daemon"]
+    out = cli(daemon, "reproduce", NO_HEADER)
+    assert out.returncode == 1 and "REALTIME" not in out.stderr
+    assert "the recording is damaged (it has no header record): it cannot be reproduced" in out.stderr
+    out = cli(daemon, "diff", restarted["finished"], NO_HEADER)
+    assert out.returncode == 1 and "different maps" not in out.stderr
+    assert f"the second recording ({NO_HEADER}) is damaged (it has no header record)" in out.stderr
+    out = cli(daemon, "diff", FLIPPED, restarted["finished"])
+    assert out.returncode == 1 and f"the first recording ({FLIPPED}) is damaged (record " in out.stderr
 
 
 def test_verify_says_where_a_killed_match_ends_and_watch_replays_to_there(restarted):

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
 QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
-_ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 PLACEMENT_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -165,7 +165,7 @@ class WorkerPool:
         elif event == "match":
             m = mpb.Match.FromString(message["match"])
             self._remember(m)
-            if m.status in _ENDED:
+            if m.status in ENDED:
                 self.upkeep.soon()
         elif event == "removed":
             self._forget(str(message.get("match_id")))
@@ -189,7 +189,7 @@ class WorkerPool:
         code = await w.process.wait()
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         for m in self._records.values():
-            if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in _ENDED:
+            if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in ENDED:
                 m.status, m.pid, m.frames_per_second = mpb.FAILED, 0, 0.0
                 m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
                 log.warning("match %s failed: %s", m.id, m.failure)
@@ -261,7 +261,7 @@ class WorkerPool:
             return home
         load = {w.index: self._creating.get(w.index, 0) for w in live}  # creations on their way count too
         for m in self._records.values():
-            if m.status not in _ENDED and m.placement.worker in load:
+            if m.status not in ENDED and m.placement.worker in load:
                 load[m.placement.worker] += 1
         return min(live, key=lambda w: (load[w.index], w.index))
 
@@ -340,10 +340,10 @@ class WorkerPool:
         known = list(self._records.values())
         known += [m for m in self.archive.matches() if m.id not in self._records]
         if which == mpb.MATCH_FILTER_LIVE:
-            known = [m for m in known if m.status not in _ENDED]
+            known = [m for m in known if m.status not in ENDED]
         elif which == mpb.MATCH_FILTER_ENDED:
-            known = [m for m in known if m.status in _ENDED]
-        return sorted(known, key=lambda m: (m.status in _ENDED, -m.started_unix_s))
+            known = [m for m in known if m.status in ENDED]
+        return sorted(known, key=lambda m: (m.status in ENDED, -m.started_unix_s))
 
     async def _refresh_live(self) -> None:
         live = self._ready_workers()
@@ -381,7 +381,7 @@ class WorkerPool:
 
     def _forget_old(self) -> None:
         """Ended matches past max_finished_matches leave memory for the archive (their recordings)."""
-        ended = [m for m in self._records.values() if m.status in _ENDED]
+        ended = [m for m in self._records.values() if m.status in ENDED]
         for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
             self.archive.add(m)
             self._forget(m.id)
@@ -395,10 +395,10 @@ class WorkerPool:
     async def delete_recording(self, match_id: str) -> int:
         await self.upkeep.ready()
         m = self._records.get(match_id)
-        freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in _ENDED)
+        freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in ENDED)
         self._forget(match_id)
         return freed
 
     def _live_ids(self) -> set[str]:
-        return {m.id for m in self._records.values() if m.status not in _ENDED}
+        return {m.id for m in self._records.values() if m.status not in ENDED}
 
