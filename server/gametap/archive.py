@@ -73,6 +73,16 @@ class Archive:
         kept.recording_bytes = path.stat().st_size
         self._matches[m.id] = kept
 
+    def recorded(self, match_id: str) -> Scan | None:
+        """What a match's recording holds (None: it has none, or it cannot be read, as logged).
+        Blocking."""
+        path = match_dir(self._state_dir, match_id) / RECORDING_NAME
+        try:
+            return scan(path) if path.is_file() else None
+        except (OSError, RecordingError) as e:
+            log.warning("archive: the recording of match %s cannot be read: %s", match_id, e)
+            return None
+
     def get(self, match_id: str) -> mpb.Match | None:
         return self._matches.get(match_id)
 

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -185,14 +186,21 @@ class WorkerPool:
         task.add_done_callback(self._spawning.discard)
 
     async def _bury(self, w: WorkerHandle) -> None:
-        """A worker ended: fail its matches with how it ended, and start another in its place."""
+        """A worker ended: fail its matches with how it ended (what they reached from their
+        recordings: the daemon heard of their frames only when it asked), and start another
+        worker in its place."""
         code = await w.process.wait()
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        for m in self._records.values():
-            if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in ENDED:
-                m.status, m.pid, m.frames_per_second = mpb.FAILED, 0, 0.0
-                m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
-                log.warning("match %s failed: %s", m.id, m.failure)
+        dead = [m for m in self._records.values()
+                if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in ENDED]
+        recorded = await asyncio.to_thread(lambda: [self.archive.recorded(m.id) for m in dead])
+        for m, s in zip(dead, recorded):
+            m.status, m.pid, m.frames_per_second, m.ended_unix_s = mpb.FAILED, 0, 0.0, time.time()
+            m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
+            if s is not None:
+                m.frame, m.recording_bytes, m.recording_damage = s.last_frame, s.size, s.damage
+                m.failure += f"; its recording reaches frame {s.last_frame}"
+            log.warning("match %s failed: %s", m.id, m.failure)
         if self._closing:
             return
         quick = asyncio.get_running_loop().time() - w.started < QUICK_DEATH_S
