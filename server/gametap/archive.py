@@ -51,7 +51,10 @@ class Archive:
             path = folder / RECORDING_NAME
             if not MATCH_ID.fullmatch(folder.name) or not path.is_file():
                 continue
-            if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
+            try:
+                if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
+                    continue
+            except OSError:  # removed meanwhile
                 continue
             m = self._matches[folder.name] = indexed(folder.name, path)
             total += m.recording_bytes
