@@ -1,19 +1,27 @@
 """The archive: every ended match the daemon can still tell about, from its recording.
 
 A match's folder (state_dir/matches/ID) outlives the daemon. At start the daemon indexes
-every recording there (gametap.recording_scan, the quick look), so matches from before a
-restart are listed and GetMatch, GetState and Watch answer for them; a match of this run
-joins the index when the pool stops keeping it in memory. Retention removes the oldest
-ended matches' folders, each by name in the log, while the archive holds more than
-[recording] keep_bytes or a match ended more than keep_days ago.
+every recording there (gametap.recording_scan: every record read and its checksum checked),
+so matches from before a restart are listed and GetMatch, GetState and Watch answer for them;
+a match of this run joins the index when the pool stops keeping it in memory. A recording
+that cannot be read (or only in part) is listed all the same, with what could be read and its
+`recording_damage`, and named in the log: one bad file never hides the others.
+
+Retention removes the oldest ended matches' folders, each by name in the log, while the
+archive holds more than its bound (`bound`: [recording] keep_bytes, by default a share of the
+file system holding the state directory, and less when its free space falls below
+keep_free_bytes) or a match ended more than keep_days ago. The log warns once as the archive
+nears its bound.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gametap.errors import FailedPrecondition
@@ -31,27 +39,30 @@ class Archive:
     def __init__(self, state_dir: Path):
         self._state_dir = state_dir
         self._matches: dict[str, mpb.Match] = {}
+        self._near = False  # the archive is near its bound (warned of once each time it comes near)
 
     # ---- the index ----
 
     def index(self) -> None:
         """Indexes every recording in the state directory (blocking: run it off the event loop)."""
-        started, now, total = time.monotonic(), time.time(), 0
+        started, now, total, damaged = time.monotonic(), time.time(), 0, 0
         root = self._state_dir / "matches"
         for folder in sorted(root.iterdir()) if root.is_dir() else ():
             path = folder / RECORDING_NAME
             if not MATCH_ID.fullmatch(folder.name) or not path.is_file():
                 continue
-            if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
-                continue
             try:
-                self._matches[folder.name] = match_of(folder.name, scan(path))
-            except (OSError, RecordingError) as e:
-                log.warning("archive: skipping %s: %s", path, e)
+                if path.stat().st_mtime >= now:  # a match of this run, started while the index runs
+                    continue
+            except OSError:  # removed meanwhile
                 continue
-            total += self._matches[folder.name].recording_bytes
-        log.info("archive: %d recorded matches (%.1f MB) indexed in %.2f s", len(self._matches), total / 1e6,
-                 time.monotonic() - started)
+            m = self._matches[folder.name] = indexed(folder.name, path)
+            total += m.recording_bytes
+            if m.recording_damage:
+                damaged += 1
+                log.warning("archive: match %s: its recording is damaged: %s", m.id, m.recording_damage)
+        log.info("archive: %d recorded matches (%.1f MB) indexed in %.2f s, every record's checksum checked; "
+                 "%d of them damaged", len(self._matches), total / 1e6, time.monotonic() - started, damaged)
 
     def add(self, m: mpb.Match) -> None:
         """An ended match of this run that the pool no longer keeps in memory."""
@@ -65,6 +76,16 @@ class Archive:
         kept.recording_bytes = path.stat().st_size
         self._matches[m.id] = kept
 
+    def recorded(self, match_id: str) -> Scan | None:
+        """What a match's recording holds (None: it has none, or it cannot be read, as logged).
+        Blocking."""
+        path = match_dir(self._state_dir, match_id) / RECORDING_NAME
+        try:
+            return scan(path) if path.is_file() else None
+        except (OSError, RecordingError) as e:
+            log.warning("archive: the recording of match %s cannot be read: %s", match_id, e)
+            return None
+
     def get(self, match_id: str) -> mpb.Match | None:
         return self._matches.get(match_id)
 
@@ -77,13 +98,14 @@ class Archive:
         """Provenance (and with verify, the check of every record). Blocking file reads."""
         path = recording_on_disk(self._state_dir, match_id)
         try:
-            s = scan(path, verify=verify)
+            s = scan(path)
         except RecordingError as e:
             raise FailedPrecondition(f"{path} cannot be read: {e}") from None
         info = arpb.RecordingInfo(match_id=match_id, bytes=s.size, provenance=provenance_of(s))
         if verify:
+            problem = "; ".join(p for p in (s.damage, s.problem if s.torn else "") if p)
             info.check.CopyFrom(arpb.RecordingCheck(complete=s.complete, records=s.records, good_bytes=s.good_bytes,
-                                                    last_frame=s.last_frame, problem=s.problem))
+                                                    last_frame=s.last_frame, problem=problem))
         return info
 
     def delete(self, match_id: str, live: bool) -> int:
@@ -104,11 +126,10 @@ class Archive:
 
     # ---- retention ----
 
-    def enforce(self, rule: Retention, live: set[str], now: float | None = None) -> list[str]:
-        """Removes ended matches' folders, oldest first, while the recordings hold more than
-        keep_bytes or ended more than keep_days ago; returns their ids. Blocking."""
-        if not rule.keep_bytes and not rule.keep_days:
-            return []
+    def enforce(self, rule: Retention, live: set[str], now: float | None = None, disk: Disk | None = None) -> list[str]:
+        """Removes ended matches' folders, oldest first, while the recordings hold more than the
+        archive's bound or ended more than keep_days ago; returns their ids. Blocking.
+        disk: the file system's figures (default: statvfs of the state directory)."""
         now = time.time() if now is None else now
         ended = []
         for path in (self._state_dir / "matches").glob(f"*/{RECORDING_NAME}"):
@@ -118,15 +139,17 @@ class Archive:
                 ended.append((st.st_mtime, st.st_size, match_id))  # written last when the match ended
         ended.sort()
         total = sum(size for _, size, _ in ended)
+        limit = bound(rule, disk or Disk.of(self._state_dir), total) if ended else None
+        self._say_if_near(total, limit)
         removed = []
         for mtime, size, match_id in ended:
             age_days = (now - mtime) / 86400
             too_old = rule.keep_days and age_days > rule.keep_days
-            too_big = rule.keep_bytes and total > rule.keep_bytes
+            too_big = limit is not None and total > limit.bytes
             if not (too_old or too_big):
                 break
             why = (f"it ended {age_days:.1f} days ago ([recording] keep_days = {rule.keep_days:g})" if too_old else
-                   f"the archive holds {total:,} bytes ([recording] keep_bytes = {rule.keep_bytes:,})")
+                   f"the archive holds {total:,} bytes, over its bound of {limit.bytes:,} ({limit.why})")
             try:
                 self._remove(match_id)
             except OSError as e:
@@ -136,6 +159,52 @@ class Archive:
             removed.append(match_id)
             log.info("retention: removed match %s (%.1f MB): %s", match_id, size / 1e6, why)
         return removed
+
+    def _say_if_near(self, total: int, limit: Bound | None) -> None:
+        """Warns as the archive nears its bound: once each time it comes near, not at every match."""
+        near = limit is not None and total > 0 and total >= NEAR * limit.bytes
+        if near and not self._near:
+            log.warning("archive: the ended matches' recordings hold %s bytes: the archive nears its bound of %s "
+                        "bytes (%s); past it the oldest are removed", f"{total:,}", f"{limit.bytes:,}", limit.why)
+        self._near = near
+
+
+NEAR = 0.9  # of the bound: the archive nears it (a warning in the log)
+
+
+@dataclass(frozen=True)
+class Disk:
+    """The file system holding the state directory: its size, and the bytes free to the daemon."""
+    total: int
+    free: int
+
+    @classmethod
+    def of(cls, path: Path) -> Disk:
+        st = os.statvfs(path)
+        return cls(total=st.f_blocks * st.f_frsize, free=st.f_bavail * st.f_frsize)
+
+
+@dataclass(frozen=True)
+class Bound:
+    bytes: int  # the most the ended matches' recordings may hold
+    why: str    # the rule that sets it, for the log
+
+
+def bound(rule: Retention, disk: Disk, archive_bytes: int) -> Bound | None:
+    """The archive's bound now (None: none): the smaller of keep_bytes (else keep_share of the file
+    system's size) and what leaves keep_free_bytes free (the archive as it is, plus the free
+    space beyond that floor: removing a recording frees its bytes, so this bound stays put)."""
+    bounds = []
+    if rule.keep_bytes:
+        bounds.append(Bound(rule.keep_bytes, f"[recording] keep_bytes = {rule.keep_bytes:,}"))
+    elif rule.keep_share:
+        bounds.append(Bound(int(rule.keep_share * disk.total),
+                            f"{rule.keep_share * 100:g}% of the {disk.total / 1e9:.1f} GB file system holding the "
+                            f"state directory: [recording] keep_bytes"))
+    if rule.keep_free_bytes:
+        bounds.append(Bound(max(0, archive_bytes + disk.free - rule.keep_free_bytes),
+                            f"the file system keeps {rule.keep_free_bytes / 1e9:.1f} GB free: [recording] keep_free_bytes"))
+    return min(bounds, key=lambda b: b.bytes, default=None)
 
 
 class Upkeep:
@@ -171,7 +240,11 @@ class Upkeep:
                 task.cancel()
 
     async def _index(self) -> None:
-        await asyncio.to_thread(self._archive.index)
+        try:
+            await asyncio.to_thread(self._archive.index)
+        except Exception as e:  # noqa: BLE001 - said, and retention still runs
+            log.error("archive: the index at start failed: %s; only this run's matches are listed", e,
+                      exc_info=not isinstance(e, OSError))
         await self._retain()
         self._clock = asyncio.ensure_future(self._hourly())
 
@@ -183,11 +256,25 @@ class Upkeep:
     async def _retain(self) -> None:
         try:
             removed = await asyncio.to_thread(self._archive.enforce, self._rule, self._live())
-        except OSError as e:
-            log.warning("retention: %s", e)
+        except Exception as e:  # noqa: BLE001 - said; the next match's end or the hour tries again
+            log.error("retention failed: %s", e, exc_info=not isinstance(e, OSError))
             return
         for match_id in removed:
             self._removed(match_id)
+
+
+def indexed(match_id: str, path: Path) -> mpb.Match:
+    """The Match a recording tells of, whatever is wrong with it (never an exception)."""
+    try:
+        return match_of(match_id, scan(path))
+    except Exception as e:  # noqa: BLE001 - one recording never stops the index
+        reason = str(e) if isinstance(e, (OSError, RecordingError)) else f"reading it failed: {type(e).__name__}: {e}"
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        return mpb.Match(id=match_id, status=mpb.FAILED, failure=f"its recording cannot be read: {reason}",
+                         archived=True, recording_bytes=size, recording_damage=reason)
 
 
 def match_of(match_id: str, s: Scan) -> mpb.Match:
@@ -196,4 +283,4 @@ def match_of(match_id: str, s: Scan) -> mpb.Match:
     return mpb.Match(id=match_id, config=p.config, status=p.status, failure=p.failure, frame=s.last_frame,
                      archived=True, started_unix_s=p.started_unix_s, ended_unix_s=p.ended_unix_s,
                      recording_bytes=s.size, recording_stopped=s.end.recording_stopped if s.end else "",
-                     scores=s.end.scores if s.end else [])
+                     scores=s.end.scores if s.end else [], recording_damage=s.damage)

@@ -2,7 +2,7 @@
 
     gametap serve [--config FILE] [--grpc HOST:PORT] [--http HOST:PORT] [--state-dir DIR] [--workers N]
     gametap create [--map oa_dm1] [--clock lockstep] [--bot Sarge:3] ...   -> the match as JSON
-    gametap list | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID | maps | bots
+    gametap list [--live | --ended] | get ID | stop ID | state ID | command ID "fraglimit 5" | watch ID | maps | bots
     gametap recordings list | show ID | verify ID | rm ID...
     gametap reproduce ID | diff A B
 """
@@ -129,7 +129,8 @@ def print_json_list(messages) -> None:
 
 
 def cmd_list(a, client: Client) -> int:
-    matches = client.list_matches()
+    matches = client.list_matches(mpb.MATCH_FILTER_LIVE if a.live else mpb.MATCH_FILTER_ENDED if a.ended
+                                  else mpb.MATCH_FILTER_ALL)
     if a.json:
         print_json_list(matches)
         return 0
@@ -223,8 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("maps", help="the maps a match can use").set_defaults(run=cmd_maps)
     sub.add_parser("bots", help="the bots a match can add").set_defaults(run=cmd_bots)
-    ls = sub.add_parser("list", help="list matches")
+    ls = sub.add_parser("list", help="list matches: live ones first, then ended ones (archived included)")
     ls.add_argument("--json", action="store_true")
+    which = ls.add_mutually_exclusive_group()
+    which.add_argument("--live", action="store_true", help="only the matches starting or running")
+    which.add_argument("--ended", action="store_true", help="only the ended ones (`recordings list` shows more of them)")
     ls.set_defaults(run=cmd_list)
     for verb, func, text in (("get", cmd_get, "show a match"), ("stop", cmd_stop, "stop a match"),
                              ("state", cmd_state, "print a match's current world state as JSON")):

@@ -38,7 +38,12 @@ def cmd_list(a, client) -> int:
     print(f"{'ID':<14}{'STATUS':<10}{'STARTED':<21}{'DURATION':>9}{'MAP':>12}{'FRAMES':>10}{'MB':>9}  ARCHIVED")
     for m in matches:
         print(f"{m.id:<14}{mpb.MatchStatus.Name(m.status):<10}{_when(m.started_unix_s):<21}{_duration(m):>9}"
-              f"{m.config.map:>12}{m.frame:>10}{m.recording_bytes / 1e6:>9.1f}  {'yes' if m.archived else 'no'}")
+              f"{m.config.map:>12}{m.frame:>10}{m.recording_bytes / 1e6:>9.1f}  {'yes' if m.archived else 'no'}"
+              + (f"  DAMAGED: {m.recording_damage}" if m.recording_damage else ""))
+    damaged = sum(1 for m in matches if m.recording_damage)
+    if damaged:
+        print(f"{damaged} of {len(matches)} recordings are damaged: each lists what could be read "
+              f"(`gametap recordings verify ID` says more)", file=sys.stderr)
     return 0
 
 
@@ -79,7 +84,7 @@ def cmd_diff(a, client) -> int:
     from gametap.diff import diff_recordings
     with tempfile.TemporaryDirectory() as tmp:
         paths = [_local(client, name, Path(tmp) / f"{i}.gtrec") for i, name in enumerate((a.a, a.b))]
-        result = diff_recordings(*paths)
+        result = diff_recordings(*paths, names=(a.a, a.b))
     print(result.summary())
     return 0 if result.identical else 1
 

@@ -52,10 +52,15 @@ class Diff:
         return "\n".join(lines)
 
 
-def diff_recordings(a: Path, b: Path) -> Diff:
-    """Compares two recordings of the same map. Raises InvalidArgument for different maps, and
-    RecordingError (from gametap.recording) for a file that is not a recording."""
+def diff_recordings(a: Path, b: Path, names: tuple[str, str] | None = None) -> Diff:
+    """Compares two recordings of the same map. Raises InvalidArgument for different maps or a
+    damaged recording (named by `names`, default the paths), and RecordingError (from
+    gametap.recording) for a file that is not a recording."""
     scans = [scan(p) for p in (a, b)]
+    for which, name, s in zip(("first", "second"), names or (str(a), str(b)), scans):
+        if s.damage:
+            raise InvalidArgument("recordings", f"the {which} recording ({name}) is damaged ({s.damage}): "
+                                                f"it cannot be compared")
     provenances = [provenance_of(s) for s in scans]
     maps = [p.map for p in provenances]
     machines = differences(*provenances)

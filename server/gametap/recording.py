@@ -209,43 +209,38 @@ def check_magic(magic: bytes) -> int:
     return magic[7]
 
 
+def read_records(f: BinaryIO, start: int = len(MAGIC), index: int = 0) -> Iterator[tuple[bytes, int]]:
+    """(payload, the offset after it) of each complete record from byte `start` on, the start of
+    record number `index` (for reading a growing recording again from where the last read
+    ended). Stops quietly before an incomplete last record (torn, or still being written);
+    RecordingError naming the record and its byte for a corrupt one."""
+    f.seek(start)
+    at, read, unpack, crc32 = start, f.read, RECORD_HEAD.unpack, zlib.crc32
+    while head := read(RECORD_HEAD.size):
+        if len(head) < RECORD_HEAD.size:
+            return
+        length, crc = unpack(head)
+        if length > MAX_RECORD:
+            raise RecordingError(f"record {index} at byte {at} claims {length} bytes (the limit is {MAX_RECORD})")
+        payload = read(length)
+        if len(payload) < length:
+            return
+        if crc32(payload) != crc:
+            raise RecordingError(f"record {index} at byte {at} is corrupt (checksum mismatch)")
+        at += RECORD_HEAD.size + length
+        index += 1
+        yield payload, at
+
+
 def iter_records(f: BinaryIO) -> Iterator[bytes]:
     """Complete records of a recording; raises RecordingError on a bad file or record,
     stops quietly before a torn last record, leaving f positioned at its start."""
     check_magic(f.read(len(MAGIC)))
-    index = 0
-    start = f.tell()
-    while head := f.read(RECORD_HEAD.size):
-        if len(head) < RECORD_HEAD.size:
-            f.seek(start)
-            return
-        length, crc = RECORD_HEAD.unpack(head)
-        if length > MAX_RECORD:
-            raise RecordingError(f"record {index} claims {length} bytes (limit {MAX_RECORD})")
-        payload = f.read(length)
-        if len(payload) < length:
-            f.seek(start)
-            return
-        if zlib.crc32(payload) != crc:
-            raise RecordingError(f"record {index} is corrupt (checksum mismatch)")
+    good = len(MAGIC)
+    for payload, after in read_records(f):
         yield payload
-        index += 1
-        start = f.tell()
-
-
-def records_from(f: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
-    """(payload, the offset after it) of the complete records from byte `start` on (a record's
-    start: for reading a growing recording again from where the last read ended); stops
-    before a torn or corrupt record."""
-    f.seek(start)
-    while head := f.read(RECORD_HEAD.size):
-        if len(head) < RECORD_HEAD.size:
-            return
-        length, crc = RECORD_HEAD.unpack(head)
-        payload = f.read(length) if length <= MAX_RECORD else b""
-        if len(payload) < length or length > MAX_RECORD or zlib.crc32(payload) != crc:
-            return
-        yield payload, f.tell()
+        good = after
+    f.seek(good)
 
 
 def only_updates(records: Iterator[bytes]) -> Iterator[bytes]:

@@ -1,15 +1,15 @@
 """Reading a recording through once, for what it says about its match and whether it is whole.
 
-`scan(path)` is the archive's quick look (run over every recording at the daemon's start):
-it reads each record's head, the first bytes of each update and the agents', module and end
-records in full, and skips the rest. `scan(path, verify=True)` reads and checks every record
-(`gametap recordings verify`). Either way it stops at the first problem and says what and
-where: a torn last record (the writer died mid-write), a corrupt one, one of no known kind.
+`scan(path)` reads every record and checks its checksum (the archive's index runs it over
+every recording at the daemon's start, and `gametap recordings verify` shows what it found);
+it decodes the header and the agents', module and end records in full, and of each update
+its kind and frame. It stops at the first record it cannot read and says what and where: a
+torn last record (the writer died mid-write: no damage), a corrupt one, one of no known kind.
+The header's fields are checked here, once, against HEADER_TYPES: a field of another type is
+a problem of the recording (its `damage`), read as absent, never an exception further on.
 """
 from __future__ import annotations
 
-import logging
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,87 +17,78 @@ import msgpack
 from google.protobuf import json_format
 
 from gametap.errors import DataLoss
-from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, UPDATE_KINDS, check_magic, entry_kind
+from gametap.recording import MAGIC, UPDATE_KINDS, RecordingError, check_magic, entry_kind, read_records
 from gametap.replay import update_head
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import recording_pb2 as rpb
 
-log = logging.getLogger(__name__)
-
-_PEEK = 24  # bytes of an update's payload that hold its kind and frame
+_TEXT, _NUMBER, _WHOLE, _TEXTS = "a string", "a number", "a whole number", "a map of strings"
+# Every header key that a reader uses (gametap.provenance writes them), and its type. Keys not
+# listed are kept as they are; a listed key's value of another type is dropped, as a problem.
+HEADER_TYPES = {
+    "format": _WHOLE, "match_id": _TEXT, "started": _NUMBER, "config": _TEXT, "seed": _WHOLE,
+    "gametap_version": _TEXT, "commit": _TEXT, "host": _TEXT, "cpu": _TEXT,
+    "game": _TEXT, "game_install": _TEXT, "map": _TEXT, "map_pk3": _TEXT, "map_pk3_sha256": _TEXT,
+    "glibc": _TEXT, "kernel": _TEXT, "engine": _TEXTS, "library": _TEXTS, "packages": _TEXTS,
+}
 
 
 @dataclass
 class Scan:
     size: int                 # the file's bytes
     version: int = 0
-    header: dict = field(default_factory=dict)
+    header: dict = field(default_factory=dict)  # its fields of the right type (HEADER_TYPES)
+    config: mpb.MatchConfig = field(default_factory=mpb.MatchConfig)  # the header's config, parsed
     records: int = 0          # good records, the header included
     good_bytes: int = 0       # up to the end of the last good record
     last_frame: int = 0
     joins: list[rpb.AgentJoinRecord] = field(default_factory=list)
     module: rpb.GameModuleRecord | None = None
     end: rpb.MatchEndRecord | None = None
-    problem: str = ""         # "" when nothing is wrong
+    problem: str = ""         # why the read stopped before the file's end ("" when it did not)
+    torn: bool = False        # that problem is a torn last record: the writer died, nothing is damaged
+    header_problems: list[str] = field(default_factory=list)  # header fields of the wrong type, no header
+
+    @property
+    def damage(self) -> str:
+        """What is wrong with the recording beyond a torn tail ("" when nothing is)."""
+        return "; ".join(self.header_problems + ([self.problem] if self.problem and not self.torn else []))
 
     @property
     def complete(self) -> bool:
-        return self.end is not None and not self.problem
+        return self.end is not None and not self.problem and not self.header_problems
 
 
-def scan(path: Path, verify: bool = False) -> Scan:
-    """Raises RecordingError (gametap.recording) if the file is not a recording this reader reads at all."""
+def scan(path: Path) -> Scan:
+    """Raises RecordingError (gametap.recording) if the file is not a recording this reader reads
+    at all, and OSError if it cannot be read."""
     with open(path, "rb") as f:
         s = Scan(size=f.seek(0, 2))
         f.seek(0)
         s.version, s.good_bytes = check_magic(f.read(len(MAGIC))), len(MAGIC)
-        while s.good_bytes < s.size and not s.problem:
-            s.problem = _next_record(f, s, verify)
-    if not s.header and not s.problem:
-        s.problem = "it has no header record"
+        try:
+            for payload, end in read_records(f):
+                s.problem = _take(s, payload)
+                if s.problem:
+                    break
+                s.records, s.good_bytes = s.records + 1, end
+        except RecordingError as e:
+            s.problem = str(e)
+    if not s.problem and s.good_bytes < s.size:
+        s.problem, s.torn = f"the last record (record {s.records}, at byte {s.good_bytes}) is torn: the file ends inside it", True
+    if not s.records and (s.torn or not s.problem):
+        s.header_problems.append("it has no header record")
     return s
 
 
-def _next_record(f, s: Scan, verify: bool) -> str:
-    """Reads the record at s.good_bytes into s; "" or the problem found there."""
-    at, index = s.good_bytes, s.records
-    torn = f"the last record (record {index}, at byte {at}) is torn: the file ends inside it"
-    head = f.read(RECORD_HEAD.size)
-    if len(head) < RECORD_HEAD.size:
-        return torn
-    length, crc = RECORD_HEAD.unpack(head)
-    if length > MAX_RECORD:
-        return f"record {index} at byte {at} claims {length} bytes (the limit is {MAX_RECORD})"
-    end = at + RECORD_HEAD.size + length
-    if end > s.size:
-        return torn
-    quick = not verify and index > 0
-    payload = f.read(min(length, _PEEK) if quick else length)
-    kind = entry_kind(payload) if index > 0 else 0
-    if quick and kind not in UPDATE_KINDS:
-        payload += f.read(length - len(payload))  # the agents', module and end records are read whole
-    elif quick:
-        f.seek(end)
-    if verify and zlib.crc32(payload) != crc:
-        return f"record {index} at byte {at} is corrupt (checksum mismatch)"
-    problem = _take(s, index, kind, payload, at)
-    if not problem:
-        s.records, s.good_bytes = index + 1, end
-    return problem
-
-
-def _take(s: Scan, index: int, kind: int, payload: bytes, at: int) -> str:
-    where = f"record {index} at byte {at}"
-    if index == 0:
-        try:
-            header = msgpack.unpackb(payload, raw=False)
-        except Exception as e:
-            return f"the header ({where}) is not valid msgpack ({e})"
-        if not isinstance(header, dict):
-            return f"the header ({where}) is not a map"
-        s.header = header
-    elif kind in UPDATE_KINDS:
+def _take(s: Scan, payload: bytes) -> str:
+    """Takes the next record into s; "" or the problem found in it."""
+    where = f"record {s.records} at byte {s.good_bytes}"
+    if s.records == 0:
+        return _take_header(s, payload, where)
+    kind = entry_kind(payload)
+    if kind in UPDATE_KINDS:
         try:
             s.last_frame = max(s.last_frame, update_head(payload)[1])
         except DataLoss as e:
@@ -119,34 +110,62 @@ def _take(s: Scan, index: int, kind: int, payload: bytes, at: int) -> str:
     return ""
 
 
-def _binary_file(value) -> arpb.BinaryFile:
-    fields = value if isinstance(value, dict) else {}
-    return arpb.BinaryFile(path=str(fields.get("path", "")), build_id=str(fields.get("build_id", "")))
+def _take_header(s: Scan, payload: bytes, where: str) -> str:
+    try:
+        header = msgpack.unpackb(payload, raw=False)
+    except Exception as e:
+        return f"the header ({where}) is not valid msgpack ({e})"
+    if not isinstance(header, dict):
+        return f"the header ({where}) is not a map"
+    for key, value in header.items():
+        kind = HEADER_TYPES.get(key)
+        if kind is None or _is(value, kind):
+            s.header[key] = value
+        else:
+            s.header_problems.append(f"the header's {key} is {_shown(value)}, not {kind}")
+    try:
+        json_format.Parse(s.header.get("config", "{}"), s.config, ignore_unknown_fields=True)
+    except Exception as e:  # noqa: BLE001 - ParseError, and json's own errors (RecursionError) too
+        s.config.Clear()
+        s.header.pop("config")
+        s.header_problems.append(f"the header's config does not parse ({str(e)[:200]})")
+    return ""
 
 
-def _strings(value) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+def _is(value, kind: str) -> bool:
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _TEXTS:
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (kind == _NUMBER and isinstance(value, float))
+
+
+def _shown(value) -> str:
+    return "null" if value is None else f"{type(value).__name__} {repr(value)[:40]}"
+
+
+def _binary_file(fields: dict) -> arpb.BinaryFile:
+    return arpb.BinaryFile(path=fields.get("path", ""), build_id=fields.get("build_id", ""))
 
 
 def provenance_of(s: Scan) -> arpb.Provenance:
-    h = s.header
-    config = mpb.MatchConfig()
-    try:
-        json_format.Parse(str(h.get("config", "{}")), config, ignore_unknown_fields=True)
-    except json_format.ParseError as e:
-        log.warning("recording of %s: its config does not parse: %s", h.get("match_id"), e)
+    h = s.header  # every field of the right type (HEADER_TYPES), or absent
     p = arpb.Provenance(
-        format=s.version, gametap_version=str(h.get("gametap_version", "")), commit=str(h.get("commit", "unknown")),
-        host=str(h.get("host", "")), game=str(h.get("game", "")), map=str(h.get("map", config.map)),
-        map_pk3=str(h.get("map_pk3", "")), map_pk3_sha256=str(h.get("map_pk3_sha256", "")), config=config,
-        started_unix_s=float(h.get("started", 0.0)), joins=s.joins, cpu=str(h.get("cpu", "")),
-        glibc=str(h.get("glibc", "")), kernel=str(h.get("kernel", "")),
-        engine=_binary_file(h.get("engine")), library=_binary_file(h.get("library")),
-        packages=_strings(h.get("packages")))
+        format=s.version, gametap_version=h.get("gametap_version", ""), commit=h.get("commit", "unknown"),
+        host=h.get("host", ""), game=h.get("game", ""), map=h.get("map", s.config.map),
+        map_pk3=h.get("map_pk3", ""), map_pk3_sha256=h.get("map_pk3_sha256", ""), config=s.config,
+        started_unix_s=h.get("started", 0.0), joins=s.joins, cpu=h.get("cpu", ""),
+        glibc=h.get("glibc", ""), kernel=h.get("kernel", ""), engine=_binary_file(h.get("engine", {})),
+        library=_binary_file(h.get("library", {})), packages=h.get("packages", {}))
     if s.module is not None:
         p.module.CopyFrom(s.module)
     if s.end is not None:
         p.status, p.failure, p.ended_unix_s = s.end.status, s.end.failure, s.end.ended_unix_s
+    elif s.problem and not s.torn:
+        p.status = mpb.FAILED
+        p.failure = f"its recording cannot be read past frame {s.last_frame}: {s.problem}"
     else:
         p.status = mpb.FAILED
         p.failure = (f"the recording stops at frame {s.last_frame} without the match's end: the daemon or its "

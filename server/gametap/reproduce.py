@@ -10,8 +10,10 @@ compares the two recordings (gametap.diff).
 
 What it can replay: joins that the game was held for (hold_for_agents, as the envs use);
 whole streams leaving at an observation. A join asked while the game ran free landed at a
-frame that depended on timing, and is refused up front, as are a REALTIME match and a
-stream that left only some of its slots.
+frame that depended on timing, and is refused up front, as are a REALTIME match, a stream
+that left only some of its slots, and a damaged recording (gametap.recording_scan: one with
+no header, a corrupt record, a header field of the wrong type). A recording that stops at a
+torn last record (its match was killed) replays to there.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import grpc
 from gametap.diff import Diff, diff_recordings
 from gametap.errors import FailedPrecondition
 from gametap.recording import iter_entries
-from gametap.recording_scan import provenance_of, scan
+from gametap.recording_scan import scan
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import agent_pb2_grpc
 from gametap.v1 import match_pb2 as mpb
@@ -63,9 +65,10 @@ class Reproduction:
 def plan(path: Path) -> tuple[mpb.MatchConfig, list[RecordedStream]]:
     """The config to run and the streams to replay; FailedPrecondition when it cannot be replayed."""
     s = scan(path)
-    p = provenance_of(s)
+    if s.damage:  # its config and seed, or the actions after the damage, are not what was recorded
+        raise FailedPrecondition(f"the recording is damaged ({s.damage}): it cannot be reproduced")
     config = mpb.MatchConfig()
-    config.CopyFrom(p.config)
+    config.CopyFrom(s.config)
     if config.clock != mpb.LOCKSTEP:
         raise FailedPrecondition("only a LOCKSTEP match can be reproduced (a REALTIME one followed the wall clock)")
     if s.version < 2:

@@ -26,7 +26,9 @@ Example file (every key optional):
     [recording]
     enabled = true
     max_bytes = 1073741824       # per match; recording stops (the match goes on) past this
-    keep_bytes = 0               # the archive's size: past it, the oldest ended matches go (0: no limit)
+    keep_bytes = "25%"           # the archive's bound: past it, the oldest ended matches go; bytes, or a
+                                 # share of the state dir's file system (0: no bound)
+    keep_free_bytes = 1073741824 # ...and while less than this is free on that file system (0: no floor)
     keep_days = 0                # ended matches older than this go (0: kept forever)
 
     [limits]                     # what callers can make the daemon spend (gametap.limits.DEFAULTS)
@@ -59,9 +61,13 @@ from gametap.v1 import match_pb2 as mpb
 
 @dataclass(frozen=True)
 class Retention:
-    """[recording] keep_bytes and keep_days: how much of the archive (gametap.archive) stays."""
-    keep_bytes: int = 0   # 0: no limit
-    keep_days: float = 0  # 0: kept forever
+    """[recording] keep_bytes, keep_free_bytes and keep_days: how much of the archive stays
+    (gametap.archive.bound). keep_bytes is a number of bytes or a share of the file system
+    holding the state directory ("25%", the default); 0 sets no bound on the archive's size."""
+    keep_bytes: int = 0               # the archive's bound in bytes (0: none, or keep_share's)
+    keep_share: float = 0.25          # with keep_bytes 0: the bound is this share of the file system's size
+    keep_free_bytes: int = 1 << 30    # ended matches go while less than this is free on it (0: no floor)
+    keep_days: float = 0              # 0: kept forever
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LIBRARY = REPO_ROOT / "native" / "build" / "libgametap_q3.so"
@@ -94,7 +100,7 @@ class Settings:
     web_dir: Path = DEFAULT_WEB_DIR
     record: bool = True
     record_max_bytes: int = 1 << 30
-    retention: Retention = field(default_factory=Retention)  # [recording] keep_bytes, keep_days
+    retention: Retention = field(default_factory=Retention)  # [recording] keep_bytes, keep_free_bytes, keep_days
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
     tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
@@ -225,7 +231,8 @@ def _from_dict(data: dict) -> Settings:
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
     auth = data.get("auth", {})
     for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s", "join_password"}),
-                                  ("recording", rec, {"enabled", "max_bytes", "keep_bytes", "keep_days"})):
+                                  ("recording", rec, {"enabled", "max_bytes", "keep_bytes", "keep_free_bytes",
+                                                      "keep_days"})):
         if set(table) - known:
             raise ValueError(f"unknown keys in [{section}]: {key_names(set(table) - known, known)}")
     if set(auth) - {"tokens"}:
@@ -247,9 +254,7 @@ def _from_dict(data: dict) -> Settings:
     if not 1 <= workers <= 256:
         raise ValueError(f"[server] workers = {workers}: 1..256 allowed")
     game_ports = _port_range(server.get("game_ports"), "game_ports")
-    retention = Retention(keep_bytes=int(rec.get("keep_bytes", 0)), keep_days=float(rec.get("keep_days", 0)))
-    if retention.keep_bytes < 0 or retention.keep_days < 0:
-        raise ValueError("[recording] keep_bytes and keep_days cannot be negative (0: no limit)")
+    retention = _retention(rec)
     timeout = int(game.get("client_timeout_s", s.client_timeout_s))
     if not 5 <= timeout <= 3600:
         raise ValueError(f"[game] client_timeout_s = {timeout}: 5..3600 allowed")
@@ -272,6 +277,26 @@ def _from_dict(data: dict) -> Settings:
         limits=limits.parse(data.get("limits", {})),
         tls=_tls_files(server),
     )
+
+
+def _retention(rec: dict) -> Retention:
+    keep = rec.get("keep_bytes", f"{Retention.keep_share:.0%}")
+    free = rec.get("keep_free_bytes", Retention.keep_free_bytes)
+    days = rec.get("keep_days", 0)
+    if type(free) is not int or free < 0:
+        raise ValueError(f"[recording] keep_free_bytes = {free!r}: a whole number of bytes, 0 or more (0: no floor)")
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+        raise ValueError(f"[recording] keep_days = {days!r}: a number of days, 0 or more (0: kept forever)")
+    if type(keep) is int and keep >= 0:
+        return Retention(keep_bytes=keep, keep_share=0.0, keep_free_bytes=free, keep_days=days)
+    share = str(keep).removesuffix("%")
+    try:
+        if not isinstance(keep, str) or not keep.endswith("%") or not 0 < float(share) <= 100:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"[recording] keep_bytes = {keep!r}: a whole number of bytes (0: no bound) or a share of the "
+                         f"file system such as \"25%\"") from None
+    return Retention(keep_share=float(share) / 100, keep_free_bytes=free, keep_days=days)
 
 
 def _tls_files(server: dict) -> TlsFiles | None:

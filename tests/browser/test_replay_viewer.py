@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from gametap.client import AgentStream
+from gametap.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
+from gametap.recording_scan import scan
 from gametap.replay import frame_by_frame
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import agent_pb2 as apb
@@ -45,11 +47,31 @@ def archived(tmp_path_factory):
         wait_until(lambda: c.get_match(bots.id).status == mpb.FINISHED, 120, "the bot match to finish")
         wait_until(lambda: c.get_match(agent_match.id).status == mpb.STOPPED, 60, "the agent match to stop")
     first.stop()
+    damaged = damaged_copy(first.match_dir(bots.id) / "updates.gtrec", first.match_dir(DAMAGED))
     daemon = start_daemon(state, "--no-default-match")
-    yield {"daemon": daemon, "bots": bots.id, "agents": agent_match.id, "agent": me,
+    yield {"daemon": daemon, "bots": bots.id, "agents": agent_match.id, "agent": me, "damaged": damaged,
            "bots_path": daemon.match_dir(bots.id) / "updates.gtrec",
            "agents_path": daemon.match_dir(agent_match.id) / "updates.gtrec"}
     daemon.stop()
+
+
+DAMAGED = "dada00000001"
+
+
+def damaged_copy(good, folder):
+    """A copy of a recording with a byte flipped in an update record past its middle; what the
+    archive's scan says of it."""
+    data = bytearray(good.read_bytes())
+    at = len(MAGIC)
+    while True:
+        length, _ = RECORD_HEAD.unpack_from(data, at)
+        if at > len(data) // 2 and entry_kind(data[at + 8:at + 8 + length]) in UPDATE_KINDS:
+            break
+        at += RECORD_HEAD.size + length
+    data[at + RECORD_HEAD.size + 3] ^= 0x7F
+    folder.mkdir()
+    (folder / "updates.gtrec").write_bytes(bytes(data))
+    return scan(folder / "updates.gtrec")
 
 
 def open_replay(page, archived, match_id: str) -> None:
@@ -122,4 +144,20 @@ def test_an_agents_slot_shows_what_it_sees_and_its_sent_and_teacher_actions(page
     assert table.locator("tr[data-field='forward'] .teacher").inner_text() == str(agent.teacher.forward)
     yaw = agent.teacher.yaw * 360 / 65536
     assert table.locator("tr[data-field='yaw °'] .teacher").inner_text() == f"{yaw - 360 if yaw > 180 else yaw:.1f}"
+    assert not page.errors, page.errors
+
+
+def test_a_damaged_recording_replays_to_the_damage_and_says_so(page, archived):
+    damaged = archived["damaged"]
+    assert 1000 < damaged.last_frame < 3000 and "is corrupt (checksum mismatch)" in damaged.problem
+    open_replay(page, archived, DAMAGED)
+    notice = page.page.locator("#notice")
+    notice.wait_for(timeout=20000)
+    assert notice.inner_text() == (f"The recording is damaged: {damaged.problem}. "
+                                   f"It replays to frame {damaged.last_frame}.")
+    assert page.page.evaluate("() => Number(document.getElementById('tl-slider').max)") == damaged.last_frame
+    seek(page, damaged.last_frame - 5)  # the frames just before the damage replay
+    page.page.click("#tl-play")
+    page.page.wait_for_function("(f) => window.gametap.replay.world.frame === f && !window.gametap.replay.playing",
+                                arg=damaged.last_frame, timeout=30000)  # and playing stops at the last good one
     assert not page.errors, page.errors

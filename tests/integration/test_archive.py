@@ -1,20 +1,31 @@
 """The archive (issue 9, item 2): after a restart, even one after `kill -9`, the daemon lists
 its ended matches from their recordings; GetMatch, GetState and Watch answer for them;
-`gametap recordings` shows, verifies and removes them; retention removes the oldest."""
+`gametap recordings` shows, verifies and removes them; retention removes the oldest.
+Damaged recordings (issue 20, items 2, 5 and 8) are listed as damaged, named in the log, and
+hide nothing else; what reads them says what is wrong, and where."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+import zlib
 
 import grpc
+import msgpack
 import pytest
 
+from gametap.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 
 from .conftest import lockstep, wait_ended
+
+# Recordings planted in the state directory before the restart, each damaged its own way.
+BAD_STARTED, NULL_STARTED, FLIPPED, NO_HEADER, GARBAGE = (f"badbad00000{i}" for i in range(1, 6))
 
 pytestmark = pytest.mark.game
 
@@ -39,16 +50,59 @@ def restarted(tmp_path_factory):
         worker = c.get_match(running.id).placement.worker_pid
     os.kill(worker, signal.SIGKILL)
     first.stop(signal.SIGKILL)
+    flipped_at = plant_damaged(state / "matches", state / "matches" / finished.id / "updates.gtrec")
     again = start_daemon(state, "--no-default-match")
-    yield {"daemon": again, "finished": finished.id, "killed": running.id}
+    yield {"daemon": again, "finished": finished.id, "killed": running.id, "flipped_at": flipped_at}
     again.stop()
+
+
+def plant_damaged(matches, good) -> tuple[int, int]:
+    """Copies of a good recording damaged five ways; (the byte where the flipped one's first
+    corrupt record starts, the last frame before it)."""
+    data = good.read_bytes()
+    length, _ = RECORD_HEAD.unpack_from(data, len(MAGIC))
+    header_end = len(MAGIC) + RECORD_HEAD.size + length
+    header = msgpack.unpackb(data[len(MAGIC) + RECORD_HEAD.size:header_end])
+    for match_id, started in ((BAD_STARTED, "x"), (NULL_STARTED, None)):
+        payload = msgpack.packb({**header, "match_id": match_id, "started": started})
+        plant(matches, match_id, MAGIC + RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+              + data[header_end:])
+    flipped, updates, at, frame, first = bytearray(data), [], header_end, 0, None
+    while at < len(data):
+        length, _ = RECORD_HEAD.unpack_from(data, at)
+        if entry_kind(data[at + 8:at + 8 + length]) in UPDATE_KINDS:
+            updates.append((at, length))
+        at += RECORD_HEAD.size + length
+    for at, length in updates[len(updates) // 2:][:20]:  # 20 bytes flipped inside update records: their frames
+        flipped[at + RECORD_HEAD.size + min(3, length - 1)] ^= 0x7F
+        first = at if first is None else first
+    for at, length in updates:
+        if at < first:
+            frame = max(frame, read_frame(data[at + 8:at + 8 + length]))
+    plant(matches, FLIPPED, bytes(flipped))
+    plant(matches, NO_HEADER, MAGIC)
+    plant(matches, GARBAGE, b"this is no recording at all")
+    return first, frame
+
+
+def read_frame(payload: bytes) -> int:
+    from gametap.replay import update_head
+    return update_head(payload)[1]
+
+
+def plant(matches, match_id: str, data: bytes) -> None:
+    (matches / match_id).mkdir()
+    (matches / match_id / "updates.gtrec").write_bytes(data)
+    os.utime(matches / match_id / "updates.gtrec", (1e9, 1e9))  # long ago: not a match of the new run
 
 
 def test_the_restarted_daemon_lists_what_ended_before(restarted):
     with restarted["daemon"].client() as c:
         ended = {m.id: m for m in c.list_matches(mpb.MATCH_FILTER_ENDED)}
         assert c.list_matches(mpb.MATCH_FILTER_LIVE) == []
-        assert {m.id for m in c.list_matches()} == set(ended) == {restarted["finished"], restarted["killed"]}
+        planted = {BAD_STARTED, NULL_STARTED, FLIPPED, NO_HEADER, GARBAGE}
+        assert {m.id for m in c.list_matches()} - planted == set(ended) - planted == {restarted["finished"],
+                                                                                        restarted["killed"]}
         done, killed = ended[restarted["finished"]], ended[restarted["killed"]]
         assert done.archived and done.status == mpb.FINISHED and done.frame == 400 and not done.failure
         assert done.config.seed == 5 and done.started_unix_s < done.ended_unix_s and done.recording_bytes > 0
@@ -56,6 +110,75 @@ def test_the_restarted_daemon_lists_what_ended_before(restarted):
         assert killed.status == mpb.FAILED and killed.frame > 100 and not killed.ended_unix_s
         assert f"stops at frame {killed.frame} without the match's end" in killed.failure
         assert c.get_match(killed.id) == killed
+
+
+def test_damaged_recordings_are_listed_as_damaged_and_hide_nothing(restarted):
+    daemon = restarted["daemon"]
+    flipped_at, last_good = restarted["flipped_at"], restarted["flipped_at"][1]
+    with daemon.client() as c:
+        listed = {m.id: m for m in c.list_matches(mpb.MATCH_FILTER_ENDED)}
+        assert set(listed) == {restarted["finished"], restarted["killed"], BAD_STARTED, NULL_STARTED, FLIPPED,
+                               NO_HEADER, GARBAGE}
+        good = c.get_match(restarted["finished"])
+        assert good.status == mpb.FINISHED and good.frame == 400 and not good.recording_damage
+        for bad in (BAD_STARTED, NULL_STARTED):  # what is readable: all of it but the start time
+            m = c.get_match(bad)
+            assert m.status == mpb.FINISHED and m.frame == 400 and m.started_unix_s == 0 and m.ended_unix_s
+            assert m.recording_damage.startswith("the header's started is ") and "not a number" in m.recording_damage
+        flipped = c.get_match(FLIPPED)
+        where = f"at byte {flipped_at[0]} is corrupt (checksum mismatch)"
+        assert flipped.status == mpb.FAILED and flipped.frame == last_good < 400
+        assert where in flipped.recording_damage and where in flipped.failure
+        assert c.get_match(NO_HEADER).recording_damage == "it has no header record"
+        assert c.get_match(GARBAGE).recording_damage == "not a gametap recording (bad magic)"
+        assert c.get_match(GARBAGE).status == mpb.FAILED
+        assert c.get_state(BAD_STARTED).frame == 400  # a recording damaged in its header still replays
+    log = "\n".join(daemon.output)
+    for bad in (BAD_STARTED, NULL_STARTED, FLIPPED, NO_HEADER, GARBAGE):
+        assert f"archive: match {bad}: its recording is damaged: " in log, bad
+    assert "archive: 7 recorded matches" in log and "every record's checksum checked; 5 of them damaged" in log
+    listing = cli(daemon, "recordings", "list")
+    assert listing.returncode == 0 and "5 of 7 recordings are damaged" in listing.stderr
+    line = next(x for x in listing.stdout.splitlines() if x.startswith(FLIPPED))
+    assert "FAILED" in line and f"{last_good:>10}" in line and "DAMAGED: record " in line and where in line
+
+
+def http(daemon, path: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://{daemon.http}{path}", timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_the_timeline_and_the_recorded_updates_agree_on_a_damaged_recording(restarted):
+    daemon, last_good = restarted["daemon"], restarted["flipped_at"][1]
+    status, _, body = http(daemon, f"/api/matches/{FLIPPED}/timeline")
+    t = json.loads(body)
+    assert status == 200 and t["last_frame"] == last_good and t["first_frame"] == 1
+    assert t["problem"].endswith(f"at byte {restarted['flipped_at'][0]} is corrupt (checksum mismatch)")
+    status, headers, body = http(daemon, f"/api/matches/{FLIPPED}/updates?from_frame={last_good - 10}&frames=5000")
+    assert status == 200 and headers["X-Last-Frame"] == str(last_good) and t["problem"] in headers["X-Recording-Problem"]
+    status, _, body = http(daemon, f"/api/matches/{FLIPPED}/updates?from_frame={last_good + 1}")
+    assert status == 422 and t["problem"] in body.decode()
+    whole = json.loads(http(daemon, f"/api/matches/{restarted['finished']}/timeline")[2])
+    assert whole["problem"] == "" and whole["last_frame"] == 400
+    status, _, body = http(daemon, f"/api/matches/{NO_HEADER}/timeline")
+    assert status == 200 and json.loads(body)["problem"] == "the recording has no header record"
+    status, _, body = http(daemon, f"/api/matches/{NO_HEADER}/updates")
+    assert status == 422 and "no metadata record" in body.decode()
+
+
+def test_reproduce_and_diff_say_which_recording_is_damaged_and_how(restarted):
+    daemon = restarted["daemon"]
+    out = cli(daemon, "reproduce", NO_HEADER)
+    assert out.returncode == 1 and "REALTIME" not in out.stderr
+    assert "the recording is damaged (it has no header record): it cannot be reproduced" in out.stderr
+    out = cli(daemon, "diff", restarted["finished"], NO_HEADER)
+    assert out.returncode == 1 and "different maps" not in out.stderr
+    assert f"the second recording ({NO_HEADER}) is damaged (it has no header record)" in out.stderr
+    out = cli(daemon, "diff", FLIPPED, restarted["finished"])
+    assert out.returncode == 1 and f"the first recording ({FLIPPED}) is damaged (record " in out.stderr
 
 
 def test_verify_says_where_a_killed_match_ends_and_watch_replays_to_there(restarted):
@@ -116,6 +239,7 @@ def test_retention_removes_the_oldest_ended_matches_by_name(tmp_path):
     config = tmp_path / "gametap.toml"
     config.write_text(f"[recording]\nkeep_bytes = {sizes[2] + sizes[1] + 1}\n")  # room for the newest two
     again = start_daemon(state, "--no-default-match", "--config", str(config))
+    near = "the archive nears its bound"
     try:
         with again.client() as c:
             assert {m.id for m in c.list_matches(mpb.MATCH_FILTER_ENDED)} == set(ids[1:])
@@ -126,5 +250,8 @@ def test_retention_removes_the_oldest_ended_matches_by_name(tmp_path):
             wait_ended(c, m.id)
             wait_until(lambda: not again.match_dir(ids[1]).exists(), 30, "the next oldest to be removed")
             assert {x.id for x in c.list_matches(mpb.MATCH_FILTER_ENDED)} == {ids[2], m.id}
+        # Near its bound from the start on: said once, not again at each match's end.
+        warned = [line for line in again.output if near in line]
+        assert len(warned) == 1 and f"bound of {sizes[2] + sizes[1] + 1:,} bytes" in warned[0], warned
     finally:
         again.stop()

@@ -43,6 +43,26 @@ def test_create_list_state_command_stop(daemon):
     assert stopped["status"] == "STOPPED"
 
 
+def test_list_shows_the_live_or_the_ended_matches(daemon):
+    live = json.loads(gametap(daemon, "create", "--clock", "lockstep", "--bot", "Sarge").stdout)["id"]
+    ended = json.loads(gametap(daemon, "create", "--clock", "lockstep", "--max-frames", "20").stdout)["id"]
+    wait_until(lambda: json.loads(gametap(daemon, "get", ended).stdout)["status"] == "FINISHED", 60, "the short match")
+    try:
+        listed = {flag: {m["id"]: m["status"] for m in json.loads(gametap(daemon, "list", "--json", *flag).stdout)}
+                  for flag in ((), ("--live",), ("--ended",))}
+        assert {live, ended} <= set(listed[()])
+        assert live in listed[("--live",)] and ended not in listed[("--live",)]
+        assert ended in listed[("--ended",)] and live not in listed[("--ended",)]
+        assert {"FINISHED", "STOPPED", "FAILED"} >= set(listed[("--ended",)].values())
+        assert {"STARTING", "RUNNING"} >= set(listed[("--live",)].values())
+        table = gametap(daemon, "list", "--live").stdout
+        assert live in table and ended not in table
+        both = gametap(daemon, "list", "--live", "--ended", check=False)
+        assert both.returncode == 2 and "not allowed with" in both.stderr
+    finally:
+        gametap(daemon, "stop", live)
+
+
 def test_errors_are_reported_with_their_status(daemon):
     result = gametap(daemon, "create", "--bot", "Sarge:9", check=False)
     assert result.returncode == 1 and "INVALID_ARGUMENT: bots[0].skill" in result.stderr

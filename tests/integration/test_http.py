@@ -141,6 +141,13 @@ def test_replay_api_timeline_and_recorded_updates(daemon, client):
     assert schema["schemaName"] == "gametap.v1.WorldUpdate" and schema["schema"]
     for bad in ("from_frame=x", "frames=0", "frames=999999", "from_frame=-3"):
         assert status_of(daemon, f"/api/matches/{match.id}/updates?{bad}") == 400, bad
+    # Query numbers are digits only (int() would take spaces, a sign, underscores, other scripts' digits),
+    # and the answer names the parameter.
+    for name, value in (("from_frame", "%20%2B5"), ("from_frame", "1_000"), ("frames", "+5"), ("frames", "%205"),
+                        ("from_frame", "%D9%A1"), ("from_frame", ""), ("frames", "1" * 30)):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get(daemon, f"/api/matches/{match.id}/updates?{name}={value}")
+        assert e.value.code == 400 and e.value.read().decode().startswith(f"{name}="), (name, value)
     assert status_of(daemon, f"/api/matches/{match.id}/updates?from_frame=5000") == 422  # past its end
     for bad in ("0123456789ab", "..%2f..%2fetc", "x" * 100):
         assert status_of(daemon, f"/api/matches/{bad}/timeline") == 404, bad

@@ -9,6 +9,7 @@ import pytest
 
 from gametap.client import AgentStream, Client
 from gametap.recording import RecordingError, read_recording
+from gametap.recording_scan import scan
 from gametap.testing import pid_alive, start_daemon, wait_until
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import agent_pb2_grpc, observe_pb2_grpc
@@ -137,6 +138,36 @@ def test_a_dead_worker_fails_only_its_matches_and_is_replaced(tmp_path):
             c.stop_match(bystander.id)
     finally:
         d.stop()
+
+
+def test_a_killed_worker_s_match_reports_the_frame_its_recording_reaches(tmp_path):
+    """Issue 20, item 10: once its worker is gone, a match's record comes from its recording."""
+    d = start_daemon(tmp_path / "state", "--no-default-match", "--workers", "1")
+    try:
+        with d.client() as c:
+            m = c.create_match(lockstep(bots=("Sarge", "Grism")))
+            path = d.match_dir(m.id) / "updates.gtrec"
+            seen = wait_until(lambda: (f := c.get_match(m.id).frame) > 1000 and f, 60, "the match to run")
+            # The game runs on, thousands of frames a second, and its worker flushes the recording
+            # every 0.2 s; the daemon hears of the match's frame only when asked.
+            wait_until(lambda: _recorded_frame(path) > seen + 2000, 60, "the recording to go on")
+            os.kill(m.placement.worker_pid, signal.SIGKILL)
+            failed = wait_ended(c, m.id, timeout=30)
+            recorded = scan(path).last_frame
+            assert failed.status == mpb.FAILED and "SIGKILL" in failed.failure, failed.failure
+            assert failed.frame == recorded == c.get_match(m.id).frame > seen + 2000
+            assert f"its recording reaches frame {recorded}" in failed.failure
+            assert failed.recording_bytes == path.stat().st_size and failed.ended_unix_s > failed.started_unix_s
+            assert [x.frame for x in c.list_matches() if x.id == m.id] == [recorded]
+    finally:
+        d.stop()
+
+
+def _recorded_frame(path) -> int:
+    try:
+        return scan(path).last_frame
+    except (OSError, RecordingError):
+        return 0  # not written yet
 
 
 def _has_keyframe(path) -> bool:

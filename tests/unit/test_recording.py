@@ -55,7 +55,7 @@ def test_corrupt_record_is_an_error(tmp_path):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(RecordingError, match="record 2 is corrupt"):
+    with pytest.raises(RecordingError, match=r"record 2 at byte \d+ is corrupt"):
         read_recording(path)
 
 
@@ -219,3 +219,106 @@ def test_a_record_that_does_not_decode_is_an_error(tmp_path):
     raw_recording(path, 2, [msgpack.packb({"match_id": "abc"}), b"\x1a\x05\x08"])  # join, cut short
     with pytest.raises(RecordingError, match="does not decode"):
         read_recording(path)
+
+
+# ---- the header's fields, and corrupt bytes, as the archive's scan reads them ----
+
+def recorded(tmp_path, header: dict, frames: int = 30):
+    """A whole recording (updates, an end record) with this header."""
+    path = tmp_path / "r.gtrec"
+    path.unlink(missing_ok=True)
+    rec = Recorder(path, header, 1 << 20)
+    for frame in range(1, frames + 1):
+        rec.write(delta(frame, pad=frame * 1000))
+    rec.finish(recording.entry(end=rpb.MatchEndRecord(status=mpb.FINISHED, frame=frames, ended_unix_s=9.0)))
+    return path
+
+
+GOOD_HEADER = {"match_id": "abc", "started": 5.0, "config": '{"map": "oa_dm2", "seed": 4}', "commit": "c0ffee",
+               "gametap_version": "1", "host": "h", "game": "openarena", "map": "oa_dm2", "map_pk3": "x.pk3",
+               "map_pk3_sha256": "ab", "cpu": "Xeon; fma", "seed": 4, "format": 2}
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("started", "x", "str 'x', not a number"), ("started", None, "null, not a number"),
+    ("started", True, "bool True, not a number"), ("commit", 5, "int 5, not a string"),
+    ("map", [1], "list [1], not a string"), ("config", 7, "int 7, not a string"),
+    ("config", "{not json", "does not parse"), ("config", '{"seed": "many"}', "does not parse"),
+    ("seed", "7", "str '7', not a whole number"), ("format", 2.5, "float 2.5, not a whole number"),
+    ("match_id", None, "null, not a string"), ("cpu", {"a": 1}, "dict {'a': 1}, not a string"),
+])
+def test_a_header_field_of_the_wrong_type_is_a_problem_of_the_recording_not_an_exception(tmp_path, key, value, shown):
+    from gametap.archive import match_of
+    from gametap.recording_scan import provenance_of, scan
+    s = scan(recorded(tmp_path, {**GOOD_HEADER, key: value}))
+    assert len(s.header_problems) == 1 and f"the header's {key} " in s.header_problems[0]
+    assert shown in s.header_problems[0]
+    assert s.damage == s.header_problems[0] and not s.complete and not s.problem
+    p = provenance_of(s)  # what is readable is read; the bad field is taken as absent
+    assert p.status == mpb.FINISHED and p.ended_unix_s == 9.0 and s.last_frame == 30
+    assert p.started_unix_s == (0.0 if key == "started" else 5.0) and p.commit == ("unknown" if key == "commit" else "c0ffee")
+    m = match_of("abcabcabcabc", s)
+    assert m.recording_damage == s.damage and m.status == mpb.FINISHED and m.frame == 30
+
+
+def test_a_well_typed_header_has_no_problems(tmp_path):
+    from gametap.recording_scan import provenance_of, scan
+    s = scan(recorded(tmp_path, GOOD_HEADER))
+    assert s.complete and not s.damage and s.config.map == "oa_dm2" and s.config.seed == 4
+    p = provenance_of(s)
+    assert (p.started_unix_s, p.commit, p.map, p.cpu, p.config.seed) == (5.0, "c0ffee", "oa_dm2", "Xeon; fma", 4)
+
+
+def test_random_header_values_never_raise(tmp_path):
+    from gametap.archive import match_of
+    from gametap.recording_scan import HEADER_TYPES, provenance_of, scan
+    rng = random.Random(20)
+    values = [None, True, -1, 2**64 - 1, 1.5, float("nan"), "", "x", b"\xff", [], [1, "a"], {}, {"k": None}, '{"map": 3}']
+    for _ in range(200):
+        header = {key: rng.choice(values) for key in rng.sample(sorted(HEADER_TYPES), rng.randint(1, 6))}
+        s = scan(recorded(tmp_path, header, frames=3))
+        provenance_of(s)
+        assert match_of("abcabcabcabc", s).frame == 3
+
+
+def update_payload_offsets(path) -> list[int]:
+    """The byte offsets of every update record's payload."""
+    out, at = [], len(MAGIC)
+    data = path.read_bytes()
+    while at < len(data):
+        length, _ = RECORD_HEAD.unpack_from(data, at)
+        if at > len(MAGIC) and recording.entry_kind(data[at + 8:at + 8 + length]) in recording.UPDATE_KINDS:
+            out.append(at + RECORD_HEAD.size)
+        at += RECORD_HEAD.size + length
+    return out
+
+
+def test_flipped_bytes_inside_update_records_are_found_where_they_are(tmp_path):
+    from gametap.recording_scan import scan
+    path = recorded(tmp_path, GOOD_HEADER, frames=30)
+    data = bytearray(path.read_bytes())
+    payloads = update_payload_offsets(path)
+    first = payloads[10]  # the payload of frame 11's delta
+    for i in range(20):  # 20 bytes flipped inside the payloads of frames 11..30's deltas
+        data[payloads[10 + i % 20] + 1 + i // 20] ^= 0xA5
+    path.write_bytes(bytes(data))
+    s = scan(path)
+    where = f"record 11 at byte {first - RECORD_HEAD.size} is corrupt (checksum mismatch)"
+    assert s.problem == where and not s.torn and s.damage == where
+    assert s.last_frame == 10 and s.good_bytes == first - RECORD_HEAD.size and s.end is None and s.records == 11
+    with pytest.raises(RecordingError, match=f"record 11 at byte {first - RECORD_HEAD.size} is corrupt"):
+        read_recording(path)  # the replaying reader names the same record and byte
+
+
+def test_a_torn_tail_is_no_damage_and_no_header_is(tmp_path):
+    from gametap.recording_scan import scan
+    path = recorded(tmp_path, GOOD_HEADER)
+    path.write_bytes(path.read_bytes()[:-3])
+    s = scan(path)
+    assert s.torn and "is torn" in s.problem and not s.damage and not s.complete
+    path.write_bytes(MAGIC)
+    s = scan(path)
+    assert s.damage == "it has no header record" and not s.header
+    path.write_bytes(MAGIC + b"\x05\x00")  # the header's own head, cut short
+    s = scan(path)
+    assert s.torn and s.damage == "it has no header record"

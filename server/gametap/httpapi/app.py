@@ -7,9 +7,12 @@ The daemon:
     /api/matches        every match, as JSON (each with its placement: the worker's ports)
     /api/maps/{name}    a map's top-down geometry (the game's map_geometry), as JSON
     /api/schema         the FileDescriptorSet (base64) of WorldUpdate, for decoding what follows
-    /api/matches/{id}/timeline   a recorded match's frames, events, kills and scores over time (JSON)
+    /api/matches/{id}/timeline   a recorded match's frames, events, kills and scores over time (JSON);
+                        for a damaged recording, up to the damage, and `problem` says what and where
     /api/matches/{id}/updates?from_frame=F&frames=N   the recorded updates from frame F: a keyframe,
-                        then up to N deltas, each as [u32 little-endian length][WorldUpdate bytes]
+                        then up to N deltas, each as [u32 little-endian length][WorldUpdate bytes];
+                        they stop at a damaged record (X-Recording-Problem says why), and past it
+                        the answer is 422 with that problem
     /healthz            "ok"
     /metrics            Prometheus text format
     /ws                 Foxglove WebSocket protocol over every match (gametap.httpapi.foxglove),
@@ -41,10 +44,9 @@ from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descripto
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.manager import MatchManager
 from gametap.match import recording_on_disk
-from gametap.recording import RecordingError
 from gametap.replay import Replay
 from gametap.timeline import Timeline
-from gametap.worker.pool import WorkerPool
+from gametap.worker.pool import ENDED, WorkerPool
 
 POOL = web.AppKey("pool", WorkerPool)
 TIMELINES = web.AppKey("timelines", dict)  # recording path -> Timeline, the most recently used last
@@ -56,6 +58,7 @@ GATE = web.AppKey("gate", Gate)
 OPEN_PATHS = ("/", "/healthz")
 OPEN_PREFIXES = ("/static/", "/vendor/")
 _MAP_NAME = re.compile(r"^[a-z0-9_\-]{1,64}$")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also takes spaces, signs, _ and other scripts' digits
 VENDOR = {  # URL name -> file under web/node_modules
     "protobuf.min.js": "protobufjs/dist/protobuf.min.js",
     "descriptor.json": "protobufjs/google/protobuf/descriptor.json",
@@ -145,23 +148,38 @@ def _recording(request: web.Request) -> Path:
         raise web.HTTPNotFound(text=f"{e}\n") from None
 
 
+def query_number(request: web.Request, name: str, default: int) -> int:
+    """A whole number from the query string (ASCII digits, nothing else); 400 naming the parameter."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise web.HTTPBadRequest(text=f"{name}={text[:40]!r}: a whole number (the digits 0-9 only) is needed\n")
+    return int(text)
+
+
 async def timeline(request: web.Request) -> web.Response:
+    match_id = request.match_info["id"]
     try:
         path = _recording(request)
     except web.HTTPNotFound:
         try:  # a match that is starting has no recording yet: its timeline is empty so far
-            request.app[POOL].record(request.match_info["id"])
+            request.app[POOL].record(match_id)
         except GametapError:
-            raise web.HTTPNotFound(text=f"no match {request.match_info['id'][:64]!r}\n") from None
+            raise web.HTTPNotFound(text=f"no match {match_id[:64]!r}\n") from None
         return web.json_response(Timeline.EMPTY)
+    try:
+        ended = request.app[POOL].record(match_id).status in ENDED
+    except GametapError:
+        ended = True  # a recording on disk of a match the daemon does not know: none of this run's
     timelines = request.app[TIMELINES]
     t = timelines.pop(path, None) or Timeline(path)
     timelines[path] = t  # the most recently used last
     while len(timelines) > MAX_TIMELINES:
         timelines.pop(next(iter(timelines)))
     try:
-        await asyncio.to_thread(t.update)
-    except (OSError, RecordingError) as e:
+        await asyncio.to_thread(t.update, ended)
+    except OSError as e:
         raise web.HTTPUnprocessableEntity(text=f"the recording cannot be read: {e}\n") from e
     response = web.json_response(t.to_json())
     response.enable_compression()
@@ -170,23 +188,31 @@ async def timeline(request: web.Request) -> web.Response:
 
 async def recorded_updates(request: web.Request) -> web.StreamResponse:
     path = _recording(request)
-    try:
-        start = int(request.query.get("from_frame", "0"))
-        frames = int(request.query.get("frames", "1000"))
-    except ValueError:
-        raise web.HTTPBadRequest(text="from_frame and frames are whole numbers\n") from None
-    if start < 0 or not 1 <= frames <= MAX_REPLAY_FRAMES:
-        raise web.HTTPBadRequest(text=f"from_frame >= 0 and frames in 1..{MAX_REPLAY_FRAMES}\n")
+    start, frames = query_number(request, "from_frame", 0), query_number(request, "frames", 1000)
+    if not 1 <= frames <= MAX_REPLAY_FRAMES:
+        raise web.HTTPBadRequest(text=f"frames={frames}: 1..{MAX_REPLAY_FRAMES} allowed\n")
     replay = Replay(path, start, until_frame=start + frames)
-    try:
-        updates = await asyncio.to_thread(lambda: [u for batch in replay.batches(4096) for u in batch])
-    except GametapError as e:  # OUT_OF_RANGE past the end, DATA_LOSS for a corrupt record
-        raise web.HTTPUnprocessableEntity(text=f"{e}\n") from None
+    updates, problem = await asyncio.to_thread(_replayed, replay)
+    if problem is not None and not updates:  # OUT_OF_RANGE past the end, DATA_LOSS past a damaged record
+        raise web.HTTPUnprocessableEntity(text=f"{problem}\n")
+    headers = {"X-First-Frame": str(replay.first_frame or 0), "X-Last-Frame": str(replay.last_frame or 0)}
+    if problem is not None:
+        headers["X-Recording-Problem"] = str(problem).encode("ascii", "replace").decode().replace("\n", " ")
     body = b"".join(struct.pack("<I", len(u)) + u for u in updates)
-    response = web.Response(body=body, content_type="application/octet-stream",
-                            headers={"X-First-Frame": str(replay.first_frame or 0), "X-Last-Frame": str(replay.last_frame or 0)})
+    response = web.Response(body=body, content_type="application/octet-stream", headers=headers)
     response.enable_compression()
     return response
+
+
+def _replayed(replay: Replay) -> tuple[list[bytes], GametapError | None]:
+    """The updates a replay gives, and the error that stopped it (None: it went to its end)."""
+    updates = []
+    try:
+        for batch in replay.batches(4096):
+            updates += batch
+    except GametapError as e:
+        return updates, e
+    return updates, None
 
 
 async def map_geometry(request: web.Request) -> web.Response:

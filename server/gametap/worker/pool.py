@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 120.0  # a create or a stop waits for a game process; nothing else takes long
 QUICK_DEATH_S = 10.0  # a worker that dies sooner than this after starting is restarted with a growing delay
-_ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
+ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
 PLACEMENT_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -165,7 +166,7 @@ class WorkerPool:
         elif event == "match":
             m = mpb.Match.FromString(message["match"])
             self._remember(m)
-            if m.status in _ENDED:
+            if m.status in ENDED:
                 self.upkeep.soon()
         elif event == "removed":
             self._forget(str(message.get("match_id")))
@@ -185,14 +186,21 @@ class WorkerPool:
         task.add_done_callback(self._spawning.discard)
 
     async def _bury(self, w: WorkerHandle) -> None:
-        """A worker ended: fail its matches with how it ended, and start another in its place."""
+        """A worker ended: fail its matches with how it ended (what they reached from their
+        recordings: the daemon heard of their frames only when it asked), and start another
+        worker in its place."""
         code = await w.process.wait()
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        for m in self._records.values():
-            if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in _ENDED:
-                m.status, m.pid, m.frames_per_second = mpb.FAILED, 0, 0.0
-                m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
-                log.warning("match %s failed: %s", m.id, m.failure)
+        dead = [m for m in self._records.values()
+                if m.placement.worker == w.index and m.placement.worker_pid == w.pid and m.status not in ENDED]
+        recorded = await asyncio.to_thread(lambda: [self.archive.recorded(m.id) for m in dead])
+        for m, s in zip(dead, recorded):
+            m.status, m.pid, m.frames_per_second, m.ended_unix_s = mpb.FAILED, 0, 0.0, time.time()
+            m.failure = f"its worker process {w.index} (pid {w.pid}) {how}; the game ended with it"
+            if s is not None:
+                m.frame, m.recording_bytes, m.recording_damage = s.last_frame, s.size, s.damage
+                m.failure += f"; its recording reaches frame {s.last_frame}"
+            log.warning("match %s failed: %s", m.id, m.failure)
         if self._closing:
             return
         quick = asyncio.get_running_loop().time() - w.started < QUICK_DEATH_S
@@ -261,7 +269,7 @@ class WorkerPool:
             return home
         load = {w.index: self._creating.get(w.index, 0) for w in live}  # creations on their way count too
         for m in self._records.values():
-            if m.status not in _ENDED and m.placement.worker in load:
+            if m.status not in ENDED and m.placement.worker in load:
                 load[m.placement.worker] += 1
         return min(live, key=lambda w: (load[w.index], w.index))
 
@@ -340,10 +348,10 @@ class WorkerPool:
         known = list(self._records.values())
         known += [m for m in self.archive.matches() if m.id not in self._records]
         if which == mpb.MATCH_FILTER_LIVE:
-            known = [m for m in known if m.status not in _ENDED]
+            known = [m for m in known if m.status not in ENDED]
         elif which == mpb.MATCH_FILTER_ENDED:
-            known = [m for m in known if m.status in _ENDED]
-        return sorted(known, key=lambda m: (m.status in _ENDED, -m.started_unix_s))
+            known = [m for m in known if m.status in ENDED]
+        return sorted(known, key=lambda m: (m.status in ENDED, -m.started_unix_s))
 
     async def _refresh_live(self) -> None:
         live = self._ready_workers()
@@ -381,7 +389,7 @@ class WorkerPool:
 
     def _forget_old(self) -> None:
         """Ended matches past max_finished_matches leave memory for the archive (their recordings)."""
-        ended = [m for m in self._records.values() if m.status in _ENDED]
+        ended = [m for m in self._records.values() if m.status in ENDED]
         for m in ended[: max(0, len(ended) - self.settings.max_finished_matches)]:
             self.archive.add(m)
             self._forget(m.id)
@@ -395,10 +403,10 @@ class WorkerPool:
     async def delete_recording(self, match_id: str) -> int:
         await self.upkeep.ready()
         m = self._records.get(match_id)
-        freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in _ENDED)
+        freed = await asyncio.to_thread(self.archive.delete, match_id, m is not None and m.status not in ENDED)
         self._forget(match_id)
         return freed
 
     def _live_ids(self) -> set[str]:
-        return {m.id for m in self._records.values() if m.status not in _ENDED}
+        return {m.id for m in self._records.values() if m.status not in ENDED}
 

@@ -157,6 +157,9 @@ async function refreshTimeline() {
     const response = await fetch(withToken(`/api/matches/${app.matchId}/timeline`));
     if (response.ok) app.timeline = await response.json();
   } catch { /* no recording (yet): the timeline stays as it was */ }
+  const problem = app.timeline && app.timeline.problem; // a damaged recording: it replays to the damage
+  if (problem) showNotice(`The recording is damaged: ${problem}. ` + (app.timeline.last_frame
+    ? `It replays to frame ${app.timeline.last_frame}.` : "Nothing of it can be replayed."));
 }
 
 // ---- replay ----
