@@ -134,6 +134,7 @@ async function openMatch(id) {
   closeMatch();
   connect(() => matchSocket(id));
   app.matchId = id;
+  app.info = undefined; // not looked up yet: the socket's channels must not decide live or replay first
   app.world = new World();
   app.frozen = null;
   app.timeline = null;
@@ -231,6 +232,7 @@ function closeMatch() {
 
 async function subscribe() {
   if (!app.matchId || app.replay || app.subscription !== null || app.client.state !== "connected") return;
+  if (app.info === undefined || (app.info && ENDED.includes(app.info.status))) return; // openMatch decides; ended: a replay
   const channel = app.client.channelByTopic(`/matches/${app.matchId}/world`);
   if (!channel) {
     if (app.client.channels.size || app.client.serverInfo) showNotice(`The daemon has no match ${app.matchId} (any more).`);
