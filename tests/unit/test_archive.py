@@ -255,13 +255,19 @@ def test_an_explicit_keep_bytes_and_no_limits_at_all():
     assert bound(Retention(keep_bytes=0, keep_share=0, keep_free_bytes=0), disk, archive_bytes=GB) is None
 
 
+def ended_a_minute_apart(state_dir, letters: str, now: float) -> tuple[list[str], int]:
+    """A recorded match per letter (id: the letter 12 times), the first ended longest ago; their
+    ids and the size of one."""
+    ids = [c * 12 for c in letters]
+    for age, match_id in zip(range(len(ids), 0, -1), ids):
+        os.utime(record(state_dir, match_id), (now - age * 60,) * 2)
+    return ids, (state_dir / "matches" / ids[0] / "updates.gtrec").stat().st_size
+
+
 def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
     from gametap.archive import Disk
-    ids = [c * 12 for c in "abcdef"]
     now = time.time()
-    for age, match_id in zip(range(6, 0, -1), ids):
-        os.utime(record(tmp_path, match_id), (now - age * 60,) * 2)
-    size = (tmp_path / "matches" / ids[0] / "updates.gtrec").stat().st_size
+    ids, size = ended_a_minute_apart(tmp_path, "abcdef", now)
     a = Archive(tmp_path)
     a.index()
     disk = Disk(total=int(4 * 2.5 * size), free=100 * GB)  # a quarter of it: room for two and a half
@@ -273,11 +279,8 @@ def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
 
 def test_a_warning_as_the_archive_nears_its_bound_once_per_crossing(tmp_path, caplog):
     from gametap.archive import Disk
-    ids = [c * 12 for c in "abcd"]
     now = time.time()
-    for age, match_id in zip(range(4, 0, -1), ids):
-        os.utime(record(tmp_path, match_id), (now - age * 60,) * 2)
-    size = (tmp_path / "matches" / ids[0] / "updates.gtrec").stat().st_size
+    ids, size = ended_a_minute_apart(tmp_path, "abcd", now)
     a = Archive(tmp_path)
     rule = Retention(keep_bytes=int(4.2 * size), keep_share=0)  # four is 95 % of it: near
     with caplog.at_level("WARNING"):
