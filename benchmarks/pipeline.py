@@ -28,8 +28,7 @@ from websockets.sync.client import connect as ws_connect
 from gametap.game_process import GameProcess
 from gametap.link.gamelink import GameLink
 from gametap.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
-from gametap.q3 import launch, match_config
-from gametap.q3.game_data import load_game_data
+from gametap.q3 import launch
 from gametap.settings import Settings
 from gametap.testing import start_daemon
 from gametap.v1 import match_pb2 as mpb
@@ -48,7 +47,7 @@ class Window:
 def config(seed: int, frames: int) -> mpb.MatchConfig:
     c = mpb.MatchConfig(map="oa_dm1", clock=mpb.LOCKSTEP, seed=seed, max_frames=frames,
                         bots=[mpb.BotConfig(name=n, skill=3) for n in BOTS])
-    return match_config.validate(c, load_game_data(Settings().install.basepath))
+    return Settings().make_game().validate_config(c)
 
 
 def rate(times: dict[int, float], window: Window) -> float:
