@@ -10,7 +10,7 @@ that cannot be read (or only in part) is listed all the same, with what could be
 Retention removes the oldest ended matches' folders, each by name in the log, while the
 archive holds more than its bound (`bound`: [recording] keep_bytes, by default a share of the
 file system holding the state directory, and less when its free space falls below
-keep_free_bytes) or a match ended more than keep_days ago. The log warns once as the archive
+keep_free_bytes; the newest ended match is always spared) or a match ended more than keep_days ago. The log warns once as the archive
 nears its bound.
 """
 from __future__ import annotations
@@ -128,7 +128,9 @@ class Archive:
 
     def enforce(self, rule: Retention, live: set[str], now: float | None = None, disk: Disk | None = None) -> list[str]:
         """Removes ended matches' folders, oldest first, while the recordings hold more than the
-        archive's bound or ended more than keep_days ago; returns their ids. Blocking.
+        archive's bound or ended more than keep_days ago; returns their ids. Blocking. The size
+        bounds never take the newest ended match (on a small or full disk it would go the moment
+        it ends, the one result just made), as journald keeps its active file; keep_days may.
         disk: the file system's figures (default: statvfs of the state directory)."""
         now = time.time() if now is None else now
         ended = []
@@ -142,10 +144,10 @@ class Archive:
         limit = bound(rule, disk or Disk.of(self._state_dir), total) if ended else None
         self._say_if_near(total, limit)
         removed = []
-        for mtime, size, match_id in ended:
+        for i, (mtime, size, match_id) in enumerate(ended):
             age_days = (now - mtime) / 86400
             too_old = rule.keep_days and age_days > rule.keep_days
-            too_big = limit is not None and total > limit.bytes
+            too_big = limit is not None and total > limit.bytes and i < len(ended) - 1
             if not (too_old or too_big):
                 break
             why = (f"it ended {age_days:.1f} days ago ([recording] keep_days = {rule.keep_days:g})" if too_old else

@@ -277,6 +277,21 @@ def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
     assert f"retention: removed match {ids[1]}" in caplog.text and "25% of the" in caplog.text
 
 
+def test_the_size_bounds_spare_the_newest_ended_match(tmp_path, caplog):
+    """A full disk (the floor of free space unmet, the bound 0) takes every ended match but the
+    newest: on a small disk the match just ended would otherwise vanish as it ends."""
+    from gametap.archive import Disk
+    now = time.time()
+    ids, size = ended_a_minute_apart(tmp_path, "abc", now)
+    a = Archive(tmp_path)
+    full = Disk(total=4 * 10**6, free=0)
+    with caplog.at_level("INFO"):
+        assert a.enforce(Retention(), live=set(), now=now, disk=full) == ids[:2]
+        assert a.enforce(Retention(), live=set(), now=now, disk=full) == []
+    assert (tmp_path / "matches" / ids[2]).is_dir()
+    assert a.enforce(Retention(keep_days=1e-9), live=set(), now=now, disk=full) == [ids[2]]  # keep_days may
+
+
 def test_a_warning_as_the_archive_nears_its_bound_once_per_crossing(tmp_path, caplog):
     from gametap.archive import Disk
     now = time.time()
