@@ -167,14 +167,16 @@ def checkout_venv(root: Path, checkout: Path, progress: Progress) -> Path:
 
 
 def _leader(nspawn_pid: int) -> int | None:
-    """The container's PID 1 as this host numbers it: a descendant of nspawn that is 1 in its namespace."""
+    """The container's PID 1 as this host numbers it: a descendant of nspawn that is 1 in its namespace
+    and already systemd (before its exec it is nspawn's child, still in the host's mounts)."""
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
         except OSError:
             continue
         nspid = re.search(r"^NSpid:\s+(.*)$", text, re.MULTILINE)
-        if nspid and nspid.group(1).split()[-1] == "1" and len(nspid.group(1).split()) > 1:
+        if nspid and nspid.group(1).split()[-1] == "1" and len(nspid.group(1).split()) > 1 \
+                and re.search(r"^Name:\s+systemd$", text, re.MULTILINE):
             pid = int(nspid.group(1).split()[0])
             if _descends_from(pid, nspawn_pid):
                 return pid
@@ -218,10 +220,10 @@ class Machine:
             self.leader = _leader(self.proc.pid)
             time.sleep(0.1)
         self.pid_namespace = os.readlink(f"/proc/{self.leader}/ns/pid")
-        state = ""
-        while not state and time.monotonic() < deadline and self.proc.poll() is None:  # "" until its bus is up
+        state = ""  # "" until its bus is up; "offline" until systemd has marked /run/systemd/system
+        while state in ("", "offline") and time.monotonic() < deadline and self.proc.poll() is None:
             state = self.run("systemctl", "is-system-running", "--wait", check=False, timeout=timeout).stdout.strip()
-            time.sleep(0 if state else 0.2)
+            time.sleep(0.2 if state in ("", "offline") else 0)
         if state not in ("running", "degraded"):
             raise ContainerError(f"the container's systemd is {state!r}; its console:\n{self.console_tail()}")
 
