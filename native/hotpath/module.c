@@ -4,7 +4,7 @@
  *   World(keyframe_interval, record)  one match: link bytes in, serialized updates out
  *   Observer                          one agent stream's views of a World
  *
- * and the stage timers (timings, reset_timings). Python calls it
+ * the stage timers (timings, reset_timings) and the CPU's estimate digest (cpu_estimates). Python calls it
  * once per batch of frames or per step; everything per field happens in C.
  */
 #include "gametap_features.h"
@@ -37,6 +37,8 @@ static PyObject *hp_reset_timings(PyObject *mod, PyObject *unused)
 static PyMethodDef module_methods[] = {
     {"timings", hp_timings_py, METH_NOARGS, "{stage: (calls, seconds)} spent in each hot-path stage (this process)."},
     {"reset_timings", hp_reset_timings, METH_NOARGS, "Zeroes the stage timers."},
+    {"cpu_estimates", hp_cpu_estimates, METH_NOARGS,
+     "A digest (16 hex digits) of this CPU's rsqrtss and rcpss results, which differ between CPU makers."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,7 @@ extern PyTypeObject WorldType, ObserverType;
 extern PyObject *InvalidField; /* ValueError subclass: args (field, message) */
 
 PyObject *bytes_of(const struct gt_buffer *b); /* a bytes copy, or MemoryError if building it failed */
+PyObject *hp_cpu_estimates(PyObject *mod, PyObject *unused); /* cpu_estimates.c */
 PyObject *World_observer(WorldObject *self, PyObject *args, PyObject *kw);
 
 #endif

@@ -122,7 +122,8 @@ def header(match_id: str, config: mpb.MatchConfig, game_facts: dict) -> dict:
 def differences(a: arpb.Provenance, b: arpb.Provenance) -> list[str]:
     """What differs between two recordings' machines and software, each as 'what: A | B'. A fact
     that one of them does not record (an older recording) is not counted as a difference."""
-    facts = [("gametap commit", a.commit, b.commit), ("cpu", a.cpu, b.cpu), ("glibc", a.glibc, b.glibc),
+    facts = [("gametap commit", a.commit, b.commit), ("cpu", a.cpu, b.cpu),
+             ("cpu estimates (rsqrtss, rcpss)", a.cpu_estimates, b.cpu_estimates), ("glibc", a.glibc, b.glibc),
              ("kernel", a.kernel, b.kernel), ("engine build-id", a.engine.build_id, b.engine.build_id),
              ("library build-id", a.library.build_id, b.library.build_id),
              ("game module build-id", a.module.build_id, b.module.build_id),

@@ -28,7 +28,7 @@ _TEXT, _NUMBER, _WHOLE, _TEXTS = "a string", "a number", "a whole number", "a ma
 # listed are kept as they are; a listed key's value of another type is dropped, as a problem.
 HEADER_TYPES = {
     "format": _WHOLE, "match_id": _TEXT, "started": _NUMBER, "config": _TEXT, "seed": _WHOLE,
-    "gametap_version": _TEXT, "commit": _TEXT, "host": _TEXT, "cpu": _TEXT,
+    "gametap_version": _TEXT, "commit": _TEXT, "host": _TEXT, "cpu": _TEXT, "cpu_estimates": _TEXT,
     "game": _TEXT, "game_install": _TEXT, "map": _TEXT, "map_pk3": _TEXT, "map_pk3_sha256": _TEXT,
     "glibc": _TEXT, "kernel": _TEXT, "engine": _TEXTS, "library": _TEXTS, "packages": _TEXTS,
 }
@@ -157,6 +157,7 @@ def provenance_of(s: Scan) -> arpb.Provenance:
         host=h.get("host", ""), game=h.get("game", ""), map=h.get("map", s.config.map),
         map_pk3=h.get("map_pk3", ""), map_pk3_sha256=h.get("map_pk3_sha256", ""), config=s.config,
         started_unix_s=h.get("started", 0.0), joins=s.joins, cpu=h.get("cpu", ""),
+        cpu_estimates=h.get("cpu_estimates", ""),
         glibc=h.get("glibc", ""), kernel=h.get("kernel", ""), engine=_binary_file(h.get("engine", {})),
         library=_binary_file(h.get("library", {})), packages=h.get("packages", {}))
     if s.module is not None:

@@ -1,12 +1,17 @@
 """Reproducible across machines: a seeded match here gives the game a committed golden file holds.
 
-The golden (tests/golden/GOLDEN) was made on one machine: the hash of the state every
+A golden (tests/golden/GOLDEN.*.json) was made on one machine: the hash of the state every
 CHECKPOINT frames, the final state in full, and that machine's provenance (CPU, C library,
-kernel, build-ids, package versions). Any machine that plays another game from the same
-config and seed fails here, saying where the game parted, which fields differ at the end and
-what differs between its provenance and the golden machine's.
+kernel, build-ids, package versions). The engine computes with rsqrtss and rcpss, whose
+results are the CPU maker's choice, so a golden holds for the machines whose CPU computes
+them alike: the same `cpu_estimates` digest (or, for a golden made before the digest was
+recorded, the same maker). Such a machine that plays another game from the same config and
+seed fails here, saying where the game parted, which fields differ at the end and what
+differs between its provenance and the golden machine's. A machine no golden holds for is
+skipped, naming its digest.
 
-To make the golden again (after a change that alters the game on purpose):
+To make this machine's golden (on a new kind of CPU; after a change that alters the game on
+purpose, remove the old ones first):
 GAMETAP_WRITE_GOLDEN=1 .venv/bin/python -m pytest tests/integration/test_golden.py
 """
 from __future__ import annotations
@@ -29,9 +34,10 @@ from gametap.v1 import match_pb2 as mpb
 from .conftest import lockstep, wait_ended
 
 pytestmark = pytest.mark.game
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "lockstep-oa_dm1-4bots-seed1234.json"
+GOLDENS = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = "lockstep-oa_dm1-4bots-seed1234"
 FRAMES, CHECKPOINT = 12_000, 1_000
-MACHINE = ("commit", "cpu", "glibc", "kernel", "engine", "library", "module", "packages", "map_pk3_sha256")
+MACHINE = ("commit", "cpu", "cpu_estimates", "glibc", "kernel", "engine", "library", "module", "packages", "map_pk3_sha256")
 
 
 def play(client, daemon) -> tuple[dict[int, str], wpb.WorldState, arpb.Provenance]:
@@ -50,16 +56,36 @@ def machine_of(p: arpb.Provenance) -> dict:
     return {k: v for k, v in json_format.MessageToDict(p, preserving_proto_field_name=True).items() if k in MACHINE}
 
 
+def goldens_for(provenance: arpb.Provenance) -> list[Path]:
+    """The goldens made on a CPU whose estimate instructions compute as this one's."""
+    def holds(made_on: dict) -> bool:
+        if made_on.get("cpu_estimates"):
+            return made_on["cpu_estimates"] == provenance.cpu_estimates
+        return made_on.get("cpu", "").split()[:1] == provenance.cpu.split()[:1]  # the maker's name
+    return [path for path in sorted(GOLDENS.glob(f"{GOLDEN}.*.json"))
+            if holds(json.loads(path.read_text())["made_on"])]
+
+
 def test_a_seeded_match_gives_the_golden_game(client, daemon):
     hashes, final, provenance = play(client, daemon)
     assert max(hashes) == FRAMES
+    assert len(provenance.cpu_estimates) == 16, "the recording does not say how this CPU's estimates compute"
     if os.environ.get("GAMETAP_WRITE_GOLDEN"):
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(json.dumps({
+        path = GOLDENS / f"{GOLDEN}.{provenance.cpu_estimates}.json"
+        path.write_text(json.dumps({
             "config": json_format.MessageToDict(provenance.config), "checkpoints": hashes,
             "final_state": json_format.MessageToDict(final), "made_on": machine_of(provenance)}, indent=1) + "\n")
-        pytest.skip(f"golden written to {GOLDEN}")
-    golden = json.loads(GOLDEN.read_text())
+        pytest.skip(f"golden written to {path}")
+    goldens = goldens_for(provenance)
+    if not goldens:
+        pytest.skip(f"no golden was made on a CPU whose rsqrtss and rcpss compute as this one's "
+                    f"({provenance.cpu}, cpu_estimates {provenance.cpu_estimates}): make one with "
+                    f"GAMETAP_WRITE_GOLDEN=1 and commit it")
+    for path in goldens:
+        compare(json.loads(path.read_text()), hashes, final, provenance)
+
+
+def compare(golden: dict, hashes: dict[int, str], final: wpb.WorldState, provenance: arpb.Provenance) -> None:
     assert json_format.MessageToDict(provenance.config) == golden["config"], "the test's config is not the golden's"
     expected = {int(frame): digest for frame, digest in golden["checkpoints"].items()}
     if hashes == expected:

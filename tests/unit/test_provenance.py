@@ -3,6 +3,7 @@ and reproduce say of it when two games differ: which facts differ, never a cause
 from __future__ import annotations
 
 import platform
+import re
 import subprocess
 
 from gametap import elf, provenance
@@ -45,15 +46,17 @@ def test_the_game_s_facts_name_its_binaries_build_ids_and_its_packages_versions(
                           text=True, check=True).stdout
     assert facts["packages"]["openarena-server"] == dpkg
     assert {"ioquake3-server", "libc6"} <= facts["packages"].keys()
+    assert re.fullmatch(r"[0-9a-f]{16}", facts["cpu_estimates"])
+
 
 
 def test_the_archive_shows_them(tmp_path):
     record(tmp_path, "cccccccccccc", header={
-        "cpu": "Some CPU; fma", "glibc": "2.36", "kernel": "6.1.0", "packages": {"libc6": "2.36-9"},
+        "cpu": "Some CPU; fma", "cpu_estimates": "0123456789abcdef", "glibc": "2.36", "kernel": "6.1.0", "packages": {"libc6": "2.36-9"},
         "engine": {"path": "/e", "build_id": "ab"}, "library": {"path": "/l.so", "build_id": "cd"}})
     p = Archive(tmp_path).describe("cccccccccccc", verify=False).provenance
     assert (p.cpu, p.glibc, p.kernel, dict(p.packages)) == ("Some CPU; fma", "2.36", "6.1.0", {"libc6": "2.36-9"})
-    assert (p.engine.build_id, p.library.path) == ("ab", "/l.so")
+    assert (p.engine.build_id, p.library.path, p.cpu_estimates) == ("ab", "/l.so", "0123456789abcdef")
 
 
 def test_the_facts_of_a_header_of_the_wrong_shape_are_left_empty(tmp_path):
@@ -64,10 +67,11 @@ def test_the_facts_of_a_header_of_the_wrong_shape_are_left_empty(tmp_path):
 
 def test_differences_lists_what_differs_and_skips_what_one_does_not_record():
     a = arpb.Provenance(cpu="Xeon; fma avx2", glibc="2.36", kernel="6.1", packages={"libc6": "2.36-9", "x": "1"},
-                        engine=arpb.BinaryFile(build_id="aa"))
+                        engine=arpb.BinaryFile(build_id="aa"), cpu_estimates="aaaa")
     b = arpb.Provenance(cpu="EPYC; avx2", glibc="2.36", kernel="", packages={"libc6": "2.36-10"},
-                        engine=arpb.BinaryFile(build_id="aa"))
-    assert provenance.differences(a, b) == ["cpu: Xeon; fma avx2 | EPYC; avx2", "package libc6: 2.36-9 | 2.36-10"]
+                        engine=arpb.BinaryFile(build_id="aa"), cpu_estimates="bbbb")
+    assert provenance.differences(a, b) == ["cpu: Xeon; fma avx2 | EPYC; avx2", "cpu estimates (rsqrtss, rcpss): aaaa | bbbb",
+                                            "package libc6: 2.36-9 | 2.36-10"]
     assert provenance.differences(a, a) == []
 
 

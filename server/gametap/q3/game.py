@@ -1,6 +1,7 @@
 """OpenArena 0.8.8 on ioquake3, as gametap hosts it: the q3 side of the game boundary (gametap.game)."""
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -138,7 +139,7 @@ class OpenArena(game.Game):
         return {"game": self.name, "game_install": str(self.install.basepath), "map": config.map,
                 "map_pk3": str(pk3) if pk3 else "", "map_pk3_sha256": file_sha256(pk3) if pk3 else "",
                 "engine": _binary(self.install.binary), "library": _binary(self._library),
-                "packages": debian_packages(PACKAGES)}
+                "packages": debian_packages(PACKAGES), "cpu_estimates": cpu_estimates()}
 
     def map_geometry(self, name: str) -> dict | None:
         from gametap.q3 import bsp, mapgeom
@@ -148,6 +149,13 @@ class OpenArena(game.Game):
             return mapgeom.map_geometry(self.install.basepath, name)
         except bsp.BspError as e:
             raise ValueError(str(e)) from e
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_estimates() -> str:
+    """A digest of this CPU's rsqrtss and rcpss results: the engine computes with both, and what
+    they give differs between CPU makers (native/hotpath/cpu_estimates.c)."""
+    return _hotpath.cpu_estimates()
 
 
 def _binary(path: Path | None) -> dict:
