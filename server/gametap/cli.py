@@ -178,6 +178,21 @@ def cmd_command(a, client: Client) -> int:
     return 0
 
 
+def cmd_dm_env_rpc(a, client: Client) -> int:
+    try:
+        from gametap.dmrpc import service
+    except ImportError as e:
+        raise UsageError(f"`gametap dm-env-rpc` needs dm-env-rpc ({e.name} is missing): "
+                         "pip install 'gametap[dmrpc]'") from None
+    server = service.serve(a.listen, client.address, a.token, a.connections)
+    print(f"dm_env_rpc: serving the daemon at {client.address} on {a.listen}", file=sys.stderr, flush=True)
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        server.stop(grace=2)
+    return 0
+
+
 def cmd_watch(a, client: Client) -> int:
     """One line per update: frame, kind, players/entities in it, events."""
     for n, update in enumerate(client.watch(a.match_id, max_batch=64, from_frame=a.from_frame)):
@@ -235,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
         v = sub.add_parser(verb, help=text)
         v.add_argument("match_id")
         v.set_defaults(run=func)
+    d = sub.add_parser("dm-env-rpc", help="serve dm_env_rpc's Environment, each episode a LOCKSTEP match on the daemon")
+    d.add_argument("--listen", default="127.0.0.1:50061", help="its gRPC listen address (default 127.0.0.1:50061)")
+    d.add_argument("--connections", type=int, default=16, help="streams served at once (default 16)")
+    d.set_defaults(run=cmd_dm_env_rpc)
     cm = sub.add_parser("command", help="run a server console command in a match")
     cm.add_argument("match_id")
     cm.add_argument("command", nargs="+")
