@@ -116,7 +116,7 @@ WAYS = {"aio, loop running": aio_loop_running, "aio, run_until_complete": aio_ru
 
 
 def compare(rounds: int = 4000, repeat: int = 3) -> dict[str, dict]:
-    """Each way `repeat` times, interleaved (this VM's speed drifts); the medians."""
+    """Each way `repeat` times, interleaved (a VM's speed drifts); the medians."""
     server = subprocess.Popen([sys.executable, transport.__file__], stdout=subprocess.PIPE, text=True)
     try:
         address = f"127.0.0.1:{int(server.stdout.readline())}"

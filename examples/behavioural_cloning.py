@@ -2,7 +2,7 @@
 policy to imitate them, then let it play against bots beside a random agent.
 
     .venv/bin/python examples/behavioural_cloning.py --server 127.0.0.1:50051
-    (the README's figures: the defaults; --matches 1 --frames 1200 --epochs 2 --eval-steps 100 is a smoke run)
+    (the figures in docs/recordings.md: the defaults; --matches 1 --frames 1200 --epochs 2 --eval-steps 100 is a smoke run)
 
 1. Record: `--matches` LOCKSTEP matches of four bots (skill 3), `--frames` frames each (20 per
    second of game time). Their recordings hold every bot's command each frame.

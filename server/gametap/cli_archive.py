@@ -6,7 +6,7 @@
     gametap recordings rm ID...          remove ended matches' folders
     gametap reproduce ID                 re-run a recorded LOCKSTEP match; exit status 1 if it differs
     gametap diff A B                     where two recordings (match ids, or .gtrec files) part
-    gametap export ID... --format minari|npz   recorded play as a dataset (README, "Datasets")
+    gametap export ID... --format minari|npz   recorded play as a dataset (docs/recordings.md, "Datasets")
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def add_verbs(sub, connection_args) -> None:
     d.add_argument("a")
     d.add_argument("b")
     d.set_defaults(run=cmd_diff)
-    e = sub.add_parser("export", help="recorded play as a dataset: Minari, or npz arrays (README, \"Datasets\")")
+    e = sub.add_parser("export", help="recorded play as a dataset: Minari, or npz arrays (docs/recordings.md, \"Datasets\")")
     e.add_argument("match_ids", nargs="+", metavar="ID", help="match ids (their recordings) or .gtrec files")
     e.add_argument("--format", choices=("minari", "npz"), required=True)
     e.add_argument("--player", action="append", metavar="NAME", help="a player to export (repeatable; default: all)")

@@ -12,7 +12,7 @@ its score's change over the step. Converting an action back as the envs do
 except where the turn or tilt was clipped.
 
     to_arrays(path)               one match: MatchArrays, the (steps x players) layout of npz
-    write_npz(matches, out_dir)   one ID.npz per match (layout: MatchArrays, and the README)
+    write_npz(matches, out_dir)   one ID.npz per match (layout: MatchArrays, and docs/recordings.md)
     write_minari(matches, id)     a Minari dataset: one episode per (match, player)
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 grpcio 1.85 does a channel's and a server's I/O on its EventEngine, two experiments that are
 on by default (event_engine_client, event_engine_listener): its own threads do the I/O and
 hand every message over to Python's. Under grpc.aio that about doubles what a message costs.
-Measured with benchmarks/transport_options.py on the 2-core VM (2026-12-02, quiet), a bare
+Measured with benchmarks/transport_options.py on a 2-core VM, quiet, a bare
 grpc.aio echo's CPU per round trip was 128 us for the client and 133 us for the server with
 them on, and 76 us and 63 us with both off, where gRPC runs its long-standing poller.
 docs/hotpath.md has the table and the end-to-end figures.

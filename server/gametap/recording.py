@@ -7,7 +7,7 @@ gametap.v1.RecordEntry (proto/gametap/v1/recording.proto), in the order things h
 each frame's delta, and after it that frame's keyframe when it has one (both exactly the
 WorldUpdate bytes Watch sends), the agents' joins, steps and leaves, the game module, and
 last the match's end. A crash can only leave a torn last record: readers return
-everything before it. Version 1 (before 2026-12-02) held updates only; it still reads.
+everything before it. Version 1 held updates only; it still reads.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The examples the README points to run against the real daemon and do what they say."""
+"""The examples the README and docs/agents.md point to run against the real daemon and do what they say."""
 import re
 import subprocess
 import sys

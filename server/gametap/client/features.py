@@ -1,7 +1,7 @@
 """Fixed-size numpy features of one player's view of the world (for learning agents).
 
 `encode(world, client)` returns a float32 vector of SIZE values, laid out as
-LAYOUT says (also documented in the README). Distances are in thousands of game
+LAYOUT says (also documented in docs/agents.md). Distances are in thousands of game
 units; "forward"/"left" are relative to the player's view yaw, so the features
 do not depend on where on the map the player stands or looks. Slots with
 nothing in them (fewer players or items than K) are all zeros, including their

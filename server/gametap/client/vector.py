@@ -227,7 +227,7 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
 
     asyncio's own loop, not uvloop: each step is a run_until_complete() on the main thread,
     where uvloop makes and closes a socket pair for its signal wake-up on every run (25 us
-    against asyncio's 7 us for an empty one, this VM). End to end at M = 8 the VM's noise
+    against asyncio's 7 us for an empty one, on a 2-core VM). End to end at M = 8 the noise
     hides the difference (bench harness: asyncio ahead in 5 of 9 interleaved pairs), and the
     client then needs no uvloop."""
     global _LOOP

@@ -4,7 +4,7 @@
   of them travel on one Play stream, so a step costs one round trip.
 - OpenArenaEnv (Gymnasium Env): one agent against the game's bots.
 
-Observation: gametap.client.features.encode (a float32 vector, see the README).
+Observation: gametap.client.features.encode (a float32 vector, see docs/agents.md).
 Action: MatchSpec.action_format, one of the formats of gametap.client.envs.actions
 (a Dict by default; "box" and "multidiscrete" are flat).
 Reward: the change of the agent's score (frags) during the step.
