@@ -19,7 +19,7 @@ from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 
 # Game name -> "module:class" (imported when first used).
-GAMES = {"openarena": "gametap.q3.game:OpenArena"}
+GAMES = {"openarena": "gametap.q3.game:OpenArena", "fake": "gametap.games.fake.game:FakeGame"}
 
 
 class Observer(Protocol):
@@ -97,8 +97,8 @@ class Game(ABC):
 
     @property
     @abstractmethod
-    def library(self) -> Path:
-        """The native library preloaded into the game process."""
+    def library(self) -> Path | None:
+        """The native library preloaded into the game process (None: none; the process speaks the link itself)."""
 
     @abstractmethod
     def check_module(self, fields: dict) -> str | None:
