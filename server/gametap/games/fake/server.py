@@ -2,8 +2,10 @@
 
 It does what ioq3ded with libgametap_q3 does, as far as the daemon can tell: the
 handshake, then a FRAME per frame; LOCKSTEP frames wait at the gate before any frame past
-run_until (WAITING), REALTIME ones run at server_fps of wall time; COMMANDs run as console
-lines and print to stdout (the match's game.log); END and exit at max_frames.
+run_until (WAITING), REALTIME ones run at server_fps of wall time; END and exit at max_frames.
+COMMANDs are console text, run between frames as the engine's command buffer runs it (so
+one that comes while the game waits at the gate runs once the next frame has); what they
+print goes to stdout (the match's game.log).
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ class Server:
         self.quitting = False
         self.halted = False  # `killserver`: the process lives on, running no frames
         self._released_at = 0.0
-        link.on_command, link.on_control = self.console, self.control
+        self._buffer: list[str] = []  # console text to run before the next frame
+        link.on_command, link.on_control = self._buffer.append, self.control
         self._commands = {"addbot": self._addbot, "clientkick": self._kick, "wait": self._wait, "quit": self._quit, "echo": self._echo,
                           "killserver": self._killserver, "error": self._error, "status": self._status,
                           "fraglimit": self._fraglimit, "timelimit": self._timelimit}
@@ -58,13 +61,14 @@ class Server:
 
     def _loop(self, flush_frames: int, max_frames: int) -> int:
         unflushed, next_at = 0, time.monotonic()
-        while not self.quitting:
+        while True:
+            self._run_buffer()
+            if self.quitting:
+                break
             if self.halted:
                 self.link.poll(None)
                 continue
             self._gate()
-            if self.quitting:
-                break
             self.link.send(frames.encode(self.plane.step()))
             if max_frames and self.plane.frame >= max_frames:
                 self.link.end("max_frames", self.plane.frame)
@@ -77,7 +81,7 @@ class Server:
                 self.link.poll(0)  # commands from the daemon, once per flush
             if not self.lockstep:
                 next_at += self.plane.frame_ms / 1000
-                while not self.quitting and (left := next_at - time.monotonic()) > 0:
+                while (left := next_at - time.monotonic()) > 0:
                     self.link.poll(left)
         self.link.flush()
         return 0
@@ -89,7 +93,7 @@ class Server:
             return
         busy = int((time.monotonic() - self._released_at) * 1e6) if self._released_at else 0
         self.link.waiting(next_frame - 1, busy)
-        while next_frame > self.run_until and not self.quitting:
+        while next_frame > self.run_until:
             self.link.poll(None)
         self._released_at = time.monotonic()
 
@@ -100,6 +104,11 @@ class Server:
             self.plane.drive(client, drive)
 
     # ---- the console ----
+
+    def _run_buffer(self) -> None:
+        buffer, self._buffer[:] = list(self._buffer), []
+        for text in buffer:
+            self.console(text)
 
     def console(self, text: str) -> None:
         for line in text.splitlines():
