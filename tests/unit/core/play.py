@@ -16,12 +16,12 @@ def run(coro, timeout: float = TIMEOUT_S):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def lockstep(bots=("Sarge",), **fields) -> mpb.MatchConfig:
-    return mpb.MatchConfig(clock=mpb.LOCKSTEP, seed=7, bots=[mpb.BotConfig(name=b) for b in bots], **fields)
+def lockstep(bots=("Sarge",), seed=7, **fields) -> mpb.MatchConfig:
+    return mpb.MatchConfig(clock=mpb.LOCKSTEP, seed=seed, bots=[mpb.BotConfig(name=b) for b in bots], **fields)
 
 
-def realtime(bots=("Sarge",), **fields) -> mpb.MatchConfig:
-    return mpb.MatchConfig(clock=mpb.REALTIME, seed=7, bots=[mpb.BotConfig(name=b) for b in bots], **fields)
+def realtime(bots=("Sarge",), seed=7, **fields) -> mpb.MatchConfig:
+    return mpb.MatchConfig(clock=mpb.REALTIME, seed=seed, bots=[mpb.BotConfig(name=b) for b in bots], **fields)
 
 
 async def start(settings, config: mpb.MatchConfig) -> tuple[MatchManager, Match]:
