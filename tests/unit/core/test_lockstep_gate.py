@@ -7,13 +7,19 @@ from .play import Agent, lockstep, run, start, until
 PATIENT_MS = 10_000  # an action timeout no step in these tests reaches
 
 
+async def two_agents(settings, second_timeout_ms: int = PATIENT_MS):
+    """A match held for two streams of one slot each, both at their first observation."""
+    _, match = await start(settings, lockstep(hold_for_agents=2))
+    a, b = Agent(match, "a", action_timeout_ms=PATIENT_MS), Agent(match, "b", action_timeout_ms=second_timeout_ms)
+    await a.joined(), await b.joined()
+    first = (await a.observe()).frame
+    assert (await b.observe()).frame == first
+    return match, a, b, first
+
+
 def test_the_game_waits_until_every_agent_has_acted(settings):
     async def main():
-        _, match = await start(settings, lockstep(hold_for_agents=2))
-        a, b = Agent(match, "a", action_timeout_ms=PATIENT_MS), Agent(match, "b", action_timeout_ms=PATIENT_MS)
-        await a.joined(), await b.joined()
-        first = (await a.observe()).frame
-        assert (await b.observe()).frame == first
+        match, a, b, first = await two_agents(settings)
         a.act()
         await asyncio.sleep(0.3)
         held = (match.world.frame, match.agents.waiting, a.pending())
@@ -43,11 +49,7 @@ def test_a_join_pauses_a_free_running_game_at_its_first_observation(settings):
 
 def test_a_late_agent_times_out_and_its_late_answer_is_ignored(settings):
     async def main():
-        _, match = await start(settings, lockstep(hold_for_agents=2))
-        prompt, late = Agent(match, "a", action_timeout_ms=PATIENT_MS), Agent(match, "b", action_timeout_ms=300)
-        await prompt.joined(), await late.joined()
-        first = (await prompt.observe()).frame
-        await late.observe()
+        match, prompt, late, first = await two_agents(settings, second_timeout_ms=300)
         loop = asyncio.get_running_loop()
         acted_at = loop.time()
         prompt.act()
@@ -70,11 +72,7 @@ def test_a_late_agent_times_out_and_its_late_answer_is_ignored(settings):
 
 def test_an_agent_that_leaves_no_longer_holds_the_game(settings):
     async def main():
-        _, match = await start(settings, lockstep(hold_for_agents=2))
-        stays, goes = Agent(match, "a", action_timeout_ms=PATIENT_MS), Agent(match, "b", action_timeout_ms=PATIENT_MS)
-        await stays.joined(), await goes.joined()
-        first = (await stays.observe()).frame
-        await goes.observe()
+        match, stays, goes, first = await two_agents(settings)
         stays.act()
         goes.leave()
         frames = []
