@@ -87,9 +87,12 @@ def test_actions_are_checked_and_become_control_records():
     observer.set_slots([(0, False)])
     frame, records = observer.actions(apb.ActionBatch(frame=3, actions=[
         apb.Action(client=0, forward=1.0, strafe=-0.5, yaw=90.0)]).SerializeToString())
-    assert frame == 3 and lp.ACTION_RECORD.unpack(records)[:9] == (0, lp.ActionFlags.OVERRIDE, 0, 127, -64, 0, 0, 0, 16384)
-    for action, field in [(apb.Action(client=1), "actions[0].client"), (apb.Action(client=0, forward=2), "actions[0].forward"),
-                          (apb.Action(client=0, pitch=91), "actions[0].pitch")]:
+    client, flags, weapon, forward, right, up, buttons, pitch, yaw = lp.ACTION_RECORD.unpack(records)[:9]
+    assert frame == 3 and (client, flags, weapon, buttons) == (0, lp.ActionFlags.OVERRIDE, 0, 0)
+    assert (forward, right, up, pitch, yaw) == (127, -64, 0, 0, 16384)  # yaw 90 degrees: a quarter of 65536
+    bad = [(apb.Action(client=1), "actions[0].client"), (apb.Action(client=0, forward=2), "actions[0].forward"),
+               (apb.Action(client=0, pitch=91), "actions[0].pitch")]
+    for action, field in bad:
         with pytest.raises(ValueError) as refused:
             observer.actions(apb.ActionBatch(actions=[action]).SerializeToString())
         assert refused.value.args[0] == field

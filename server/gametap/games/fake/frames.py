@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from gametap.link import protocol as lp
 
-# client, flags, x, y, vx, vy, yaw, pitch (degrees), score, skill
+# client, reserved (0), x, y, vx, vy, yaw, pitch (degrees), score, skill
 PLAYER = struct.Struct("<HHffffffii")
 GOAL = struct.Struct("<HHff")  # entity number, reserved, x, y
 GOAL_ENTITY = 64  # the first entity number after the client slots, as in OpenArena

@@ -141,7 +141,8 @@ class GameSide:
         elif msg_type == lp.MsgType.CONTROL:
             self.on_control(*parse_control(payload))
         elif msg_type == lp.MsgType.ERROR:
-            raise LinkFailed(str(lp.decode_msgpack(lp.MsgType.ERROR, payload).get("message", "the daemon sent an error")))
+            fields = lp.decode_msgpack(lp.MsgType.ERROR, payload)
+            raise LinkFailed(str(fields.get("message", "the daemon sent an error")))
         else:
             raise LinkFailed(f"the daemon sent an unexpected message (type {msg_type})")
 

@@ -41,9 +41,6 @@ class Server:
         self._released_at = 0.0
         self._buffer: list[str] = []  # console text to run before the next frame
         link.on_command, link.on_control = self._buffer.append, self.control
-        self._commands = {"addbot": self._addbot, "clientkick": self._kick, "wait": self._wait, "quit": self._quit, "echo": self._echo,
-                          "killserver": self._killserver, "error": self._error, "status": self._status,
-                          "fraglimit": self._fraglimit, "timelimit": self._timelimit}
 
     def run(self) -> int:
         welcome = self.link.handshake()
@@ -100,8 +97,8 @@ class Server:
     def control(self, run_until: int, actions: list[tuple]) -> None:
         self.run_until = run_until
         for client, flags, _weapon, forward, right, _up, _buttons, pitch, yaw, _roll, _ in actions:
-            drive = Drive(forward / 127, right / 127, degrees(yaw), degrees(pitch)) if flags & ActionFlags.OVERRIDE else None
-            self.plane.drive(client, drive)
+            drive = Drive(forward / 127, right / 127, degrees(yaw), degrees(pitch))
+            self.plane.drive(client, drive if flags & ActionFlags.OVERRIDE else None)  # else: back to the bot AI
 
     # ---- the console ----
 
@@ -119,13 +116,13 @@ class Server:
                 continue
             if not words:
                 continue
-            command = self._commands.get(words[0].lower())
+            command = getattr(self, f"cmd_{words[0].lower()}", None)
             if command is None:
                 print(f'Unknown command "{words[0]}"')
                 continue
             command(words[1:], line.strip().partition(" ")[2])
 
-    def _addbot(self, args: list[str], _rest: str) -> None:
+    def cmd_addbot(self, args: list[str], _rest: str) -> None:
         """addbot BOT [SKILL] [TEAM] [DELAY] [ALTNAME], as OpenArena's (teams are not modelled)"""
         if not args:
             print("Usage: addbot <botname> [skill 1-5] [team] [msec delay] [altname]")
@@ -134,39 +131,39 @@ class Server:
         client = self.plane.add(name, int(args[1]) if len(args) > 1 and args[1].isdigit() else 3)
         print("Server is full." if client is None else f"{name} entered the game (client {client})")
 
-    def _wait(self, _args, _rest) -> None:
+    def cmd_wait(self, _args, _rest) -> None:
         """Not modelled: what follows runs at once (OpenArena defers it a frame or more)."""
 
-    def _kick(self, args: list[str], _rest: str) -> None:
+    def cmd_clientkick(self, args: list[str], _rest: str) -> None:
         """clientkick CLIENT"""
         ok = bool(args) and args[0].isdigit() and self.plane.remove(int(args[0]))
         print(f"client {args[0]} was kicked" if ok else f"Bad client slot: {' '.join(args)}")
 
-    def _quit(self, _args, _rest) -> None:
+    def cmd_quit(self, _args, _rest) -> None:
         self.quitting = True
 
-    def _echo(self, _args, rest: str) -> None:
+    def cmd_echo(self, _args, rest: str) -> None:
         print(rest)
 
-    def _killserver(self, _args, _rest) -> None:
+    def cmd_killserver(self, _args, _rest) -> None:
         self.halted = True
         print("the server is killed: no more frames")
 
-    def _error(self, _args, rest: str) -> None:
+    def cmd_error(self, _args, rest: str) -> None:
         raise GameError(rest or "error")
 
-    def _status(self, _args, _rest) -> None:
+    def cmd_status(self, _args, _rest) -> None:
         print(f"map: {self.plane.info['map']}  frame: {self.plane.frame}")
         for client in sorted(self.plane.bodies):
             body = self.plane.bodies[client]
             print(f"{client:3d} {body.score:5d} {body.name}")
 
-    def _fraglimit(self, args: list[str], _rest) -> None:
+    def cmd_fraglimit(self, args: list[str], _rest) -> None:
         if args and args[0].isdigit():
             self.plane.set_limits(frag_limit=int(args[0]))
         print(f'"fraglimit" is "{self.plane.frag_limit}"')
 
-    def _timelimit(self, args: list[str], _rest) -> None:
+    def cmd_timelimit(self, args: list[str], _rest) -> None:
         """timelimit MINUTES, as the game counts it"""
         if args and args[0].isdigit():
             self.plane.set_limits(time_limit_s=int(args[0]) * 60)

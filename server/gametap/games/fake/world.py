@@ -210,7 +210,7 @@ class FakeWorld:
                 delta.players.append(self.player_table.messages[client])
 
     def _player(self, rec: tuple) -> wpb.Player:
-        client, _flags, x, y, vx, vy, yaw, pitch, score, skill = rec
+        client, _reserved, x, y, vx, vy, yaw, pitch, score, skill = rec
         controller = wpb.CONTROLLER_AGENT if client in self._agents else wpb.CONTROLLER_BOT
         return wpb.Player(client=client, name=self._names.get(client, ""), team=wpb.TEAM_FREE, controller=controller,
                           origin=wpb.Vec3(x=x, y=y), velocity=wpb.Vec3(x=vx, y=vy),
