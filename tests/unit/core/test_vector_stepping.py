@@ -1,5 +1,6 @@
 """The vector envs (gametap.client.envs, over PlayMany) against a real daemon on loopback that
 hosts fake matches: agents that leave their match, and matches that end."""
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,8 +37,9 @@ def test_an_agent_kicked_from_its_match_is_terminated_once_then_masked_out(daemo
         match_id = infos["match_id"][0]
         with ThreadPoolExecutor(1) as pool, daemon.client() as client:
             kicked = next(p.client for p in client.get_state(match_id).players if p.name == "agent_1")
-            # the console runs it between frames, so once a step or two let the game go on
+            # the console runs it between frames, once a step lets the game go on: it waits at the gate
             kick = pool.submit(client.run_command, match_id, f"clientkick {kicked}")
+            time.sleep(0.5)  # for the command to reach the game (it goes through the daemon, steps do not)
             steps = [env.step(forward(2, 2)) for _ in range(5)]
             assert "was kicked" in kick.result(timeout=10)
     finally:
