@@ -19,7 +19,7 @@ from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 
 # Game name -> "module:class" (imported when first used).
-GAMES = {"openarena": "gametap.q3.game:OpenArena"}
+GAMES = {"openarena": "gametap.q3.game:OpenArena", "fake": "gametap.games.fake.game:FakeGame"}
 
 
 class Observer(Protocol):
@@ -49,12 +49,14 @@ class WorldCore(Protocol):
     level_time_ms: int
     level_exited: bool  # the game's own limits ended the level; no later frame is applied
     players_left: int  # players that have left the game so far
+    pending: int  # bytes of an incomplete message held back (the link closing then is an error)
 
     def feed(self, data: bytes) -> list[tuple]: ...
-    def accept_frames(self) -> None: ...
+    def accept_frames(self, on: bool = True) -> None: ...  # FRAME and WAITING are applied (off: handed on)
     def state(self) -> bytes: ...  # the current WorldState
     def keyframe(self) -> bytes: ...  # the current state as a WorldUpdate{keyframe}
     def players(self) -> list[tuple[int, str, bool]]: ...  # (client, name, is_bot) of players in the game
+    def has_player(self, client: int) -> bool: ...
     def set_agent(self, client: int, driven: bool) -> None: ...  # shows as driven by an agent from the next frame
     def observer(self, frames_per_step: int, structured: bool = True, features: bool = False) -> Observer: ...
     def stats(self) -> dict: ...
@@ -97,8 +99,8 @@ class Game(ABC):
 
     @property
     @abstractmethod
-    def library(self) -> Path:
-        """The native library preloaded into the game process."""
+    def library(self) -> Path | None:
+        """The native library preloaded into the game process (None: none; the process speaks the link itself)."""
 
     @abstractmethod
     def check_module(self, fields: dict) -> str | None:

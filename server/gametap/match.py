@@ -138,7 +138,8 @@ class Match:
         argv = self.game.command_line(self.config, self.dir / "home", hostname=f"gametap {self.id}",
                                       udp_port=self.udp_port or None, bind_ip=self.settings.game_bind,
                                       client_timeout_s=self.settings.client_timeout_s)
-        env = dict(os.environ, LD_PRELOAD=_preload(str(self.game.library)))
+        library = self.game.library
+        env = dict(os.environ, LD_PRELOAD=_preload(str(library))) if library is not None else dict(os.environ)
         self.process = GameProcess(argv, env, self.dir / "game.log", cwd=self.dir)
         sock = await self.process.start()
         self.keep_game_home(False)  # it inherited the worker's one core

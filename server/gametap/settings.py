@@ -17,6 +17,7 @@ Example file (every key optional):
     tls_client_ca = "/etc/gametap/clients.pem"  # optional: clients must show a certificate this CA signed
 
     [game]
+    name = "openarena"           # the game hosted (gametap.game.GAMES; "fake": gametap.games.fake, for tests)
     binary = "/usr/lib/ioquake3/ioq3ded"
     basepath = "/usr/lib/openarena-server"
     library = "/usr/lib/gametap/libgametap_q3.so"
@@ -54,6 +55,7 @@ from google.protobuf import json_format
 
 from gametap import limits
 from gametap.auth import Role, key_names, parse_tokens
+from gametap.game import GAMES
 from gametap.q3.launch import JOIN_PASSWORD, GameInstall
 from gametap.tls import TlsFiles
 from gametap.v1 import match_pb2 as mpb
@@ -95,6 +97,7 @@ class Settings:
     http: str = "127.0.0.1:8080"
     state_dir: Path = field(default_factory=default_state_dir)
     game_bind: str = "127.0.0.1"
+    game: str = "openarena"  # [game] name: which of gametap.game.GAMES is hosted
     install: GameInstall = field(default_factory=GameInstall)
     library: Path = field(default_factory=lambda: Path(os.environ.get("GAMETAP_LIBRARY", DEFAULT_LIBRARY)))
     web_dir: Path = DEFAULT_WEB_DIR
@@ -165,7 +168,7 @@ class Settings:
     def make_game(self):
         """The game these settings host (gametap.game)."""
         from gametap import game
-        return game.load("openarena", install=self.install, library=self.library, join_password=self.join_password)
+        return game.load(self.game, install=self.install, library=self.library, join_password=self.join_password)
 
     def for_worker(self, index: int) -> Settings:
         """Worker index's settings: its own share of game_ports, so workers never pick the same port."""
@@ -230,7 +233,8 @@ def _from_dict(data: dict) -> Settings:
         raise ValueError(f"unknown sections: {key_names(unknown, SECTIONS)}")
     server, game, rec = data.get("server", {}), data.get("game", {}), data.get("recording", {})
     auth = data.get("auth", {})
-    for section, table, known in (("game", game, {"binary", "basepath", "library", "client_timeout_s", "join_password"}),
+    for section, table, known in (("game", game, {"name", "binary", "basepath", "library", "client_timeout_s",
+                                                  "join_password"}),
                                   ("recording", rec, {"enabled", "max_bytes", "keep_bytes", "keep_free_bytes",
                                                       "keep_days"})):
         if set(table) - known:
@@ -261,8 +265,11 @@ def _from_dict(data: dict) -> Settings:
     password = game.get("join_password", "")
     if password and (not isinstance(password, str) or not JOIN_PASSWORD.match(password) or password.lower() == "none"):
         raise ValueError("[game] join_password: 1..64 letters, digits and ._~+=- (not \"none\"; the value is not shown)")
+    name = str(game.get("name", s.game))
+    if name not in GAMES:
+        raise ValueError(f"[game] name = {name!r}: one of {', '.join(sorted(GAMES))}")
     return Settings(
-        join_password=password,
+        game=name, join_password=password,
         workers=workers, worker_ports=_port_range(server.get("worker_ports"), "worker_ports"),
         game_ports=tuple(range(game_ports[0], game_ports[1] + 1)) if game_ports else (),
         game_ports_text=str(server.get("game_ports", "")), client_timeout_s=timeout,

@@ -40,6 +40,7 @@ def test_default_match_can_be_disabled(tmp_path: Path):
     ('[server]\ngame_ports = "27960"\n', "game_ports"),
     ('[server]\ngame_ports = "27999-27960"\n', "game_ports"),
     ("[game]\nclient_timeout_s = 1\n", "client_timeout_s"),
+    ('[game]\nname = "quake"\n', "fake, openarena"),
 ])
 def test_bad_files_say_what_is_wrong(tmp_path: Path, text, needle):
     f = tmp_path / "g.toml"
@@ -114,6 +115,14 @@ def test_a_join_password_reaches_the_workers(tmp_path: Path):
     f.write_text('[game]\njoin_password = "let-me-in.42"\n')
     s = settings.load(f)
     assert s.join_password == "let-me-in.42" and settings.Settings.from_dict(s.to_dict()).join_password == s.join_password
+
+
+def test_the_game_is_chosen_by_name_and_reaches_the_workers(tmp_path: Path):
+    f = tmp_path / "g.toml"
+    f.write_text('[game]\nname = "fake"\n')
+    s = settings.load(f)
+    assert s.make_game().name == "fake" and settings.Settings.from_dict(s.to_dict()).make_game().name == "fake"
+    assert settings.load(None).make_game().name == "openarena"
 
 
 def test_random_files_are_a_settings_error_and_nothing_else(tmp_path: Path):
