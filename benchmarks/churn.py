@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gametap.settings import Settings
+from gametap.core.settings import Settings
 from gametap.testing import Footprint, churn, footprint, vector_episodes
 from gametap.v1 import match_pb2 as mpb
 

@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from gametap.game_process import GameProcess
-from gametap.link import protocol as lp
-from gametap.link.gamelink import GameLink
-from gametap.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
+from gametap.core.settings import Settings
 from gametap.q3 import _hotpath
-from gametap.settings import Settings
 from gametap.v1 import agent_pb2 as apb
+from gametap.worker.game_process import GameProcess
+from gametap.worker.link import protocol as lp
+from gametap.worker.link.gamelink import GameLink
+from gametap.worker.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
 
 
 class _Tap:

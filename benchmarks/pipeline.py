@@ -25,13 +25,13 @@ from pathlib import Path
 
 from websockets.sync.client import connect as ws_connect
 
-from gametap.game_process import GameProcess
-from gametap.link.gamelink import GameLink
-from gametap.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
+from gametap.core.settings import Settings
 from gametap.q3 import launch
-from gametap.settings import Settings
 from gametap.testing import start_daemon
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.game_process import GameProcess
+from gametap.worker.link.gamelink import GameLink
+from gametap.worker.match import LOCKSTEP_FLUSH_FRAMES, VIRTUAL_EPOCH_S
 from procs import CpuMeter
 
 BOTS = ("Sarge", "Grism", "Kyonshi", "Major")

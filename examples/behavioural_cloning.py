@@ -6,7 +6,7 @@ policy to imitate them, then let it play against bots beside a random agent.
 
 1. Record: `--matches` LOCKSTEP matches of four bots (skill 3), `--frames` frames each (20 per
    second of game time). Their recordings hold every bot's command each frame.
-2. Export: gametap.export turns each bot into (features, controls) pairs, the envs' own
+2. Export: gametap.recordings.export turns each bot into (features, controls) pairs, the envs' own
    observation and action (forward, strafe, jump, turn, tilt, attack), every 4 frames.
 3. Train: an MLP (features and the previous step's controls -> 64 -> 64 -> controls; tanh) in
    numpy, with Adam: squared error on the five continuous controls, cross-entropy on attack. numpy rather than torch: the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gametap import export
+from gametap.recordings import export
 from gametap.client import Client
 from gametap.client.envs import MatchSpec, OpenArenaEnv
 from gametap.v1 import match_pb2 as mpb

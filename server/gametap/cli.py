@@ -29,9 +29,9 @@ from google.protobuf import json_format
 from gametap import __version__, cli_archive
 from gametap.client.sync import DEFAULT_ADDRESS, Client
 from gametap.client.tls import ClientTls
-from gametap.errors import GametapError
+from gametap.core.errors import GametapError
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import RecordingError
+from gametap.recordings.recording import RecordingError
 from gametap.v1 import match_pb2 as mpb
 
 SERVER_ENV = "GAMETAP_SERVER"
@@ -99,7 +99,8 @@ def _config_from_args(a: argparse.Namespace) -> mpb.MatchConfig:
 
 def cmd_serve(a: argparse.Namespace) -> int:
     try:
-        from gametap import daemon, settings
+        from gametap.core import settings
+        from gametap.daemon import daemon
     except ImportError as e:  # a client-only install (the wheel without its daemon extra)
         print(f"gametap: `gametap serve` needs the daemon's packages ({e.name} is missing): "
               "pip install 'gametap[daemon]', or run it from a checkout after `make setup`", file=sys.stderr)
@@ -213,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("serve", help="run the daemon (by default with one REALTIME match on oa_dm1, 4 bots)")
-    s.add_argument("--config", type=Path, help="TOML settings file (see gametap.settings)")
+    s.add_argument("--config", type=Path, help="TOML settings file (see gametap.core.settings)")
     s.add_argument("--grpc", help="gRPC listen address HOST:PORT (default 127.0.0.1:50051)")
     s.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     s.add_argument("--state-dir", type=Path, help="where matches keep logs and recordings")

@@ -73,7 +73,7 @@ def cmd_rm(a, client) -> int:
 
 
 def cmd_reproduce(a, client) -> int:
-    from gametap.reproduce import reproduce
+    from gametap.recordings.reproduce import reproduce
     print(f"reproducing {a.match_id} ...", file=sys.stderr, flush=True)
     result = reproduce(client, a.match_id)
     print(result.summary())
@@ -81,7 +81,7 @@ def cmd_reproduce(a, client) -> int:
 
 
 def cmd_diff(a, client) -> int:
-    from gametap.diff import diff_recordings
+    from gametap.recordings.diff import diff_recordings
     with tempfile.TemporaryDirectory() as tmp:
         paths = [_local(client, name, Path(tmp) / f"{i}.gtrec") for i, name in enumerate((a.a, a.b))]
         result = diff_recordings(*paths, names=(a.a, a.b))
@@ -90,7 +90,7 @@ def cmd_diff(a, client) -> int:
 
 
 def cmd_export(a, client) -> int:
-    from gametap import export
+    from gametap.recordings import export
     with tempfile.TemporaryDirectory() as tmp:
         matches = []
         for i, name in enumerate(a.match_ids):  # every match read before anything is written

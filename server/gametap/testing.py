@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gametap import match, parent_death
 from gametap.client import Client
+from gametap.core import parent_death
+from gametap.recordings import paths
 from gametap.v1 import match_pb2 as mpb
 
 
@@ -30,7 +31,7 @@ class DaemonProcess:
         return Client(self.grpc)
 
     def match_dir(self, match_id: str) -> Path:
-        return match.match_dir(self.state_dir, match_id)
+        return paths.match_dir(self.state_dir, match_id)
 
     def game_log(self, match_id: str) -> str:
         return (self.match_dir(match_id) / "game.log").read_text(errors="replace")

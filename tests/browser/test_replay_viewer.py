@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from gametap.client import AgentStream
-from gametap.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
-from gametap.recording_scan import scan
-from gametap.replay import frame_by_frame
+from gametap.recordings.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
+from gametap.recordings.recording_scan import scan
+from gametap.recordings.replay import frame_by_frame
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb

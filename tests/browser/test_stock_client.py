@@ -8,7 +8,7 @@ import time
 import pytest
 
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb

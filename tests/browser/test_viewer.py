@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gametap.client import World
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb

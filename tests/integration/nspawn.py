@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from gametap import parent_death
+from gametap.core import parent_death
 
 CACHE = Path(os.environ.get("GAMETAP_TEST_CACHE", "/var/cache/gametap-test"))
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openarena-server", "python3", "python3-venv", "make",

@@ -12,7 +12,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from gametap.client import AgentStream, features
 from gametap.client.envs import MatchSpec, OpenArenaEnv, OpenArenaParallelEnv
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb

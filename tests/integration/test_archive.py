@@ -18,7 +18,7 @@ import grpc
 import msgpack
 import pytest
 
-from gametap.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
+from gametap.recordings.recording import MAGIC, RECORD_HEAD, UPDATE_KINDS, entry_kind
 from gametap.testing import start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 
@@ -86,7 +86,7 @@ def plant_damaged(matches, good) -> tuple[int, int]:
 
 
 def read_frame(payload: bytes) -> int:
-    from gametap.replay import update_head
+    from gametap.recordings.replay import update_head
     return update_head(payload)[1]
 
 

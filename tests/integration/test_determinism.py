@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 from gametap.v1 import match_pb2 as mpb
 
 from .conftest import lockstep, wait_ended

@@ -16,9 +16,9 @@ import pytest
 
 from gametap.client import features
 from gametap.client.envs import actions as env_actions
-from gametap.recording import MAGIC, RECORD_HEAD
-from gametap.recording_scan import scan
-from gametap.replay import frame_by_frame
+from gametap.recordings.recording import MAGIC, RECORD_HEAD
+from gametap.recordings.recording_scan import scan
+from gametap.recordings.replay import frame_by_frame
 
 from .conftest import lockstep, wait_ended
 
@@ -84,7 +84,7 @@ def test_minari_export_loads_and_matches_the_recording(daemon, bot_match, tmp_pa
             assert (move_units(back[0]), move_units(back[1]), move_units(back[2])) == (cmd.forward, cmd.right, cmd.up)
             assert (int(back[5]), int(back[6])) == (cmd.buttons & 1, cmd.weapon)
             # not clipped, and not the one yaw unit at exactly 180 degrees, which the envs' wrap to
-            # -180..180 turns into its neighbour (gametap.export.controls)
+            # -180..180 turns into its neighbour (gametap.recordings.export.controls)
             if abs(row[3]) < 1 and abs(row[4]) < 1 and abs(back[4]) < 89 and cmd.yaw != 32768:
                 assert angle_units(back[3]) == cmd.yaw and angle_units(back[4]) == cmd.pitch, (frame, name)
                 checked += 1

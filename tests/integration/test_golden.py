@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from gametap.diff import field_diffs
-from gametap.provenance import differences
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.replay import frame_by_frame
+from gametap.recordings.diff import field_diffs
+from gametap.recordings.provenance import differences
+from gametap.recordings.replay import frame_by_frame
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from gametap.link import protocol as lp
+from gametap.core.settings import DEFAULT_LIBRARY
 from gametap.q3.launch import GameInstall
-from gametap.settings import DEFAULT_LIBRARY
+from gametap.worker.link import protocol as lp
 
 pytestmark = pytest.mark.game
 WELCOME = {"protocol": lp.PROTOCOL_VERSION, "clock": "lockstep", "capture": True, "seed": 5,

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from gametap.client import AgentStream
-from gametap.recording import read_recording
-from gametap.replay import frame_by_frame
+from gametap.recordings.recording import read_recording
+from gametap.recordings.replay import frame_by_frame
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 

@@ -13,10 +13,10 @@ import pytest
 
 from gametap.client import AgentStream
 from gametap.client.envs import MatchSpec, OpenArenaVectorEnv
-from gametap.diff import diff_recordings
-from gametap.recording import MAGIC, RECORD_HEAD, iter_records, read_recording
-from gametap.replay import frame_by_frame
-from gametap.reproduce import reproduce
+from gametap.recordings.diff import diff_recordings
+from gametap.recordings.recording import MAGIC, RECORD_HEAD, iter_records, read_recording
+from gametap.recordings.replay import frame_by_frame
+from gametap.recordings.reproduce import reproduce
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
@@ -157,7 +157,7 @@ def test_bad_inputs_get_clear_errors(client, daemon, tmp_path):
     old = tmp_path / "v1.gtrec"  # a format-1 recording holds no actions
     head = msgpack.packb({"match_id": "x", "config": '{"clock": "LOCKSTEP"}'})
     old.write_bytes(MAGIC[:7] + b"\x01" + RECORD_HEAD.pack(len(head), zlib.crc32(head)) + head)
-    from gametap.errors import FailedPrecondition
-    from gametap.reproduce import plan
+    from gametap.core.errors import FailedPrecondition
+    from gametap.recordings.reproduce import plan
     with pytest.raises(FailedPrecondition, match="format 1"):
         plan(old)

@@ -6,8 +6,8 @@ import grpc
 import pytest
 
 from gametap.client import World
-from gametap.recording import RECORD_HEAD, UPDATE_KINDS, entry_kind, iter_records
-from gametap.replay import DELTA, update_head
+from gametap.recordings.recording import RECORD_HEAD, UPDATE_KINDS, entry_kind, iter_records
+from gametap.recordings.replay import DELTA, update_head
 from gametap.testing import wait_until
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb

@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from gametap.client import AgentStream, Client
-from gametap.recording import RecordingError, read_recording
-from gametap.recording_scan import scan
+from gametap.recordings.recording import RecordingError, read_recording
+from gametap.recordings.recording_scan import scan
 from gametap.testing import pid_alive, start_daemon, wait_until
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import agent_pb2_grpc, observe_pb2_grpc

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 
 pytestmark = [pytest.mark.ray, pytest.mark.game]
 EXAMPLES = Path(__file__).parents[2] / "examples"

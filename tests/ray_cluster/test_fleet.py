@@ -104,7 +104,7 @@ def test_a_node_that_leaves_the_cluster_fails_its_matches_and_new_ones_go_elsewh
 
 def test_the_rest_of_gametap_runs_without_ray():
     code = ("import sys; sys.modules['ray'] = None\n"  # any `import ray` now fails
-            "import gametap.cli, gametap.daemon, gametap.client, gametap.client.envs, gametap.client.vector\n"
+            "import gametap.cli, gametap.daemon.daemon, gametap.client, gametap.client.envs, gametap.client.vector\n"
             "try:\n    import gametap.ray\nexcept ImportError:\n    print('no ray, as expected')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gametap.link import protocol as lp
 from gametap.q3 import abi
+from gametap.worker.link import protocol as lp
 
 NATIVE = Path(__file__).resolve().parents[2] / "native"
 GENERATED = NATIVE / "build" / "gen"

@@ -9,11 +9,11 @@ import pytest
 
 from gametap.client import features
 from gametap.client.world import World
-from gametap.link import protocol as lp
 from gametap.q3 import _hotpath, abi
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
 
 from .test_world_builder import WorldBuilder, entity, first_frame, frame, player
 
@@ -327,7 +327,7 @@ def test_a_dropped_realtime_observation_is_said_and_keeps_its_time():
     from a stale observation."""
     import asyncio
 
-    from gametap.agents.session import REALTIME_OUTBOX_LIMIT, AgentSession
+    from gametap.worker.agents.session import REALTIME_OUTBOX_LIMIT, AgentSession
 
     async def main():
         b, o = observer([(0, False)])

@@ -7,13 +7,13 @@ import time
 import msgpack
 import pytest
 
-from gametap import recording
-from gametap.archive import Archive
-from gametap.errors import FailedPrecondition, NotFound
+from gametap.core.errors import FailedPrecondition, NotFound
+from gametap.core.settings import Retention
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import MAGIC, RECORD_HEAD, Recorder, RecordingError
-from gametap.recording_scan import scan
-from gametap.settings import Retention
+from gametap.recordings import recording
+from gametap.recordings.archive import Archive
+from gametap.recordings.recording import MAGIC, RECORD_HEAD, Recorder, RecordingError
+from gametap.recordings.recording_scan import scan
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
@@ -155,17 +155,17 @@ def test_one_bad_header_never_empties_the_archive(tmp_path, caplog, started):
 
 def test_a_recording_whose_reading_fails_in_any_way_is_listed_damaged_and_the_rest_indexed(tmp_path, caplog,
                                                                                          monkeypatch):
-    import gametap.archive
+    import gametap.recordings.archive
     record(tmp_path, "aaaaaaaaaaaa")
     record(tmp_path, "bbbbbbbbbbbb")
-    real = gametap.archive.scan
+    real = gametap.recordings.archive.scan
 
     def scan_or_fail(path):
         if path.parent.name == "bbbbbbbbbbbb":
             raise ZeroDivisionError("an unforeseen bug")
         return real(path)
 
-    monkeypatch.setattr(gametap.archive, "scan", scan_or_fail)
+    monkeypatch.setattr(gametap.recordings.archive, "scan", scan_or_fail)
     a = Archive(tmp_path)
     with caplog.at_level("WARNING"):
         a.index()
@@ -177,7 +177,7 @@ def test_a_recording_whose_reading_fails_in_any_way_is_listed_damaged_and_the_re
 def run_upkeep(archive, rule, live=frozenset()):
     import asyncio
 
-    from gametap.archive import Upkeep
+    from gametap.recordings.archive import Upkeep
     removed = []
 
     async def go():
@@ -234,13 +234,13 @@ GB = 10**9
 
 
 def test_the_default_bound_is_a_quarter_of_the_file_system():
-    from gametap.archive import Disk, bound
+    from gametap.recordings.archive import Disk, bound
     b = bound(Retention(), Disk(total=400 * GB, free=200 * GB), archive_bytes=30 * GB)
     assert b.bytes == 100 * GB and "25% of the 400.0 GB file system" in b.why
 
 
 def test_the_free_space_floor_bounds_the_archive_when_the_disk_is_fuller():
-    from gametap.archive import Disk, bound
+    from gametap.recordings.archive import Disk, bound
     b = bound(Retention(), Disk(total=400 * GB, free=3 * GB), archive_bytes=30 * GB)
     assert b.bytes == 30 * GB + 3 * GB - (1 << 30) and "1.1 GB free" in b.why and "keep_free_bytes" in b.why
     b = bound(Retention(), Disk(total=400 * GB, free=10**8), archive_bytes=5 * 10**8)
@@ -248,7 +248,7 @@ def test_the_free_space_floor_bounds_the_archive_when_the_disk_is_fuller():
 
 
 def test_an_explicit_keep_bytes_and_no_limits_at_all():
-    from gametap.archive import Disk, bound
+    from gametap.recordings.archive import Disk, bound
     disk = Disk(total=400 * GB, free=200 * GB)
     b = bound(Retention(keep_bytes=5 * GB, keep_share=0), disk, archive_bytes=GB)
     assert b.bytes == 5 * GB and "keep_bytes = 5,000,000,000" in b.why
@@ -265,7 +265,7 @@ def ended_a_minute_apart(state_dir, letters: str, now: float) -> tuple[list[str]
 
 
 def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
-    from gametap.archive import Disk
+    from gametap.recordings.archive import Disk
     now = time.time()
     ids, size = ended_a_minute_apart(tmp_path, "abcdef", now)
     a = Archive(tmp_path)
@@ -280,7 +280,7 @@ def test_retention_removes_the_oldest_past_the_default_bound(tmp_path, caplog):
 def test_the_size_bounds_spare_the_newest_ended_match(tmp_path, caplog):
     """A full disk (the floor of free space unmet, the bound 0) takes every ended match but the
     newest: on a small disk the match just ended would otherwise vanish as it ends."""
-    from gametap.archive import Disk
+    from gametap.recordings.archive import Disk
     now = time.time()
     ids, size = ended_a_minute_apart(tmp_path, "abc", now)
     a = Archive(tmp_path)
@@ -293,7 +293,7 @@ def test_the_size_bounds_spare_the_newest_ended_match(tmp_path, caplog):
 
 
 def test_a_warning_as_the_archive_nears_its_bound_once_per_crossing(tmp_path, caplog):
-    from gametap.archive import Disk
+    from gametap.recordings.archive import Disk
     now = time.time()
     ids, size = ended_a_minute_apart(tmp_path, "abcd", now)
     a = Archive(tmp_path)

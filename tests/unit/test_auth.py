@@ -1,9 +1,9 @@
 """Access tokens and roles: parsing, the gate's decisions, the method table, settings."""
 import pytest
 
-from gametap import settings as settings_mod
-from gametap.auth import METHOD_ROLES, Gate, Role, bearer, parse_tokens
-from gametap.errors import PermissionDenied, Unauthenticated
+from gametap.core import settings as settings_mod
+from gametap.core.auth import METHOD_ROLES, Gate, Role, bearer, parse_tokens
+from gametap.core.errors import PermissionDenied, Unauthenticated
 from gametap.v1 import agent_pb2, archive_pb2, match_pb2, observe_pb2
 
 ADMIN, PLAYER, VIEWER = "admin-token-0123456789", "player-token-0123456789", "viewer-token-0123456789"

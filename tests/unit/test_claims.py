@@ -1,7 +1,7 @@
 """Claims: new players go to the oldest request of their name; a withdrawn request's player is
 kicked, never handed to a later request (the ghosts of issue 10)."""
-from gametap.agents.claims import Claims
-from gametap.game import Slot
+from gametap.core.game import Slot
+from gametap.worker.agents.claims import Claims
 
 
 def slot(name: str) -> Slot:

@@ -15,6 +15,6 @@ sys.meta_path.insert(0, Missing())
 
 
 def test_export_imports_without_the_daemons_packages():
-    result = subprocess.run([sys.executable, "-c", BLOCK + "import gametap.export, gametap.cli_archive"],
+    result = subprocess.run([sys.executable, "-c", BLOCK + "import gametap.recordings.export, gametap.cli_archive"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -4,7 +4,7 @@ import random
 import msgpack
 import pytest
 
-from gametap import errors
+from gametap.core import errors
 from gametap.worker import control
 
 

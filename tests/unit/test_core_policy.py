@@ -2,7 +2,7 @@
 while one is stepped, anywhere once several are."""
 from types import SimpleNamespace
 
-from gametap.manager import MatchManager
+from gametap.worker.manager import MatchManager
 
 
 class FakeMatch:

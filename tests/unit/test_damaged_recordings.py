@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from gametap.diff import diff_recordings
-from gametap.errors import DataLoss, FailedPrecondition, InvalidArgument
-from gametap.recording import MAGIC, RECORD_HEAD
-from gametap.replay import Replay
-from gametap.reproduce import plan
-from gametap.timeline import Timeline
+from gametap.core.errors import DataLoss, FailedPrecondition, InvalidArgument
+from gametap.recordings.diff import diff_recordings
+from gametap.recordings.recording import MAGIC, RECORD_HEAD
+from gametap.recordings.replay import Replay
+from gametap.recordings.reproduce import plan
+from gametap.recordings.timeline import Timeline
 
 from .test_archive import record
 from .test_recording import update_payload_offsets

@@ -57,7 +57,7 @@ def test_random_bytes_never_break_the_parser_and_get_an_error_response():
     rng = random.Random(5)
     connection = Connection(service=None)  # a request that is no request never reaches the service
     seen = 0
-    for n in range(2000):
+    for _ in range(2000):
         request = parse_request(rng.randbytes(rng.randint(0, 64)))
         if isinstance(request, Unparsable):
             seen += 1

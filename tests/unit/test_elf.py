@@ -1,4 +1,4 @@
-"""gametap.elf.build_id: the build-id `readelf -n` shows, and "" for anything that is not an ELF
+"""gametap.core.elf.build_id: the build-id `readelf -n` shows, and "" for anything that is not an ELF
 file with one (it reads files the settings name: never an exception)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from gametap.elf import build_id
+from gametap.core.elf import build_id
 
 BINARIES = ("/usr/lib/ioquake3/ioq3ded", "/usr/lib/openarena-server/baseoa/qagamex86_64.so", "/bin/ls")
 

@@ -1,5 +1,5 @@
 """A match's reported frame rate: recent frames per second of wall time, 0 once they stop."""
-from gametap import match
+from gametap.worker import match
 
 
 def test_the_frame_rate_decays_to_zero_when_frames_stop(monkeypatch):
@@ -17,7 +17,7 @@ def test_the_frame_rate_decays_to_zero_when_frames_stop(monkeypatch):
 
 
 def test_a_stalled_games_last_words_are_its_engine_error():
-    from gametap.match import last_words
+    from gametap.worker.match import last_words
     tail = ["broadcast: print \"Angelyss^7 connected\\n\"", "********************",
             "ERROR: BG_Alloc: failed on allocation of 244 bytes", "********************",
             "----- Server Shutdown (Server crashed: BG_Alloc: failed on allocation of 244 bytes) -----",

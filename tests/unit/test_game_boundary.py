@@ -22,11 +22,11 @@ KNOWN_MODULES = {
     "gametap.client.features": "the world message: OpenArena's features, shipped as if generic",
     "gametap.client.envs.single": "the world message: OpenArena's envs, shipped as if generic",
     "gametap.dmrpc.worlds": "Quake's team enum for the world's bots",
-    "gametap.export": "the world message it reads recordings into",
-    "gametap.replay": "the world message it rebuilds states into",
+    "gametap.recordings.export": "the world message it reads recordings into",
+    "gametap.recordings.replay": "the world message it rebuilds states into",
     "gametap.ray.rllib": "the world message behind its env's observations",
-    "gametap.link.protocol": "gametap.q3.abi's record sizes, to check a frame's length",
-    "gametap.settings": "gametap.q3.launch's game install and join password",
+    "gametap.worker.link.protocol": "gametap.q3.abi's record sizes, to check a frame's length",
+    "gametap.core.settings": "gametap.q3.launch's game install and join password",
 }
 KNOWN_PROTOS = {
     "agent.proto": "the world message in observations, Quake's Team in slots",

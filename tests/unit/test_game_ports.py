@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from gametap.errors import ResourceExhausted
-from gametap.game_ports import GamePorts
+from gametap.core.errors import ResourceExhausted
+from gametap.worker.game_ports import GamePorts
 
 
 def free_udp_ports(n: int) -> list[int]:

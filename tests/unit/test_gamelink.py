@@ -6,10 +6,10 @@ import socket
 import msgpack
 import pytest
 
-from gametap.link import protocol as lp
-from gametap.link.gamelink import GameLink, LinkState
 from gametap.q3 import _hotpath
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
+from gametap.worker.link.gamelink import GameLink, LinkState
 
 
 async def start_link(check_module=lambda fields: None, waits=None):

@@ -1,7 +1,7 @@
 """Hub: bounded queues, lagging subscribers resynced at the next keyframe, clean end."""
 import asyncio
 
-from gametap.hub import Hub
+from gametap.worker.hub import Hub
 
 
 def run(coro):

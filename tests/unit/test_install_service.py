@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gametap import settings
+from gametap.core import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "install-service.sh"

@@ -1,8 +1,8 @@
 """Limits: stream counts per match and in all, and the [limits] table."""
 import pytest
 
-from gametap.errors import ResourceExhausted
-from gametap.limits import DEFAULTS, Limits, StreamCount, parse
+from gametap.core.errors import ResourceExhausted
+from gametap.core.limits import DEFAULTS, Limits, StreamCount, parse
 
 
 def test_a_match_and_the_process_each_have_their_bound():

@@ -7,9 +7,9 @@ import struct
 import msgpack
 import pytest
 
-from gametap.link import protocol as lp
 from gametap.q3 import _hotpath, abi
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
 
 
 def world():

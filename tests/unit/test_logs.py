@@ -1,7 +1,7 @@
 """Log lines: one line for a caller's bad request, never a token."""
 import logging
 
-from gametap.logs import OneLineNoTokens
+from gametap.core.logs import OneLineNoTokens
 
 
 def record(name: str, msg: str, exc: Exception | None = None) -> logging.LogRecord:
@@ -22,7 +22,7 @@ def test_our_own_errors_keep_their_traceback_but_lose_tokens():
     try:
         raise RuntimeError("boom")
     except RuntimeError as e:
-        r = logging.LogRecord("gametap.match", logging.ERROR, __file__, 1, "Bearer abc.def failed", None,
+        r = logging.LogRecord("gametap.worker.match", logging.ERROR, __file__, 1, "Bearer abc.def failed", None,
                               (type(e), e, e.__traceback__))
     assert OneLineNoTokens().filter(r)
     assert r.getMessage() == "Bearer <redacted> failed" and r.exc_info is not None

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from gametap.errors import InvalidArgument, ResourceExhausted
+from gametap.core.errors import InvalidArgument, ResourceExhausted
 from gametap.q3 import launch, spawns
 from gametap.q3.game_data import GameData
 from gametap.q3.match_config import validate

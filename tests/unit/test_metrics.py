@@ -1,4 +1,4 @@
-"""gametap.metrics: the hot path's lean histograms, the gRPC call metrics (on a real grpc.aio
+"""gametap.core.metrics: the hot path's lean histograms, the gRPC call metrics (on a real grpc.aio
 server) and the merge of every process's exposition into one."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import grpc
 import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from gametap import metrics
+from gametap.core import metrics
 
 
 def test_a_lean_histogram_counts_like_prometheus():

@@ -6,11 +6,12 @@ import platform
 import re
 import subprocess
 
-from gametap import elf, provenance
-from gametap.archive import Archive
-from gametap.diff import Diff, diff_recordings
-from gametap.reproduce import Reproduction
-from gametap.settings import Settings
+from gametap.core import elf
+from gametap.core.settings import Settings
+from gametap.recordings import provenance
+from gametap.recordings.archive import Archive
+from gametap.recordings.diff import Diff, diff_recordings
+from gametap.recordings.reproduce import Reproduction
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 

@@ -5,9 +5,9 @@ import zlib
 
 import pytest
 
-from gametap import recording
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, Recorder, RecordingError, read_recording
+from gametap.recordings import recording
+from gametap.recordings.recording import MAGIC, MAX_RECORD, RECORD_HEAD, Recorder, RecordingError, read_recording
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
@@ -248,8 +248,8 @@ GOOD_HEADER = {"match_id": "abc", "started": 5.0, "config": '{"map": "oa_dm2", "
     ("match_id", None, "null, not a string"), ("cpu", {"a": 1}, "dict {'a': 1}, not a string"),
 ])
 def test_a_header_field_of_the_wrong_type_is_a_problem_of_the_recording_not_an_exception(tmp_path, key, value, shown):
-    from gametap.archive import match_of
-    from gametap.recording_scan import provenance_of, scan
+    from gametap.recordings.archive import match_of
+    from gametap.recordings.recording_scan import provenance_of, scan
     s = scan(recorded(tmp_path, {**GOOD_HEADER, key: value}))
     assert len(s.header_problems) == 1 and f"the header's {key} " in s.header_problems[0]
     assert shown in s.header_problems[0]
@@ -262,7 +262,7 @@ def test_a_header_field_of_the_wrong_type_is_a_problem_of_the_recording_not_an_e
 
 
 def test_a_well_typed_header_has_no_problems(tmp_path):
-    from gametap.recording_scan import provenance_of, scan
+    from gametap.recordings.recording_scan import provenance_of, scan
     s = scan(recorded(tmp_path, GOOD_HEADER))
     assert s.complete and not s.damage and s.config.map == "oa_dm2" and s.config.seed == 4
     p = provenance_of(s)
@@ -270,8 +270,8 @@ def test_a_well_typed_header_has_no_problems(tmp_path):
 
 
 def test_random_header_values_never_raise(tmp_path):
-    from gametap.archive import match_of
-    from gametap.recording_scan import HEADER_TYPES, provenance_of, scan
+    from gametap.recordings.archive import match_of
+    from gametap.recordings.recording_scan import HEADER_TYPES, provenance_of, scan
     rng = random.Random(20)
     values = [None, True, -1, 2**64 - 1, 1.5, float("nan"), "", "x", b"\xff", [], [1, "a"], {}, {"k": None}, '{"map": 3}']
     for _ in range(200):
@@ -294,7 +294,7 @@ def update_payload_offsets(path) -> list[int]:
 
 
 def test_flipped_bytes_inside_update_records_are_found_where_they_are(tmp_path):
-    from gametap.recording_scan import scan
+    from gametap.recordings.recording_scan import scan
     path = recorded(tmp_path, GOOD_HEADER, frames=30)
     data = bytearray(path.read_bytes())
     payloads = update_payload_offsets(path)
@@ -311,7 +311,7 @@ def test_flipped_bytes_inside_update_records_are_found_where_they_are(tmp_path):
 
 
 def test_a_torn_tail_is_no_damage_and_no_header_is(tmp_path):
-    from gametap.recording_scan import scan
+    from gametap.recordings.recording_scan import scan
     path = recorded(tmp_path, GOOD_HEADER)
     path.write_bytes(path.read_bytes()[:-3])
     s = scan(path)

@@ -4,10 +4,10 @@ import random
 import pytest
 
 from gametap.client import World
-from gametap.errors import DataLoss, OutOfRange
+from gametap.core.errors import DataLoss, OutOfRange
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import MAGIC, MAX_RECORD, RECORD_HEAD, Recorder
-from gametap.replay import DELTA, KEYFRAME, Replay, update_head
+from gametap.recordings.recording import MAGIC, MAX_RECORD, RECORD_HEAD, Recorder
+from gametap.recordings.replay import DELTA, KEYFRAME, Replay, update_head
 from gametap.v1 import observe_pb2 as opb
 
 LAST = 23

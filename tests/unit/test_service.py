@@ -3,8 +3,8 @@ import asyncio
 import os
 import socket
 
-from gametap.daemon import status_text
-from gametap.service import Notifier
+from gametap.daemon.daemon import status_text
+from gametap.daemon.systemd import Notifier
 from gametap.v1 import match_pb2 as mpb
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gametap import settings
+from gametap.core import settings
 from gametap.v1 import match_pb2 as mpb
 
 

@@ -7,9 +7,9 @@ import ssl
 import grpc
 import pytest
 
-from gametap import settings
 from gametap.client import tls as client_tls
-from gametap.tls import ServerTls, TlsError, TlsFiles
+from gametap.core import settings
+from gametap.core.tls import ServerTls, TlsError, TlsFiles
 from tests.certs import issue, make_ca
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from gametap.client.world import World, WorldError
-from gametap.link import protocol as lp
-from gametap.link.protocol import FrameFlags
 from gametap.q3 import _hotpath, abi
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
+from gametap.worker.link.protocol import FrameFlags
 
 
 @dataclass

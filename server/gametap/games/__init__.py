@@ -1,2 +1,2 @@
 """Games other than OpenArena (which is gametap.q3), each a package that implements the game
-boundary (gametap.game) and is named in gametap.game.GAMES."""
+boundary (gametap.core.game) and is named in gametap.core.game.GAMES."""

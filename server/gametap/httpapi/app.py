@@ -21,7 +21,7 @@ A worker:
     /ws                 the same protocol over its own matches: the viewer connects here
     /healthz
 
-With tokens configured (gametap.auth), /api/, /metrics and /ws need one with the observe
+With tokens configured (gametap.core.auth), /api/, /metrics and /ws need one with the observe
 role, as `Authorization: Bearer TOKEN` or `?token=TOKEN`; the viewer's own files stay open.
 """
 from __future__ import annotations
@@ -37,16 +37,16 @@ from aiohttp import web
 from google.protobuf import json_format
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gametap import metrics
-from gametap.auth import Gate, Role, http_token
-from gametap.errors import GametapError
+from gametap.core import metrics
+from gametap.core.auth import Gate, Role, http_token
+from gametap.core.errors import GametapError
+from gametap.daemon.pool import ENDED, WorkerPool
 from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descriptor_set
 from gametap.httpapi.sources import LocalMatches, WorkerMatches
-from gametap.manager import MatchManager
-from gametap.match import recording_on_disk
-from gametap.replay import Replay
-from gametap.timeline import Timeline
-from gametap.worker.pool import ENDED, WorkerPool
+from gametap.recordings.paths import recording_on_disk
+from gametap.recordings.replay import Replay
+from gametap.recordings.timeline import Timeline
+from gametap.worker.manager import MatchManager
 
 POOL = web.AppKey("pool", WorkerPool)
 TIMELINES = web.AppKey("timelines", dict)  # recording path -> Timeline, the most recently used last
@@ -233,7 +233,7 @@ async def map_geometry(request: web.Request) -> web.Response:
 
 
 async def prometheus(request: web.Request) -> web.Response:
-    """Every process's metrics in one exposition (gametap.metrics), labelled by process."""
+    """Every process's metrics in one exposition (gametap.core.metrics), labelled by process."""
     pool = request.app[POOL]
     matches = await pool.list()
     texts = [("daemon", metrics.own_text() + metrics.match_statuses(matches))]

@@ -24,9 +24,10 @@ from typing import Protocol
 from aiohttp import WSMsgType, web
 from google.protobuf import descriptor_pb2
 
-from gametap import __version__, limits
-from gametap.auth import Gate, Role, http_token
-from gametap.limits import Limits
+from gametap import __version__
+from gametap.core import limits
+from gametap.core.auth import Gate, Role, http_token
+from gametap.core.limits import Limits
 from gametap.v1 import observe_pb2
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class ProtocolError(Exception):
 
 
 class Subscription(Protocol):
-    """A match's updates for one subscriber (gametap.hub.Subscriber, or a proxied Watch)."""
+    """A match's updates for one subscriber (gametap.worker.hub.Subscriber, or a proxied Watch)."""
 
     async def next_batch(self, max_items: int) -> list[bytes] | None: ...
     def unsubscribe(self) -> None: ...

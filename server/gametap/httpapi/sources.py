@@ -8,13 +8,13 @@ from collections.abc import Callable
 import grpc
 
 from gametap import wire
-from gametap.errors import NotFound
-from gametap.hub import Subscriber
-from gametap.manager import MatchManager
+from gametap.core.errors import NotFound
+from gametap.daemon.pool import WorkerPool
 from gametap.rpc import observe_service
 from gametap.rpc.status import serialized
 from gametap.v1 import observe_pb2 as opb
-from gametap.worker.pool import WorkerPool
+from gametap.worker.hub import Subscriber
+from gametap.worker.manager import MatchManager
 
 
 class LocalMatches:

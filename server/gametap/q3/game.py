@@ -1,17 +1,17 @@
-"""OpenArena 0.8.8 on ioquake3, as gametap hosts it: the q3 side of the game boundary (gametap.game)."""
+"""OpenArena 0.8.8 on ioquake3, as gametap hosts it: the q3 side of the game boundary (gametap.core.game)."""
 from __future__ import annotations
 
 import functools
 import re
 from pathlib import Path
 
-from gametap import game
-from gametap.elf import build_id
-from gametap.errors import InvalidArgument
-from gametap.provenance import debian_packages, file_sha256
+from gametap.core import game
+from gametap.core.elf import build_id
+from gametap.core.errors import InvalidArgument
 from gametap.q3 import _hotpath, abi, bsp, launch, match_config, spawns
 from gametap.q3.game_data import GameData, load_game_data
 from gametap.q3.v1 import world_pb2 as wpb
+from gametap.recordings.provenance import debian_packages, file_sha256
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 

@@ -5,7 +5,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 
-from gametap.errors import InvalidArgument, ResourceExhausted
+from gametap.core.errors import InvalidArgument, ResourceExhausted
 from gametap.q3 import abi, bsp, launch, spawns
 from gametap.q3.game_data import GameData
 from gametap.q3.v1 import world_pb2 as wpb

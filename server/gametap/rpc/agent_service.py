@@ -16,11 +16,11 @@ import functools
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument
-from gametap.manager import MatchManager
+from gametap.core.errors import FailedPrecondition, GametapError, InvalidArgument
 from gametap.rpc import play_many
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
+from gametap.worker.manager import MatchManager
 
 SERVICE = "gametap.v1.AgentService"
 PLAY_METHOD = f"/{SERVICE}/Play"

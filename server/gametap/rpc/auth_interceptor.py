@@ -1,4 +1,4 @@
-"""Checks every gRPC call's token against the role its method needs (gametap.auth), and ends a
+"""Checks every gRPC call's token against the role its method needs (gametap.core.auth), and ends a
 stream the moment a reload takes its token's right away (Gate.replace)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 
 import grpc
 
-from gametap.auth import METHOD_ROLES, Gate, Role, bearer
-from gametap.errors import GametapError
+from gametap.core.auth import METHOD_ROLES, Gate, Role, bearer
+from gametap.core.errors import GametapError
 from gametap.rpc.status import code_for
 
 _ending: set[asyncio.Task] = set()  # revoked streams being ended (a task needs a reference)

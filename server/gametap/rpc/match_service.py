@@ -1,5 +1,5 @@
 """gametap.v1.MatchService and ArchiveService, answered by the daemon from its workers and its
-archive (gametap.worker.pool).
+archive (gametap.daemon.pool).
 
 Requests arrive as bytes and are parsed here, so one that does not decode gets
 INVALID_ARGUMENT like any other bad input (grpcio's own deserializers answered UNKNOWN and
@@ -10,12 +10,12 @@ import asyncio
 
 import grpc
 
-from gametap.errors import GametapError
-from gametap.match import recording_on_disk
+from gametap.core.errors import GametapError
+from gametap.daemon.pool import WorkerPool
+from gametap.recordings.paths import recording_on_disk
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
-from gametap.worker.pool import WorkerPool
 
 SERVICE = mpb.DESCRIPTOR.services_by_name["MatchService"]
 ARCHIVE_SERVICE = arpb.DESCRIPTOR.services_by_name["ArchiveService"]

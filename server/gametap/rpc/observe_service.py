@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, NotFound, OutOfRange
-from gametap.hub import Subscriber
-from gametap.manager import MatchManager
-from gametap.match import recording_on_disk
-from gametap.replay import Replay, update_head
+from gametap.core.errors import FailedPrecondition, GametapError, NotFound, OutOfRange
+from gametap.recordings.paths import recording_on_disk
+from gametap.recordings.replay import Replay, update_head
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.hub import Subscriber
+from gametap.worker.manager import MatchManager
 
 SERVICE = "gametap.v1.ObserveService"
 WATCH_METHOD = f"/{SERVICE}/Watch"  # for the daemon's own calls to a worker

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 import grpc
 
 from gametap import wire
-from gametap.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound
-from gametap.manager import MatchManager
+from gametap.core.errors import FailedPrecondition, GametapError, InvalidArgument, NotFound
 from gametap.rpc.status import code_for, parse_request
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.manager import MatchManager
 
 log = logging.getLogger(__name__)
 

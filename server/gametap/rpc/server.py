@@ -6,16 +6,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gametap.auth import Gate
-from gametap.manager import MatchManager
-from gametap.metrics import RpcMetrics
+from gametap.core.auth import Gate
+from gametap.core.metrics import RpcMetrics
+from gametap.daemon.pool import WorkerPool
 from gametap.rpc.agent_service import AgentService
 from gametap.rpc.auth_interceptor import AuthInterceptor
 from gametap.rpc.match_service import ArchiveService, MatchService
 from gametap.rpc.observe_service import ObserveService
 from gametap.rpc.proxy import Proxy
 from gametap.v1 import agent_pb2, archive_pb2, match_pb2, observe_pb2
-from gametap.worker.pool import WorkerPool
+from gametap.worker.manager import MatchManager
 
 SERVICE_NAMES = (
     match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,

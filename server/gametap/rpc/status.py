@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from gametap.errors import (
+from gametap.core.errors import (
     DataLoss,
     FailedPrecondition,
     GametapError,

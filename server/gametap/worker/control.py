@@ -13,7 +13,7 @@ import struct
 
 import msgpack
 
-from gametap import errors
+from gametap.core import errors
 
 HEAD = struct.Struct("<I")
 MAX_MESSAGE = 64 * 1024 * 1024  # a ListMatches answer of many matches stays far below

@@ -20,18 +20,18 @@ import prometheus_client
 import uvloop
 from aiohttp import web
 
-from gametap import logs, metrics
-from gametap.auth import Role
-from gametap.errors import GametapError, InvalidArgument
+from gametap.core import logs, metrics
+from gametap.core.auth import Role
+from gametap.core.errors import GametapError, InvalidArgument
+from gametap.core.parent_death import die_with_parent
+from gametap.core.settings import Settings, split_address
+from gametap.core.tls import ServerTls, TlsFiles, add_port, server_tls
 from gametap.httpapi.app import build_worker_app
-from gametap.manager import MatchManager
-from gametap.match import Match
-from gametap.parent_death import die_with_parent
 from gametap.rpc.server import build_worker_server
-from gametap.settings import Settings, split_address
-from gametap.tls import ServerTls, TlsFiles, add_port, server_tls
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
+from gametap.worker.manager import MatchManager
+from gametap.worker.match import Match
 
 log = logging.getLogger("gametap.worker")
 COLLECT_AFTER_S = 1.0  # a full garbage collection this long after matches were forgotten (Worker._collect_soon)
@@ -136,7 +136,7 @@ class Worker:
 
 def pin_to_core(index: int) -> int:
     """Keeps this worker (all its threads) on one core, where its games run while agents step
-    them (gametap.match.Match.keep_game_home): a LOCKSTEP step passes game -> worker -> game,
+    them (gametap.worker.match.Match.keep_game_home): a LOCKSTEP step passes game -> worker -> game,
     and on a VM a wake-up on another core costs more than the step's own work. Returns the core."""
     cores = sorted(os.sched_getaffinity(0))
     cpu = cores[index % len(cores)]

@@ -2,7 +2,7 @@
 workers and sockets; only the game is fake. None of these carry the `game` marker."""
 import pytest
 
-from gametap.settings import Settings
+from gametap.core.settings import Settings
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from gametap.manager import MatchManager
-from gametap.match import Match
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.manager import MatchManager
+from gametap.worker.match import Match
 
 TIMEOUT_S = 20.0  # a bound that only catches hangs: each test takes a second or two
 

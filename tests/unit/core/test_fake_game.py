@@ -11,10 +11,10 @@ from gametap.client.world import World
 from gametap.games.fake import frames
 from gametap.games.fake.plane import Drive, Plane
 from gametap.games.fake.world import FakeWorld
-from gametap.link import protocol as lp
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
 
 
 def run_plane(seed: int, n: int = 400, **limits) -> tuple[Plane, bytes]:

@@ -1,4 +1,4 @@
-"""The LOCKSTEP gate (gametap.agents.host) over a real game process: a frame runs only when
+"""The LOCKSTEP gate (gametap.worker.agents.host) over a real game process: a frame runs only when
 every stream due to act has acted, timed out, or left."""
 import asyncio
 

@@ -1,4 +1,4 @@
-"""Every way a match ends (gametap.match), with the status and reason it ends with."""
+"""Every way a match ends (gametap.worker.match), with the status and reason it ends with."""
 import asyncio
 import os
 import signal
@@ -6,10 +6,10 @@ import signal
 import pytest
 
 from gametap.games.fake.game import FakeGame
-from gametap.manager import MatchManager
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import read_recording
+from gametap.recordings.recording import read_recording
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.manager import MatchManager
 
 from .play import Agent, ended, lockstep, realtime, run, start, until
 

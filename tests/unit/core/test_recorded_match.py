@@ -1,13 +1,13 @@
-"""A fake match's recording (gametap.recording, gametap.replay): read back frame by frame it
+"""A fake match's recording (gametap.recordings.recording, gametap.recordings.replay): read back frame by frame it
 replays the states the match went through, says what its agent did, and the same config,
 seed and actions record the same updates."""
 import dataclasses
 
 from gametap.client.world import World
-from gametap.match import RECORDING_NAME
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import read_recording
-from gametap.replay import final_state, frame_by_frame
+from gametap.recordings.paths import RECORDING_NAME
+from gametap.recordings.recording import read_recording
+from gametap.recordings.replay import final_state, frame_by_frame
 from gametap.v1 import match_pb2 as mpb
 
 from .play import Agent, ended, lockstep, run, start

@@ -1,4 +1,4 @@
-"""A match's Hub (gametap.hub) fed by a real game: every watcher, early, late or too slow to
+"""A match's Hub (gametap.worker.hub) fed by a real game: every watcher, early, late or too slow to
 keep up, applies its updates without a gap and ends at the match's final state."""
 import asyncio
 

@@ -1,12 +1,12 @@
-"""The WorkerPool (gametap.worker.pool) with real worker processes running fake matches:
+"""The WorkerPool (gametap.daemon.pool) with real worker processes running fake matches:
 placement over the workers, and a worker that dies."""
 import asyncio
 import os
 import signal
 
+from gametap.daemon.pool import WorkerPool
 from gametap.testing import pid_alive
 from gametap.v1 import match_pb2 as mpb
-from gametap.worker.pool import WorkerPool
 
 from .play import realtime, run, until
 

@@ -8,7 +8,7 @@ import sys
 
 from google.protobuf import json_format
 
-from gametap import parent_death
+from gametap.core import parent_death
 from gametap.games.fake.link import GameSide, LinkFailed
 from gametap.games.fake.server import GameError, Server
 from gametap.v1 import match_pb2 as mpb

@@ -1,7 +1,7 @@
 """The fake game's FRAME payload: what its game process writes and its world core reads.
 
 The link's framing, the FRAME header and its variable parts (configstrings, commands, the
-log) are the real protocol's (gametap.link.protocol); only the player and entity records
+log) are the real protocol's (gametap.worker.link.protocol); only the player and entity records
 are the fake's own, as OpenArena's are its playerState_t and entityState_t bytes.
 
 - players: one PLAYER record for every player in the game, every frame (a client that is
@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from gametap.link import protocol as lp
+from gametap.worker.link import protocol as lp
 
 # client, reserved (0), x, y, vx, vy, yaw, pitch (degrees), score, skill
 PLAYER = struct.Struct("<HHffffffii")

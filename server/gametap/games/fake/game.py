@@ -1,4 +1,4 @@
-"""FakeGame: the fake game on the game boundary (gametap.game), registered as "fake".
+"""FakeGame: the fake game on the game boundary (gametap.core.game), registered as "fake".
 
 Its game process is `python -m gametap.games.fake` (no binary, nothing preloaded: it speaks
 the link itself), its world core FakeWorld is pure Python. Configs and joins are checked by
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from gametap import game
 from gametap.client import features
+from gametap.core import game
 from gametap.games.fake import frames
 from gametap.games.fake.world import FakeWorld
 from gametap.q3 import launch, match_config

@@ -12,7 +12,7 @@ import select
 import socket
 from collections.abc import Callable
 
-from gametap.link import protocol as lp
+from gametap.worker.link import protocol as lp
 
 HANDSHAKE_TIMEOUT_S = 30.0
 # The library asks for a 1 MiB send buffer for OpenArena's frames; the fake's are a hundred

@@ -1,4 +1,4 @@
-"""FakeObserver: one agent stream's views of a FakeWorld (the Observer of gametap.game).
+"""FakeObserver: one agent stream's views of a FakeWorld (the Observer of gametap.core.game).
 
 Observations as the OpenArena hot path makes them: the whole world for the FULL slots (a
 keyframe first, then the delta since the stream's last observation, its events included),
@@ -14,10 +14,10 @@ import struct
 from google.protobuf.message import DecodeError
 
 from gametap.client import features as feats
-from gametap.link import protocol as lp
 from gametap.q3.v1 import world_pb2 as wpb
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
 
 ROW = struct.Struct(f"<{apb.ACTION_ROW_SIZE}f")
 _WEAPONS = len(wpb.Weapon.values())

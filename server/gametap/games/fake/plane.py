@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from gametap.games.fake import frames
-from gametap.link.protocol import FrameFlags
+from gametap.worker.link.protocol import FrameFlags
 
 ARENA = 1000.0       # the plane is -ARENA..ARENA in x and y
 SPEED = 320.0        # units per second at full speed (OpenArena's run speed)

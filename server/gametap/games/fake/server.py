@@ -15,8 +15,8 @@ import time
 from gametap.games.fake import frames
 from gametap.games.fake.link import GameSide
 from gametap.games.fake.plane import Drive, Plane
-from gametap.link.protocol import RUN_FREE, ActionFlags
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.link.protocol import RUN_FREE, ActionFlags
 
 
 class GameError(Exception):

@@ -1,4 +1,4 @@
-"""FakeWorld: the fake game's WorldCore (gametap.game), in Python.
+"""FakeWorld: the fake game's WorldCore (gametap.core.game), in Python.
 
 What native/hotpath is for OpenArena: the game's link bytes in (split into messages, the
 FRAMEs applied), and per frame a serialized WorldUpdate delta, a keyframe every
@@ -14,10 +14,10 @@ from types import SimpleNamespace
 
 from gametap.games.fake import frames
 from gametap.games.fake.observer import FakeObserver
-from gametap.link import protocol as lp
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import RECORD_HEAD
+from gametap.recordings.recording import RECORD_HEAD
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker.link import protocol as lp
 
 _PHASES = {"playing": wpb.MATCH_PHASE_PLAYING, "intermission": wpb.MATCH_PHASE_INTERMISSION}
 _KNOWN_TYPES = {t.value for t in lp.MsgType}

@@ -16,16 +16,17 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
-from gametap import __version__, logs
-from gametap import settings as settings_mod
-from gametap.errors import GametapError
+from gametap import __version__
+from gametap.core import logs
+from gametap.core import settings as settings_mod
+from gametap.core.errors import GametapError
+from gametap.core.settings import Settings
+from gametap.core.tls import ServerTls, TlsError, TlsFiles, add_port, server_tls
+from gametap.daemon.pool import WorkerPool
+from gametap.daemon.systemd import Notifier
 from gametap.httpapi.app import build_app
 from gametap.rpc.server import build_server, mark_serving
-from gametap.service import Notifier
-from gametap.settings import Settings
-from gametap.tls import ServerTls, TlsError, TlsFiles, add_port, server_tls
 from gametap.v1 import match_pb2 as mpb
-from gametap.worker.pool import WorkerPool
 
 log = logging.getLogger("gametap")
 

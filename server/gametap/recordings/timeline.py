@@ -15,8 +15,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from gametap.client.world import WorldError
-from gametap.recording import MAGIC, UPDATE_KINDS, RecordingError, check_magic, entry_kind, read_records
-from gametap.replay import FrameStepper
+from gametap.recordings.recording import MAGIC, UPDATE_KINDS, RecordingError, check_magic, entry_kind, read_records
+from gametap.recordings.replay import FrameStepper
 
 SCORE_EVERY = 20  # frames between score samples (1 s of game time at the default sv_fps)
 

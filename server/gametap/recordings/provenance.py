@@ -3,7 +3,7 @@
 A result is only as good as knowing which code, game and settings produced it: the
 header names gametap's version and the git commit of the checkout it runs from, the
 host, the whole config with its seed, and the game's own facts (for OpenArena the map
-and a checksum of the pk3 archive that holds it, from gametap.game.Game.provenance).
+and a checksum of the pk3 archive that holds it, from gametap.core.game.Game.provenance).
 The game module's path and build-id arrive later, in the recording's module record,
 and the end (time, status, failure) in its end record.
 
@@ -32,7 +32,7 @@ import gametap
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 
-FORMAT = 2  # of the header map; bumps with gametap.recording.VERSION
+FORMAT = 2  # of the header map; bumps with gametap.recordings.recording.VERSION
 CPU_FEATURES = ("fma", "avx2", "avx512f")  # the flags glibc's libm chooses its code paths by (x86-64)
 
 

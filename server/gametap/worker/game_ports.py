@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from gametap.errors import ResourceExhausted
+from gametap.core.errors import ResourceExhausted
 
 
 class GamePorts:

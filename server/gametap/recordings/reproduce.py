@@ -6,12 +6,12 @@ answered. `reproduce` creates a match with that config, joins one PlayMany strea
 recorded stream and answers each of its observations with the recorded actions for that
 frame (an empty batch where the original step timed out: the last actions stood, as they
 do now), leaves where the stream left, and runs to the recorded last frame. Then it
-compares the two recordings (gametap.diff).
+compares the two recordings (gametap.recordings.diff).
 
 What it can replay: joins that the game was held for (hold_for_agents, as the envs use);
 whole streams leaving at an observation. A join asked while the game ran free landed at a
 frame that depended on timing, and is refused up front, as are a REALTIME match, a stream
-that left only some of its slots, and a damaged recording (gametap.recording_scan: one with
+that left only some of its slots, and a damaged recording (gametap.recordings.recording_scan: one with
 no header, a corrupt record, a header field of the wrong type). A recording that stops at a
 torn last record (its match was killed) replays to there.
 """
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import grpc
 
-from gametap.diff import Diff, diff_recordings
-from gametap.errors import FailedPrecondition
-from gametap.recording import iter_entries
-from gametap.recording_scan import scan
+from gametap.core.errors import FailedPrecondition
+from gametap.recordings.diff import Diff, diff_recordings
+from gametap.recordings.recording import iter_entries
+from gametap.recordings.recording_scan import scan
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import agent_pb2_grpc
 from gametap.v1 import match_pb2 as mpb

@@ -1,7 +1,7 @@
 """The archive: every ended match the daemon can still tell about, from its recording.
 
 A match's folder (state_dir/matches/ID) outlives the daemon. At start the daemon indexes
-every recording there (gametap.recording_scan: every record read and its checksum checked),
+every recording there (gametap.recordings.recording_scan: every record read and its checksum checked),
 so matches from before a restart are listed and GetMatch, GetState and Watch answer for them;
 a match of this run joins the index when the pool stops keeping it in memory. A recording
 that cannot be read (or only in part) is listed all the same, with what could be read and its
@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gametap.errors import FailedPrecondition
-from gametap.match import MATCH_ID, RECORDING_NAME, match_dir, recording_on_disk
-from gametap.recording import RecordingError
-from gametap.recording_scan import Scan, provenance_of, scan
-from gametap.settings import Retention
+from gametap.core.errors import FailedPrecondition
+from gametap.core.ids import MATCH_ID
+from gametap.core.settings import Retention
+from gametap.recordings.paths import RECORDING_NAME, match_dir, recording_on_disk
+from gametap.recordings.recording import RecordingError
+from gametap.recordings.recording_scan import Scan, provenance_of, scan
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 

@@ -16,9 +16,9 @@ from google.protobuf.message import DecodeError
 
 from gametap import wire
 from gametap.client.world import World, WorldError
-from gametap.errors import DataLoss, GametapError, OutOfRange
+from gametap.core.errors import DataLoss, GametapError, OutOfRange
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import RecordingError, iter_records, only_updates
+from gametap.recordings.recording import RecordingError, iter_records, only_updates
 from gametap.v1 import observe_pb2 as opb
 
 KEYFRAME, DELTA = (wire.field_number(opb.WorldUpdate, name) for name in ("keyframe", "delta"))

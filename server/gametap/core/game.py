@@ -133,7 +133,7 @@ class Game(ABC):
         """(client, name, score) of the players in a serialized WorldState."""
 
     def provenance(self, config: mpb.MatchConfig) -> dict:
-        """The game's facts for a recording's header (gametap.provenance): what it loads for this
+        """The game's facts for a recording's header (gametap.recordings.provenance): what it loads for this
         config and checksums of it. Blocking file reads: run it off the event loop."""
         return {"game": self.name}
 

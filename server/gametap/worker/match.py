@@ -1,7 +1,7 @@
 """Match: one game process and everything the daemon keeps about it.
 
 Lifecycle (enforced): STARTING -> RUNNING -> one of FINISHED / STOPPED / FAILED.
-The game's link bytes flow into its WorldCore (the game's hot path, gametap.game),
+The game's link bytes flow into its WorldCore (the game's hot path, gametap.core.game),
 whose batches of serialized updates go to the recording and the Hub. The match
 keeps its final state after the game is gone, so GetState still answers.
 """
@@ -17,20 +17,21 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from gametap import provenance, recording
-from gametap.agents.host import AgentHost
-from gametap.errors import FailedPrecondition, InvalidArgument, NotFound
-from gametap.game import Game
-from gametap.game_process import GameProcess
-from gametap.hub import Hub
-from gametap.ids import MATCH_ID, new_match_id  # noqa: F401 (new_match_id: still imported from here)
-from gametap.limits import Limits
-from gametap.link.gamelink import GameLink
-from gametap.metrics import MatchMetrics
-from gametap.recording import Recorder
-from gametap.settings import Settings
+from gametap.core.errors import FailedPrecondition, InvalidArgument
+from gametap.core.game import Game
+from gametap.core.ids import MATCH_ID, new_match_id  # noqa: F401 (new_match_id: still imported from here)
+from gametap.core.limits import Limits
+from gametap.core.metrics import MatchMetrics
+from gametap.core.settings import Settings
+from gametap.recordings import provenance, recording
+from gametap.recordings.paths import RECORDING_NAME, match_dir
+from gametap.recordings.recording import Recorder
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import recording_pb2 as rpb
+from gametap.worker.agents.host import AgentHost
+from gametap.worker.game_process import GameProcess
+from gametap.worker.hub import Hub
+from gametap.worker.link.gamelink import GameLink
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +44,6 @@ LOCKSTEP_FLUSH_FRAMES = 128  # the library sends free-running LOCKSTEP frames in
 TEND_S = 0.2                # a daemon crash loses at most this much of a recording
 STALL_S = 1.75              # a running game that runs no frame for this long (not waiting for agents) failed
 _ENDED = (mpb.FINISHED, mpb.STOPPED, mpb.FAILED)
-
-
-RECORDING_NAME = "updates.gtrec"
-
-
-def match_dir(state_dir: Path, match_id: str) -> Path:
-    """Where a match keeps its game's home, its log and its recording."""
-    return state_dir / "matches" / match_id
-
-
-def recording_on_disk(state_dir: Path, match_id: str) -> Path:
-    """The recording a match left in the state directory (NotFound if there is none)."""
-    if not MATCH_ID.fullmatch(match_id):  # ids never reach the filesystem unchecked
-        raise NotFound(f"no match with id {match_id[:64]!r}")
-    path = match_dir(state_dir, match_id) / RECORDING_NAME
-    if not path.is_file():
-        raise NotFound(f"no match or recording with id {match_id!r}")
-    return path
 
 
 class FrameRate:
@@ -106,9 +89,9 @@ class Match:
         self.recorder: Recorder | None = None
         self.process: GameProcess | None = None
         self.link: GameLink | None = None
-        self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.game_ports)
+        self.udp_port = 0  # REALTIME: where the game listens for human clients (the manager's gametap.worker.game_ports)
         self.frame_rate = FrameRate()
-        self.metrics = MatchMetrics()  # frame and agent step times (gametap.metrics: /metrics)
+        self.metrics = MatchMetrics()  # frame and agent step times (gametap.core.metrics: /metrics)
         self.started_unix_s, self.ended_unix_s = time.time(), 0.0
         self.final_scores: list[mpb.PlayerScore] = []
         self._stop_requested = False

@@ -16,15 +16,15 @@ from pathlib import Path
 import msgpack
 from google.protobuf import json_format
 
-from gametap.errors import DataLoss
-from gametap.recording import MAGIC, UPDATE_KINDS, RecordingError, check_magic, entry_kind, read_records
-from gametap.replay import update_head
+from gametap.core.errors import DataLoss
+from gametap.recordings.recording import MAGIC, UPDATE_KINDS, RecordingError, check_magic, entry_kind, read_records
+from gametap.recordings.replay import update_head
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import recording_pb2 as rpb
 
 _TEXT, _NUMBER, _WHOLE, _TEXTS = "a string", "a number", "a whole number", "a map of strings"
-# Every header key that a reader uses (gametap.provenance writes them), and its type. Keys not
+# Every header key that a reader uses (gametap.recordings.provenance writes them), and its type. Keys not
 # listed are kept as they are; a listed key's value of another type is dropped, as a problem.
 HEADER_TYPES = {
     "format": _WHOLE, "match_id": _TEXT, "started": _NUMBER, "config": _TEXT, "seed": _WHOLE,
@@ -61,7 +61,7 @@ class Scan:
 
 
 def scan(path: Path) -> Scan:
-    """Raises RecordingError (gametap.recording) if the file is not a recording this reader reads
+    """Raises RecordingError (gametap.recordings.recording) if the file is not a recording this reader reads
     at all, and OSError if it cannot be read."""
     with open(path, "rb") as f:
         s = Scan(size=f.seek(0, 2))

@@ -2,7 +2,7 @@
 
 Layout: 8-byte magic (format version in its last byte), then records of
 [u32 length][u32 crc32][payload]. The first record is the header (a msgpack map: the
-match's provenance, gametap.provenance); every later one is a serialized
+match's provenance, gametap.recordings.provenance); every later one is a serialized
 gametap.v1.RecordEntry (proto/gametap/v1/recording.proto), in the order things happened:
 each frame's delta, and after it that frame's keyframe when it has one (both exactly the
 WorldUpdate bytes Watch sends), the agents' joins, steps and leaves, the game module, and

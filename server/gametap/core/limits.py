@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-from gametap.auth import key_names
-from gametap.errors import ResourceExhausted
+from gametap.core.auth import key_names
+from gametap.core.errors import ResourceExhausted
 
 DEFAULTS = {
     "matches": 64,                      # live (starting or running) matches on the daemon

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
-from gametap.errors import GametapError, PermissionDenied, Unauthenticated
+from gametap.core.errors import GametapError, PermissionDenied, Unauthenticated
 
 
 class Role(enum.IntEnum):

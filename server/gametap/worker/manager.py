@@ -1,20 +1,20 @@
 """MatchManager: creates, finds and stops the matches of one process (a worker, or a test's
 daemon-less host); each match is its own game process. The daemon's view across workers
-is gametap.worker.pool.WorkerPool."""
+is gametap.daemon.pool.WorkerPool."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
 
-from gametap.auth import Gate
-from gametap.errors import NotFound
-from gametap.game import Game
-from gametap.game_ports import GamePorts
-from gametap.limits import Limits
-from gametap.match import Match, new_match_id
-from gametap.settings import Settings
+from gametap.core.auth import Gate
+from gametap.core.errors import NotFound
+from gametap.core.game import Game
+from gametap.core.limits import Limits
+from gametap.core.settings import Settings
 from gametap.v1 import match_pb2 as mpb
+from gametap.worker.game_ports import GamePorts
+from gametap.worker.match import Match, new_match_id
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gametap.game import Slot
+from gametap.core.game import Slot
 
 
 @dataclass(eq=False)

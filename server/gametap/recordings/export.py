@@ -33,12 +33,12 @@ import numpy as np
 from gametap.client import features
 from gametap.client.envs import actions as env_actions
 from gametap.client.world import World
-from gametap.errors import InvalidArgument
-from gametap.ids import MATCH_ID
+from gametap.core.errors import InvalidArgument
+from gametap.core.ids import MATCH_ID
 from gametap.q3.v1 import world_pb2 as wpb
-from gametap.recording import RecordingError
-from gametap.recording_scan import scan
-from gametap.replay import frame_by_frame
+from gametap.recordings.recording import RecordingError
+from gametap.recordings.recording_scan import scan
+from gametap.recordings.replay import frame_by_frame
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
 
@@ -179,7 +179,7 @@ def _choose(samples, players: Sequence[str], match_id: str) -> list[tuple[str, i
 
 def checked_match_id(match_id, name: str) -> str:
     """A recording's match id, which names the files written for it: 12 hex digits
-    (gametap.ids.MATCH_ID), never a path that a crafted header chose."""
+    (gametap.core.ids.MATCH_ID), never a path that a crafted header chose."""
     if not isinstance(match_id, str) or not MATCH_ID.fullmatch(match_id):
         raise RecordingError(f"{name}: its header's match id {str(match_id)[:40]!r} is not a match id (12 hex "
                              "digits); export names its files by it")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
-from gametap.errors import InvalidArgument
-from gametap.provenance import differences
-from gametap.recording_scan import provenance_of, scan
-from gametap.replay import frame_by_frame
+from gametap.core.errors import InvalidArgument
+from gametap.recordings.provenance import differences
+from gametap.recordings.recording_scan import provenance_of, scan
+from gametap.recordings.replay import frame_by_frame
 
 _KEYED = {"players": "client", "entities": "number"}  # repeated records named by their number, not position
 MAX_PATHS = 20
@@ -32,7 +32,7 @@ class Diff:
     fields: list[str] = field(default_factory=list)  # what differs there (at most MAX_PATHS)
     frames_differing: int = 0            # frames after (and at) first_frame whose states differ
     most_differing: list[tuple[str, int]] = field(default_factory=list)  # (path prefix, frames) after it
-    machines: list[str] = field(default_factory=list)  # what differs in their provenance (gametap.provenance.differences)
+    machines: list[str] = field(default_factory=list)  # what differs in their provenance (gametap.recordings.provenance.differences)
 
     def summary(self) -> str:
         if self.identical:
@@ -55,7 +55,7 @@ class Diff:
 def diff_recordings(a: Path, b: Path, names: tuple[str, str] | None = None) -> Diff:
     """Compares two recordings of the same map. Raises InvalidArgument for different maps or a
     damaged recording (named by `names`, default the paths), and RecordingError (from
-    gametap.recording) for a file that is not a recording."""
+    gametap.recordings.recording) for a file that is not a recording."""
     scans = [scan(p) for p in (a, b)]
     for which, name, s in zip(("first", "second"), names or (str(a), str(b)), scans):
         if s.damage:

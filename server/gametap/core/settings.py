@@ -12,12 +12,12 @@ Example file (every key optional):
     worker_ports = "50100-50199" # each worker's gRPC and websocket port from this range (default: any free)
     pin_workers = true           # worker i and its games run on the i-th core (false: anywhere)
     game_ports = "27960-27999"   # UDP ports REALTIME games listen on for human clients (default: any free)
-    tls_cert = "/etc/gametap/cert.pem"  # serve gRPC, HTTP and websockets over TLS (gametap.tls); with tls_key
+    tls_cert = "/etc/gametap/cert.pem"  # serve gRPC, HTTP and websockets over TLS (gametap.core.tls); with tls_key
     tls_key = "/etc/gametap/key.pem"
     tls_client_ca = "/etc/gametap/clients.pem"  # optional: clients must show a certificate this CA signed
 
     [game]
-    name = "openarena"           # the game hosted (gametap.game.GAMES; "fake": gametap.games.fake, for tests)
+    name = "openarena"           # the game hosted (gametap.core.game.GAMES; "fake": gametap.games.fake, for tests)
     binary = "/usr/lib/ioquake3/ioq3ded"
     basepath = "/usr/lib/openarena-server"
     library = "/usr/lib/gametap/libgametap_q3.so"
@@ -32,7 +32,7 @@ Example file (every key optional):
     keep_free_bytes = 1073741824 # ...and while less than this is free on that file system (0: no floor)
     keep_days = 0                # ended matches older than this go (0: kept forever)
 
-    [limits]                     # what callers can make the daemon spend (gametap.limits.DEFAULTS)
+    [limits]                     # what callers can make the daemon spend (gametap.core.limits.DEFAULTS)
     matches = 64
 
     [auth.tokens]                # none: open to anyone who can reach the ports
@@ -53,25 +53,25 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from gametap import limits
-from gametap.auth import Role, key_names, parse_tokens
-from gametap.game import GAMES
+from gametap.core import limits
+from gametap.core.auth import Role, key_names, parse_tokens
+from gametap.core.game import GAMES
+from gametap.core.tls import TlsFiles
 from gametap.q3.launch import JOIN_PASSWORD, GameInstall
-from gametap.tls import TlsFiles
 from gametap.v1 import match_pb2 as mpb
 
 
 @dataclass(frozen=True)
 class Retention:
     """[recording] keep_bytes, keep_free_bytes and keep_days: how much of the archive stays
-    (gametap.archive.bound). keep_bytes is a number of bytes or a share of the file system
+    (gametap.recordings.archive.bound). keep_bytes is a number of bytes or a share of the file system
     holding the state directory ("25%", the default); 0 sets no bound on the archive's size."""
     keep_bytes: int = 0               # the archive's bound in bytes (0: none, or keep_share's)
     keep_share: float = 0.25          # with keep_bytes 0: the bound is this share of the file system's size
     keep_free_bytes: int = 1 << 30    # ended matches go while less than this is free on it (0: no floor)
     keep_days: float = 0              # 0: kept forever
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_LIBRARY = REPO_ROOT / "native" / "build" / "libgametap_q3.so"
 DEFAULT_WEB_DIR = REPO_ROOT / "web"
 DEFAULT_BOTS = ("Sarge", "Grism", "Kyonshi", "Major")
@@ -97,7 +97,7 @@ class Settings:
     http: str = "127.0.0.1:8080"
     state_dir: Path = field(default_factory=default_state_dir)
     game_bind: str = "127.0.0.1"
-    game: str = "openarena"  # [game] name: which of gametap.game.GAMES is hosted
+    game: str = "openarena"  # [game] name: which of gametap.core.game.GAMES is hosted
     install: GameInstall = field(default_factory=GameInstall)
     library: Path = field(default_factory=lambda: Path(os.environ.get("GAMETAP_LIBRARY", DEFAULT_LIBRARY)))
     web_dir: Path = DEFAULT_WEB_DIR
@@ -106,7 +106,7 @@ class Settings:
     retention: Retention = field(default_factory=Retention)  # [recording] keep_bytes, keep_free_bytes, keep_days
     default_match: mpb.MatchConfig | None = field(default_factory=default_match)
     max_finished_matches: int = 100  # ended matches kept for GetMatch/GetState
-    tokens: dict[str, Role] = field(default_factory=dict)  # gametap.auth; empty: no tokens asked
+    tokens: dict[str, Role] = field(default_factory=dict)  # gametap.core.auth; empty: no tokens asked
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # worker processes (gametap.worker)
     worker_ports: tuple[int, int] | None = None  # (first, last) port workers listen on; None: any free port
     pin_workers: bool = True  # each worker and its games on a core of their own (worker i: the i-th core)
@@ -114,7 +114,7 @@ class Settings:
     game_ports_text: str = ""         # game_ports as configured ("27960-27999"), for messages
     client_timeout_s: int = 30        # a human client silent this long is dropped (connecting or playing)
     join_password: str = ""           # [game]: what a human client gives to join a REALTIME match ("": none)
-    limits: dict[str, int] = field(default_factory=dict)  # [limits] overrides of gametap.limits.DEFAULTS
+    limits: dict[str, int] = field(default_factory=dict)  # [limits] overrides of gametap.core.limits.DEFAULTS
     tls: TlsFiles | None = None       # [server] tls_cert, tls_key, tls_client_ca; None: plain TCP
 
     @property
@@ -166,8 +166,8 @@ class Settings:
         return cls(default_match=None, **kw)
 
     def make_game(self):
-        """The game these settings host (gametap.game)."""
-        from gametap import game
+        """The game these settings host (gametap.core.game)."""
+        from gametap.core import game
         return game.load(self.game, install=self.install, library=self.library, join_password=self.join_password)
 
     def for_worker(self, index: int) -> Settings:

@@ -9,7 +9,7 @@ REALTIME: nothing waits; each stream gets an observation every frames_per_step
 frames and its actions apply at once.
 
 Joining: each slot's player is asked for by name (an addbot) and claimed when it appears
-(gametap.agents.claims); a join waits until the players this host kicked are gone, so a new
+(gametap.worker.agents.claims); a join waits until the players this host kicked are gone, so a new
 player never takes a kicked one's client number unseen.
 
 hold_for_agents (LOCKSTEP): the game steps frame by frame until its bots are
@@ -23,15 +23,15 @@ import asyncio
 import logging
 import time
 
-from gametap import recording
-from gametap.agents.claims import Claims
-from gametap.agents.session import AgentSession, wants_features, wants_world
-from gametap.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
-from gametap.game import Slot
-from gametap.link.protocol import RUN_FREE, release_record
+from gametap.core.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
+from gametap.core.game import Slot
+from gametap.recordings import recording
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import recording_pb2 as rpb
+from gametap.worker.agents.claims import Claims
+from gametap.worker.agents.session import AgentSession, wants_features, wants_world
+from gametap.worker.link.protocol import RUN_FREE, release_record
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class AgentHost:
                 self._add_players(session)
 
     def _claim_players(self) -> None:
-        """New players go to the slots that asked for them (gametap.agents.claims); a player
+        """New players go to the slots that asked for them (gametap.worker.agents.claims); a player
         whose stream went away before it came is kicked."""
         taken = {c for s in self.sessions for c in s.clients} | set(self._leaving)
         _, unwanted = self.claims.match(self.world.players(), taken, self._loop.time())

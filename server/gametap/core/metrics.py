@@ -75,7 +75,7 @@ class MatchMetrics:
 
 
 def match_families(matches: Iterable, hot_path: dict[str, tuple[int, float]]) -> Iterator[Metric]:
-    """A worker's matches (gametap.match.Match) and its hot path, as metric families."""
+    """A worker's matches (gametap.worker.match.Match) and its hot path, as metric families."""
     per_match = {
         "frames": CounterMetricFamily("gametap_match_frames", "Frames the game ran (the last frame number).",
                                       labels=["match"]),

@@ -5,7 +5,7 @@ come at any time while running (every map load reloads the game module) and is
 answered before the game goes on. Any breach of the protocol closes the link
 and is reported through `error`.
 
-The bytes go to the game's WorldCore (gametap.game), which splits the messages,
+The bytes go to the game's WorldCore (gametap.core.game), which splits the messages,
 applies FRAMEs and reports WAITINGs itself (the hot path); the handshake and the
 other msgpack messages come back here, one at a time, in order.
 
@@ -22,7 +22,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from gametap.link import protocol as lp
+from gametap.worker.link import protocol as lp
 
 log = logging.getLogger(__name__)
 READ_SIZE = 1 << 20  # bytes read at a time: a batch of free-running LOCKSTEP frames is up to 512 KiB

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from gametap.game import Observer, Slot
+from gametap.core.game import Observer, Slot
 from gametap.v1 import agent_pb2 as apb
 
 REALTIME_OUTBOX_LIMIT = 8  # observations queued for a slow REALTIME agent before it is resynced
@@ -73,7 +73,7 @@ class AgentSession:
     stream: int = 0        # its number in the match's recording (1, 2, ... in join order)
     request: apb.JoinRequest | None = None  # as it asked to join (recorded when its slots are in)
     asked: tuple[int, bool, bool] = (0, False, False)  # (frame, the game was held, by hold_for_agents) when it asked
-    observed_at: float = 0.0  # perf_counter() of its last observation (gametap.metrics' step times)
+    observed_at: float = 0.0  # perf_counter() of its last observation (gametap.core.metrics' step times)
     acted_at: float = 0.0     # ... of its last actions, until the observation that answers them
 
     @property
