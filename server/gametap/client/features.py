@@ -49,7 +49,19 @@ def _relative(point: wpb.Vec3, me: wpb.Player, cos_yaw: float, sin_yaw: float) -
 
 
 def encode(world, client: int) -> np.ndarray:
-    """Features of `client`'s view; all zeros if the client is not in the world."""
+    """Features of `client`'s view; all zeros if the client is not in the world.
+
+    Args:
+        world: A World (or anything with its `players` and `entities` dicts), e.g. a slot's view
+            in AgentStream.views.
+        client: The player's client number.
+
+    Returns:
+        A new float32 array of shape (SIZE,), laid out as LAYOUT: the player itself, then the
+        NEAREST_PLAYERS nearest other players (spectators left out) and the NEAREST_ITEMS
+        nearest items not hidden (waiting to respawn), nearest first; every value clipped to
+        [-LIMIT, LIMIT].
+    """
     out = np.zeros(SIZE, dtype=np.float32)
     me = world.players.get(client)
     if me is None:

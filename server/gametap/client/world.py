@@ -10,7 +10,20 @@ class WorldError(Exception):
 
 
 class World:
+    """A match's state, built by apply() from a Watch stream's or an observation's updates.
+
+    Attributes:
+        frame: The frame of the last update applied.
+        level_time_ms: The game's level time at that frame.
+        match: The MatchInfo (map, phase, limits, team scores) as last sent.
+        players: client number -> Player.
+        entities: entity number -> Entity.
+        events: The last update's events only (each update replaces them).
+        has_state: A keyframe has been applied.
+    """
+
     def __init__(self) -> None:
+        """An empty world; it has no state until a keyframe is applied."""
         self.frame = 0
         self.level_time_ms = 0
         self.match = wpb.MatchInfo()
@@ -20,6 +33,15 @@ class World:
         self.has_state = False
 
     def apply(self, update: opb.WorldUpdate) -> None:
+        """Applies one update: a keyframe replaces the whole state; a delta changes it.
+
+        Args:
+            update: A keyframe, or a delta whose base_frame (0: frame - 1) is this world's frame.
+
+        Raises:
+            WorldError: The update carries neither; a delta came before any keyframe, or applies
+                to another frame (a gap: apply a keyframe to resync). The world is unchanged then.
+        """
         kind = update.WhichOneof("update")
         if kind == "keyframe":
             self._keyframe(update.keyframe)
@@ -56,7 +78,12 @@ class World:
         self.events = list(d.events)
 
     def state(self) -> wpb.WorldState:
-        """The current state as a WorldState (players by client, entities by number)."""
+        """The current state as a WorldState (players by client, entities by number).
+
+        Returns:
+            A new WorldState that shares the Player and Entity messages with this world (copy
+            them before changing them).
+        """
         return wpb.WorldState(
             frame=self.frame, level_time_ms=self.level_time_ms, match=self.match,
             players=[self.players[c] for c in sorted(self.players)],
