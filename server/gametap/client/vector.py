@@ -35,6 +35,11 @@ class VectorResult:
     errors: dict[int, apb.MemberError] = field(default_factory=dict)
 
     def merge(self, response: apb.VectorResponse) -> None:
+        """Adds one worker's response (a member's later entry replaces an earlier one).
+
+        Args:
+            response: A VectorResponse of one of the streams.
+        """
         self.observations.update(zip(response.members, response.observations))
         for j in response.joined:
             self.joined[j.member] = j.joined
@@ -102,7 +107,12 @@ class VectorPlay:
     are taken by a thread of gRPC's (a hand-over between threads each way)."""
 
     def __init__(self, client):
-        """client: a gametap.client.Client (each member's match is found at its worker)."""
+        """No stream opens until a join needs one (one per worker).
+
+        Args:
+            client: A gametap.client.Client (each member's match is found at its worker; the
+                streams take its token and TLS).
+        """
         self.client = client
         self._loop = _shared_loop()  # one thread at a time drives VectorPlays
         self._streams: dict[str, _WorkerStream] = {}    # worker address -> its stream
@@ -126,7 +136,27 @@ class VectorPlay:
         """One step's requests: `act` members answer their last observation with `rows`
         (float32, one block of slots x ACTION_ROW_SIZE per member, in act order) or with
         structured `actions` (one ActionBatch per member); `joins` add members, `leaves` drop them.
-        flush=False leaves the writing to the recv() that comes next (one turn of the loop, not two)."""
+        flush=False leaves the writing to the recv() that comes next (one turn of the loop, not two).
+
+        Does not wait for the answers: each worker sent a request answers with one VectorResponse,
+        which recv() or recv_any() reads. A member's refused join or actions come back in
+        VectorResult.errors; the stream and the other members go on.
+
+        Args:
+            act: The member keys that act, each joined earlier.
+            rows: float32 action rows (len(act), slots, ACTION_ROW_SIZE) or any shape of that many
+                values per member, in act order: forward, strafe, jump, yaw, pitch (absolute
+                degrees), attack (> 0.5 fires), weapon. Ignored when actions is given.
+            actions: One apb.ActionBatch per member of act, instead of rows.
+            joins: (member key, JoinRequest) pairs; the key is the caller's, unique among the
+                members; the match must be LOCKSTEP.
+            leaves: Member keys to drop (their slots leave the game), before the rest.
+            flush: As above.
+
+        Raises:
+            RuntimeError: A join's match has no worker to reach (PlayMany is served by workers only).
+            KeyError: A member of act that has not joined (or has left).
+        """
         parts: dict[_WorkerStream, list] = {}  # stream -> [VectorRequest of joins/leaves/actions, act bytes]
 
         def request(stream: _WorkerStream) -> list:
@@ -169,7 +199,16 @@ class VectorPlay:
             request(stream)[1] = _steps_bytes([act[i] for i in idx], rows[idx])
 
     def recv(self) -> VectorResult:
-        """Every response in flight, merged (blocks until each worker answered all it was sent)."""
+        """Every response in flight, merged (blocks until each worker answered all it was sent).
+
+        Returns:
+            The merged VectorResult: observations and joined by member, and errors.
+
+        Raises:
+            RuntimeError: Nothing is in flight.
+            grpc.RpcError: A worker ended its stream with that status.
+            EOFError: A worker ended its stream without an error.
+        """
         if not self.in_flight:
             raise RuntimeError("recv() without a send() in flight")
         result = VectorResult()
@@ -178,7 +217,14 @@ class VectorPlay:
         return result
 
     def recv_any(self) -> VectorResult:
-        """The first response to arrive, from whichever worker (the others keep theirs for later)."""
+        """The first response to arrive, from whichever worker (the others keep theirs for later).
+
+        Returns:
+            That one response, as a VectorResult.
+
+        Raises:
+            RuntimeError, grpc.RpcError, EOFError: As recv().
+        """
         if not self.in_flight:
             raise RuntimeError("recv_any() without a send() in flight")
         result = VectorResult()
@@ -191,6 +237,7 @@ class VectorPlay:
         return sum(s.pending for s in self._streams.values())
 
     def close(self) -> None:
+        """Cancels every stream (their members' slots leave) and closes their channels."""
         for stream in self._streams.values():
             self._loop.run_until_complete(stream.close())
         self._streams.clear()

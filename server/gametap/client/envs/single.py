@@ -34,10 +34,12 @@ BOOT_FRAMES = 2000  # frames a match may spend loading and gathering its agents
 
 
 def action_space(action_format: str = "dict") -> spaces.Space:
+    """One agent's action space in the format (gametap.client.envs.actions); ValueError for another."""
     return actions.action_space(action_format)
 
 
 def observation_space() -> spaces.Box:
+    """One agent's observation space: Box(-LIMIT, LIMIT, (features.SIZE,), float32)."""
     return spaces.Box(-features.LIMIT, features.LIMIT, (features.SIZE,), np.float32)
 
 
@@ -170,9 +172,18 @@ class _Episodes:
 
 
 class OpenArenaParallelEnv(ParallelEnv):
+    """n agents in one LOCKSTEP match an episode, on one Play stream (PettingZoo ParallelEnv)."""
+
     metadata = {"name": "gametap_openarena_v0", "render_modes": []}
 
     def __init__(self, n_agents: int = 2, spec: MatchSpec | None = None):
+        """Nothing is sent to the daemon until reset().
+
+        Args:
+            n_agents: How many agents, named agent_0 ...; spec.names, if given, name them instead
+                (and set their number).
+            spec: The match every episode plays; None: MatchSpec().
+        """
         self.possible_agents = list((spec.names if spec and spec.names else None)
                                     or [f"agent_{i}" for i in range(n_agents)])
         self._episodes = _Episodes(spec or MatchSpec(), len(self.possible_agents))
@@ -181,13 +192,32 @@ class OpenArenaParallelEnv(ParallelEnv):
 
     @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo requires
     def observation_space(self, agent: str) -> spaces.Box:
+        """The agent's observation space (the same object on every call)."""
         return observation_space()
 
     @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Dict:
+        """The agent's action space in spec.action_format (the same object on every call)."""
         return action_space(self._episodes.spec.action_format)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
+        """Stops the last episode's match and starts the next one; blocks until every agent has joined.
+
+        Args:
+            seed: Reseeds the env's generator, which draws each episode's match seed: the same seed
+                replays the same episodes. None: the generator goes on (first seeded by the OS).
+            options: Ignored.
+
+        Returns:
+            observations: agent -> float32 (features.SIZE,), as features.encode of its view.
+            infos: agent -> {"frame", "score", "alive", "client", "match_id", "viewer_url"}, and
+                "teacher" (a dict of the bot AI's forward, strafe, jump, yaw, pitch, attack,
+                weapon) once the slot's bot AI has chosen.
+
+        Raises:
+            grpc.RpcError: As Client.create_match (e.g. INVALID_ARGUMENT for a bad map) and
+                AgentStream's constructor.
+        """
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         self._episodes.start(int(self._rng.integers(1, 2**31)))
@@ -196,17 +226,48 @@ class OpenArenaParallelEnv(ParallelEnv):
         return self._observations(), {a: self._episodes.info(c, first=True) for a, c in self._client_of.items()}
 
     def world(self, agent: str):
-        """The World behind an agent's observations (its PVS view, or the whole world)."""
+        """The World behind an agent's observations (its PVS view, or the whole world).
+
+        Args:
+            agent: One of possible_agents.
+
+        Returns:
+            The World, kept current by step(); only while an episode runs.
+        """
         return self._episodes.stream.views[self._client_of[agent]]
 
     def client(self, agent: str) -> int:
-        """The agent's client number in the game."""
+        """The agent's client number in the game (in this episode's match).
+
+        Args:
+            agent: One of possible_agents.
+
+        Returns:
+            The client number.
+        """
         return self._client_of[agent]
 
     def _observations(self) -> dict[str, np.ndarray]:
         return {a: self._episodes.observation(c) for a, c in self._client_of.items() if a in self.agents}
 
     def step(self, actions: dict):
+        """Acts for the agents and waits for the next observation (one round trip,
+        spec.frames_per_step frames).
+
+        Args:
+            actions: agent -> action in spec.action_format; agents not in play are ignored, and an
+                agent left out keeps its last action.
+
+        Returns:
+            observations, rewards, terminations, truncations, infos: dicts by agent, for the
+            agents in play. rewards: float, the change of the agent's score (frags) in the step.
+            terminations: the match ended. truncations: spec.max_steps steps are done (and the
+            match did not end). infos: as reset's, without match_id and viewer_url. With either
+            done, agents becomes [] and the match is stopped: reset() starts the next episode.
+
+        Raises:
+            grpc.RpcError: The status the Play stream ended with (as AgentStream.step).
+        """
         rewards, terminated, truncated = self._episodes.step(
             {self._client_of[a]: act for a, act in actions.items() if a in self.agents})
         live = list(self.agents)
@@ -220,32 +281,78 @@ class OpenArenaParallelEnv(ParallelEnv):
         return out
 
     def close(self) -> None:
+        """Stops the episode's match, if one runs, and closes the client."""
         self._episodes.close()
 
 
 class OpenArenaEnv(gymnasium.Env):
+    """One agent against the spec's bots, one LOCKSTEP match an episode (Gymnasium Env)."""
+
     metadata = {"render_modes": []}
 
     def __init__(self, spec: MatchSpec | None = None):
+        """Nothing is sent to the daemon until reset().
+
+        Args:
+            spec: The match every episode plays; None: MatchSpec().
+        """
         self._episodes = _Episodes(spec or MatchSpec(), 1)
         self.observation_space = observation_space()
         self.action_space = action_space(self._episodes.spec.action_format)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Stops the last episode's match and starts the next one; blocks until the agent has joined.
+
+        Args:
+            seed: Reseeds np_random, which draws each episode's match seed: the same seed replays
+                the same episodes. None: np_random goes on.
+            options: Ignored.
+
+        Returns:
+            observation: float32 (features.SIZE,), as features.encode of the agent's view.
+            info: {"frame", "score", "alive", "client", "match_id", "viewer_url"}, and "teacher"
+                (a dict of the bot AI's forward, strafe, jump, yaw, pitch, attack, weapon) once it
+                has chosen.
+
+        Raises:
+            grpc.RpcError: As Client.create_match (e.g. INVALID_ARGUMENT for a bad map) and
+                AgentStream's constructor.
+        """
         super().reset(seed=seed)
         self._episodes.start(int(self.np_random.integers(1, 2**31)))
         (self._client,) = self._episodes.clients
         return self._episodes.observation(self._client), self._episodes.info(self._client, first=True)
 
     def world(self):
-        """The World behind the observations (the agent's PVS view, or the whole world)."""
+        """The World behind the observations (the agent's PVS view, or the whole world).
+
+        Returns:
+            The World, kept current by step(); only while an episode runs.
+        """
         return self._episodes.stream.views[self._client]
 
     @property
     def client(self) -> int:
+        """The agent's client number in the game (in this episode's match; set by reset())."""
         return self._client
 
     def step(self, action):
+        """Acts and waits for the next observation (one round trip, spec.frames_per_step frames).
+
+        Args:
+            action: An element of action_space (spec.action_format).
+
+        Returns:
+            observation: float32 (features.SIZE,).
+            reward: float, the change of the agent's score (frags) in the step.
+            terminated: The match ended.
+            truncated: spec.max_steps steps are done (and the match did not end).
+            info: As reset's, without match_id and viewer_url.
+            With either done the match is stopped: reset() starts the next episode.
+
+        Raises:
+            grpc.RpcError: The status the Play stream ended with (as AgentStream.step).
+        """
         rewards, terminated, truncated = self._episodes.step({self._client: action})
         obs, info = self._episodes.observation(self._client), self._episodes.info(self._client)
         if terminated or truncated:
@@ -253,4 +360,5 @@ class OpenArenaEnv(gymnasium.Env):
         return obs, rewards[self._client], terminated, truncated, info
 
     def close(self) -> None:
+        """Stops the episode's match, if one runs, and closes the client."""
         self._episodes.close()
