@@ -126,10 +126,10 @@ class AsyncClient:
             match_id: The match's id.
 
         Returns:
-            The match.
+            The match, as its worker reports it now (or as it was last seen, or archived).
 
         Raises:
-            grpc.RpcError: NOT_FOUND (the daemon knows no match with that id).
+            grpc.RpcError: NOT_FOUND for an id the daemon does not know.
         """
         return await self.matches.GetMatch(mpb.GetMatchRequest(match_id=match_id), timeout=self.timeout_s)
 
@@ -140,10 +140,10 @@ class AsyncClient:
             match_id: The match's id.
 
         Returns:
-            The match (status STOPPED, or the status it had ended with).
+            The match, STOPPED (an ended one as it ended).
 
         Raises:
-            grpc.RpcError: NOT_FOUND (no match with that id).
+            grpc.RpcError: NOT_FOUND for an unknown id.
         """
         return await self.matches.StopMatch(mpb.StopMatchRequest(match_id=match_id), timeout=self.timeout_s)
 
@@ -170,10 +170,10 @@ class AsyncClient:
             match_id: The match's id.
 
         Returns:
-            The current WorldState.
+            The current WorldState (an ended match's: its recording's last state).
 
         Raises:
-            grpc.RpcError: NOT_FOUND (no match with that id, or an ended one without a recording).
+            grpc.RpcError: NOT_FOUND, as Client.get_state.
         """
         request = opb.GetStateRequest(match_id=match_id)
         stub = observe_pb2_grpc.ObserveServiceStub(await self.data_channel(match_id))
