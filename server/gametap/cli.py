@@ -185,7 +185,7 @@ def cmd_dm_env_rpc(a, client: Client) -> int:
     except ImportError as e:
         raise UsageError(f"`gametap dm-env-rpc` needs dm-env-rpc ({e.name} is missing): "
                          "pip install 'gametap[dmrpc]'") from None
-    server = service.serve(a.listen, client.address, a.token, a.connections)
+    server = service.serve(a.listen, client.address, getattr(a, "token", None), a.connections)
     print(f"dm_env_rpc: serving the daemon at {client.address} on {a.listen}", file=sys.stderr, flush=True)
     try:
         server.wait_for_termination()

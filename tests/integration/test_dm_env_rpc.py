@@ -3,6 +3,8 @@ against the bridge (`gametap dm-env-rpc`'s server) on loopback and the real daem
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import grpc
 import numpy as np
@@ -207,3 +209,20 @@ def test_an_oversized_request_ends_only_its_stream(bridge):
         c = dm_connection.Connection(channel)
         assert c.send(dm.CreateWorldRequest(settings=packed(SHORT))).world_name.startswith("world-")
         c.close()
+
+
+def test_the_command_serves_it(daemon, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "gametap", "--server", daemon.grpc, "dm-env-rpc",
+                             "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "dm_env_rpc: serving the daemon at" in proc.stderr.readline()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            env, _ = dm_env_adaptor.create_and_join_world(dm_connection.Connection(channel), packed(SHORT), {})
+            assert len(walk(env, 20)) == 1 + SHORT["max_steps"]
+            env.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) is not None
