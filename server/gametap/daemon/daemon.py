@@ -22,10 +22,10 @@ from gametap.core import settings as settings_mod
 from gametap.core.errors import GametapError
 from gametap.core.settings import Settings
 from gametap.core.tls import ServerTls, TlsError, TlsFiles, add_port, server_tls
+from gametap.daemon.grpc_server import build_server, mark_serving
+from gametap.daemon.http_app import build_app
 from gametap.daemon.pool import WorkerPool
 from gametap.daemon.systemd import Notifier
-from gametap.httpapi.app import build_app
-from gametap.rpc.server import build_server, mark_serving
 from gametap.v1 import match_pb2 as mpb
 
 log = logging.getLogger("gametap")

@@ -26,10 +26,10 @@ from gametap.core.errors import GametapError, InvalidArgument
 from gametap.core.parent_death import die_with_parent
 from gametap.core.settings import Settings, split_address
 from gametap.core.tls import ServerTls, TlsFiles, add_port, server_tls
-from gametap.httpapi.app import build_worker_app
-from gametap.rpc.server import build_worker_server
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
+from gametap.worker.grpc_server import build_worker_server
+from gametap.worker.http_app import build_worker_app
 from gametap.worker.manager import MatchManager
 from gametap.worker.match import Match
 

@@ -1,6 +1,5 @@
-"""Where a websocket server's matches come from (gametap.httpapi.foxglove.MatchSource):
-a worker's own matches, or, for the daemon's /ws, every worker's, passed on from their
-Watch streams."""
+"""Where the daemon's /ws gets its matches (gametap.httpapi.foxglove.MatchSource): every
+worker's, passed on from their Watch streams."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,30 +7,10 @@ from collections.abc import Callable
 import grpc
 
 from gametap import wire
-from gametap.core.errors import NotFound
 from gametap.daemon.pool import WorkerPool
-from gametap.rpc import observe_service
 from gametap.rpc.status import serialized
 from gametap.v1 import observe_pb2 as opb
-from gametap.worker.hub import Subscriber
-from gametap.worker.manager import MatchManager
-
-
-class LocalMatches:
-    def __init__(self, manager: MatchManager):
-        self._manager = manager
-
-    def match_ids(self) -> list[str]:
-        return [m.id for m in self._manager.list()]
-
-    def add_listener(self, listener: Callable[[str, str], None]) -> None:
-        self._manager.add_listener(lambda what, match: listener(what, match.id))
-
-    def subscribe(self, match_id: str, queue_limit: int) -> Subscriber | None:
-        try:
-            return self._manager.get(match_id).hub.subscribe(queue_limit)
-        except NotFound:
-            return None
+from gametap.worker import observe_service
 
 
 class WatchedUpdates:

@@ -17,10 +17,10 @@ from gametap.core.errors import FailedPrecondition, GametapError, InvalidArgumen
 from gametap.daemon.pool import WorkerPool
 from gametap.recordings.paths import recording_on_disk
 from gametap.recordings.replay import Replay, final_state
-from gametap.rpc import agent_service, observe_service
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
 from gametap.v1 import observe_pb2 as opb
+from gametap.worker import agent_service, observe_service
 
 
 class Proxy:

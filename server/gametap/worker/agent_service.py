@@ -17,9 +17,9 @@ import grpc
 
 from gametap import wire
 from gametap.core.errors import FailedPrecondition, GametapError, InvalidArgument
-from gametap.rpc import play_many
 from gametap.rpc.status import code_for, parse_request, serialized
 from gametap.v1 import agent_pb2 as apb
+from gametap.worker import play_many
 from gametap.worker.manager import MatchManager
 
 SERVICE = "gametap.v1.AgentService"

@@ -1,7 +1,5 @@
-"""The HTTP side: the daemon's (viewer, JSON API, map geometry, metrics, websocket) and
-a worker's (the websocket of its own matches).
+"""The daemon's HTTP app: the viewer, the JSON API, map geometry, metrics and the websocket.
 
-The daemon:
     /                   the viewer (web/index.html and its modules under /static/)
     /vendor/...         the viewer's npm dependencies (protobufjs), from web/node_modules
     /api/matches        every match, as JSON (each with its placement: the worker's ports)
@@ -17,10 +15,6 @@ The daemon:
     /metrics            Prometheus text format
     /ws                 Foxglove WebSocket protocol over every match (gametap.httpapi.foxglove),
                         its updates passed on from the workers' Watch streams
-A worker:
-    /ws                 the same protocol over its own matches: the viewer connects here
-    /healthz
-
 With tokens configured (gametap.core.auth), /api/, /metrics and /ws need one with the observe
 role, as `Authorization: Bearer TOKEN` or `?token=TOKEN`; the viewer's own files stay open.
 """
@@ -38,25 +32,20 @@ from google.protobuf import json_format
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gametap.core import metrics
-from gametap.core.auth import Gate, Role, http_token
 from gametap.core.errors import GametapError
+from gametap.daemon.http_sources import WorkerMatches
 from gametap.daemon.pool import ENDED, WorkerPool
+from gametap.httpapi.base import base_app
 from gametap.httpapi.foxglove import SCHEMA_NAME, FoxgloveServer, file_descriptor_set
-from gametap.httpapi.sources import LocalMatches, WorkerMatches
 from gametap.recordings.paths import recording_on_disk
 from gametap.recordings.replay import Replay
 from gametap.recordings.timeline import Timeline
-from gametap.worker.manager import MatchManager
 
 POOL = web.AppKey("pool", WorkerPool)
 TIMELINES = web.AppKey("timelines", dict)  # recording path -> Timeline, the most recently used last
 MAX_TIMELINES = 16
 MAX_REPLAY_FRAMES = 5000
-FOXGLOVE = web.AppKey("foxglove", FoxgloveServer)
 WEB_DIR = web.AppKey("web_dir", Path)
-GATE = web.AppKey("gate", Gate)
-OPEN_PATHS = ("/", "/healthz")
-OPEN_PREFIXES = ("/static/", "/vendor/")
 _MAP_NAME = re.compile(r"^[a-z0-9_\-]{1,64}$")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also takes spaces, signs, _ and other scripts' digits
 VENDOR = {  # URL name -> file under web/node_modules
@@ -65,25 +54,9 @@ VENDOR = {  # URL name -> file under web/node_modules
 }
 
 
-def _app(gate: Gate, foxglove: FoxgloveServer) -> web.Application:
-    app = web.Application(middlewares=[require_token])
-    metrics.count_websockets(foxglove)
-    app[GATE] = gate
-    app[FOXGLOVE] = foxglove
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/ws", foxglove.handle)
-    app.on_shutdown.append(_close_websockets)
-    return app
-
-
-def build_worker_app(manager: MatchManager) -> web.Application:
-    """A worker's application (no socket bound)."""
-    return _app(manager.gate, FoxgloveServer(LocalMatches(manager), manager.limits, manager.gate))
-
-
 def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     """The daemon's application with its routes and no socket bound (no side effects)."""
-    app = _app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits, pool.gate))
+    app = base_app(pool.gate, FoxgloveServer(WorkerMatches(pool), pool.limits, pool.gate))
     app[POOL] = pool
     app[WEB_DIR] = web_dir
     app[TIMELINES] = {}
@@ -99,22 +72,6 @@ def build_app(pool: WorkerPool, web_dir: Path) -> web.Application:
     return app
 
 
-@web.middleware
-async def require_token(request: web.Request, handler):
-    gate = request.app[GATE]
-    if gate.enabled and request.path not in OPEN_PATHS and not request.path.startswith(OPEN_PREFIXES):
-        token = http_token(request.headers, request.query)
-        try:
-            gate.check(token, Role.OBSERVE)
-        except GametapError as e:
-            raise web.HTTPUnauthorized(text=f"{e}\n", headers={"WWW-Authenticate": "Bearer"}) from None
-    return await handler(request)
-
-
-async def _close_websockets(app: web.Application) -> None:
-    await app[FOXGLOVE].shutdown()
-
-
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(request.app[WEB_DIR] / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -125,10 +82,6 @@ async def vendor(request: web.Request) -> web.FileResponse:
     if path is None or not path.is_file():
         raise web.HTTPNotFound(text="no such file (is the viewer installed? run `make setup`)\n")
     return web.FileResponse(path, headers={"Cache-Control": "max-age=3600"})
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok\n")
 
 
 async def list_matches(request: web.Request) -> web.Response:
