@@ -96,6 +96,7 @@ class _Episodes:
         self.viewer_url = ""  # where the daemon's viewer shows the episode's match
         self.clients: list[int] = []
         self.scores: dict[int, int] = {}
+        self.gone: set[int] = set()  # the episode's agents that left the match (kicked, or dropped)
         self.steps = 0
 
     def start(self, seed: int) -> None:
@@ -110,12 +111,15 @@ class _Episodes:
         self.clients = list(self.stream.clients)
         self.stream.observe()
         self.scores = {c: self._player(c).score for c in self.clients}
+        self.gone = set()
         self.steps = 0
 
     def _player(self, client: int) -> wpb.Player:
         return self.stream.views[client].players.get(client, wpb.Player(client=client))
 
     def observation(self, client: int) -> np.ndarray:
+        if client in self.gone:  # no player to see from: zeros, as the vector envs give
+            return np.zeros(features.SIZE, np.float32)
         return features.encode(self.stream.views[client], client)
 
     def info(self, client: int, first: bool = False) -> dict:
@@ -144,11 +148,16 @@ class _Episodes:
             weapon=int(weapon))
 
     def step(self, actions: dict[int, dict]) -> tuple[dict[int, float], bool, bool]:
-        """Acts; returns (rewards, terminated, truncated)."""
-        obs = self.stream.step([self.to_action(c, a) for c, a in actions.items()])
+        """Acts; returns (rewards, terminated, truncated). An agent that left (in `gone` from
+        then on) is rewarded 0: its player, and its score, are no longer in the world."""
+        obs = self.stream.step([self.to_action(c, a) for c, a in actions.items() if c not in self.gone])
         self.steps += 1
+        self.gone.update(obs.left)
         rewards = {}
         for c in self.clients:
+            if c in self.gone:
+                rewards[c] = 0.0
+                continue
             score = self._player(c).score
             rewards[c] = float(score - self.scores[c])
             self.scores[c] = score
@@ -261,9 +270,11 @@ class OpenArenaParallelEnv(ParallelEnv):
         Returns:
             observations, rewards, terminations, truncations, infos: dicts by agent, for the
             agents in play. rewards: float, the change of the agent's score (frags) in the step.
-            terminations: the match ended. truncations: spec.max_steps steps are done (and the
-            match did not end). infos: as reset's, without match_id and viewer_url. With either
-            done, agents becomes [] and the match is stopped: reset() starts the next episode.
+            terminations: the match ended, or the agent left it. truncations: spec.max_steps
+            steps are done (and the match did not end). infos: as reset's, without match_id and viewer_url. An agent
+            that left the match (kicked or dropped) is terminated, with zeros and reward 0, and
+            leaves agents. With the match done, or no agent left, agents becomes [] and the
+            match is stopped: reset() starts the next episode.
 
         Raises:
             grpc.RpcError: The status the Play stream ended with (as AgentStream.step).
@@ -273,9 +284,11 @@ class OpenArenaParallelEnv(ParallelEnv):
         live = list(self.agents)
         obs = self._observations()
         infos = {a: self._episodes.info(self._client_of[a]) for a in live}
-        out = (obs, {a: rewards[self._client_of[a]] for a in live}, dict.fromkeys(live, terminated),
-               dict.fromkeys(live, truncated), infos)
-        if terminated or truncated:
+        gone = {a for a in live if self._client_of[a] in self._episodes.gone}
+        out = (obs, {a: rewards[self._client_of[a]] for a in live},
+               {a: terminated or a in gone for a in live}, dict.fromkeys(live, truncated), infos)
+        self.agents = [a for a in live if a not in gone]
+        if terminated or truncated or not self.agents:
             self.agents = []
             self._episodes.end()
         return out
@@ -345,7 +358,8 @@ class OpenArenaEnv(gymnasium.Env):
         Returns:
             observation: float32 (features.SIZE,).
             reward: float, the change of the agent's score (frags) in the step.
-            terminated: The match ended.
+            terminated: The match ended, or the agent left it (kicked or dropped: its observation
+                is then zeros and its reward 0).
             truncated: spec.max_steps steps are done (and the match did not end).
             info: As reset's, without match_id and viewer_url.
             With either done the match is stopped: reset() starts the next episode.
@@ -354,6 +368,8 @@ class OpenArenaEnv(gymnasium.Env):
             grpc.RpcError: The status the Play stream ended with (as AgentStream.step).
         """
         rewards, terminated, truncated = self._episodes.step({self._client: action})
+        terminated = terminated or self._client in self._episodes.gone  # kicked, or dropped
+        truncated = truncated and not terminated
         obs, info = self._episodes.observation(self._client), self._episodes.info(self._client)
         if terminated or truncated:
             self._episodes.end()
