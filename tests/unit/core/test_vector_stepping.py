@@ -4,24 +4,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 
 from gametap.client import features
 from gametap.client.envs import MultiAgentVectorEnv, OpenArenaVectorEnv
-from gametap.testing import start_daemon
 
 FORWARD = np.array([1, 0, 0, 0.1, 0, 0], np.float32)  # the "box" format: run forward, turning a little
 SPEC = dict(map="plane", bots=(("Sarge", 5, 0),), action_format="box", action_timeout_ms=10_000)
-
-
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    state = tmp_path_factory.mktemp("daemon")
-    config = state / "gametap.toml"
-    config.write_text('[server]\nworkers = 1\npin_workers = false\n\n[game]\nname = "fake"\n')
-    d = start_daemon(state / "state", "--no-default-match", "--config", str(config))
-    yield d
-    d.stop()
 
 
 def forward(*shape) -> np.ndarray:
