@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,13 @@ class DaemonProcess:
             self.proc.wait()
             last = "\n".join(self.output[-40:])
             raise AssertionError(f"the daemon did not stop within {timeout:.0f} s of {sig!r}; its last lines:\n{last}") from None
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_daemon(state_dir: Path, *extra: str, timeout: float = 30, cwd: Path | None = None,

@@ -1,7 +1,6 @@
 """Headless Chromium (Debian's chromium) driven by Playwright, against the real daemon."""
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,6 @@ from playwright.sync_api import sync_playwright
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")  # closed before other modules run: its event loop would clash with asyncio.run

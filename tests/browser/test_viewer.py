@@ -10,11 +10,9 @@ import pytest
 
 from gametap.client import World
 from gametap.recordings.recording import read_recording
-from gametap.testing import start_daemon, wait_until
+from gametap.testing import free_port, start_daemon, wait_until
 from gametap.v1 import match_pb2 as mpb
 from gametap.v1 import observe_pb2 as opb
-
-from .conftest import free_port
 
 pytestmark = [pytest.mark.game, pytest.mark.browser]
 FOUR_BOTS = [mpb.BotConfig(name=n, skill=3) for n in ("Sarge", "Grism", "Kyonshi", "Major")]

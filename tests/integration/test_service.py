@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gametap.testing import start_daemon
+from gametap.testing import free_port, start_daemon
 
 pytestmark = pytest.mark.game
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def received(sock: socket.socket, until: str, timeout: float) -> list[str]:
