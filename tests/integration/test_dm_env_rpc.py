@@ -2,7 +2,7 @@
 against the bridge (`gametap dm-env-rpc`'s server) on loopback and the real daemon and game."""
 from __future__ import annotations
 
-import socket
+import contextlib
 import subprocess
 import sys
 
@@ -15,6 +15,7 @@ from dm_env_rpc.v1 import dm_env_rpc_pb2 as dm
 from google.rpc import code_pb2
 
 from gametap.dmrpc import service
+from gametap.testing import free_port
 
 pytestmark = pytest.mark.game
 SHORT = {"bots": 1, "max_steps": 5, "frames_per_step": 2}  # episodes of a few steps: tests end fast
@@ -26,9 +27,7 @@ def packed(settings: dict) -> dict[str, dm.Tensor]:
 
 @pytest.fixture(scope="module")
 def bridge(daemon):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = service.serve(f"127.0.0.1:{port}", daemon.grpc)
     yield f"127.0.0.1:{port}"
     server.stop(grace=None)
@@ -135,18 +134,12 @@ def test_the_same_seed_gives_the_same_episode(bridge):
     assert np.array_equal(runs[0], runs[1])
 
 
+@contextlib.contextmanager
 def refused(words: str):
     """pytest.raises for a dm_env_rpc error response whose message has these words."""
-    class Refused:
-        def __enter__(self):
-            self.raises = pytest.raises(error.DmEnvRpcError)
-            self.info = self.raises.__enter__()
-
-        def __exit__(self, *exc):
-            swallowed = self.raises.__exit__(*exc)
-            assert words in self.info.value.message, self.info.value.message
-            return swallowed
-    return Refused()
+    with pytest.raises(error.DmEnvRpcError) as e:
+        yield
+    assert words in e.value.message, e.value.message
 
 
 @pytest.mark.parametrize("settings, words", [
@@ -212,9 +205,7 @@ def test_an_oversized_request_ends_only_its_stream(bridge):
 
 
 def test_the_command_serves_it(daemon, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gametap", "--server", daemon.grpc, "dm-env-rpc",
                              "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
     try:

@@ -84,8 +84,7 @@ class Connection:
                                f"this connection is joined to {self.session.world.name!r} already")
         if r.settings:
             raise specs.InvalidTensor(f"JoinWorld takes no settings, not {', '.join(sorted(r.settings))}")
-        world = self.service.worlds.get(r.world_name)
-        self.service.worlds.join(world)
+        world = self.service.worlds.join(r.world_name)
         self.session = Session(world, self.service.game.bots, self.service.server, self.service.token)
         return dm.JoinWorldResponse(specs=specs.specs_response())
 

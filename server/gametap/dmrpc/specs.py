@@ -117,7 +117,7 @@ def _action(spec: dm.TensorSpec, tensor: dm.Tensor) -> np.ndarray:
     except ValueError:
         raise InvalidTensor(f"action {spec.name!r} has shape {list(spec.shape)}, not {list(value.shape)}") from None
     bounds = tensor_spec_utils.bounds(spec)
-    if np.any(np.isnan(value)) if value.dtype.kind == "f" else False:
+    if value.dtype.kind == "f" and np.isnan(value).any():
         raise InvalidTensor(f"action {spec.name!r} is not a number")
     if np.any(value < bounds.min) or np.any(value > bounds.max):
         raise InvalidTensor(f"action {spec.name!r} must be in {bounds.min}..{bounds.max}, not {value.tolist()}")

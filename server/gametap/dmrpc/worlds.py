@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from gametap.client import features
 from gametap.client.envs.single import MatchSpec, OpenArenaEnv
 from gametap.q3.v1 import world_pb2 as wpb
 
@@ -46,23 +45,28 @@ class Worlds:
 
     def get(self, name: str) -> World:
         with self._lock:
-            world = self._worlds.get(name)
-        if world is None:
-            raise WorldError(f"no world is named {name!r}")
-        return world
+            return self._named(name)
 
     def destroy(self, name: str) -> None:
         with self._lock:
-            world = self._worlds.get(name)
-            if world is None:
-                raise WorldError(f"no world is named {name!r}")
+            world = self._named(name)
             if world.joined:
                 raise WorldError(f"world {name!r} has {world.joined} joined connection(s): they leave first")
             del self._worlds[name]
 
-    def join(self, world: World) -> None:
+    def _named(self, name: str) -> World:  # with the lock held
+        world = self._worlds.get(name)
+        if world is None:
+            raise WorldError(f"no world is named {name!r}")
+        return world
+
+    def join(self, name: str) -> World:
+        """The world named so, with this connection counted as joined (in one step: a destroy
+        cannot come between)."""
         with self._lock:
+            world = self._named(name)
             world.joined += 1
+            return world
 
     def leave(self, world: World) -> None:
         with self._lock:
@@ -95,7 +99,6 @@ class Session:
     env: OpenArenaEnv | None = None
     playing: bool = False      # an episode is under way: the next step acts
     episodes: int = 0
-    last: Step = field(default_factory=lambda: Step(np.zeros(features.SIZE, np.float32), 0.0, 0, False))
 
     def step(self, action: dict[str, np.ndarray] | None) -> Step:
         """action: None on a step that starts an episode (its actions are ignored)."""
@@ -106,12 +109,10 @@ class Session:
             obs, info = self.env.reset(seed=seed)
             self.episodes += 1
             self.playing = True
-            self.last = Step(obs, 0.0, info["frame"], False)
-            return self.last
+            return Step(obs, 0.0, info["frame"], False)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.playing = not (terminated or truncated)
-        self.last = Step(obs, reward, info["frame"], not self.playing)
-        return self.last
+        return Step(obs, reward, info["frame"], not self.playing)
 
     def reset(self) -> None:
         """The next step starts a new episode (the world's settings as they are now)."""
