@@ -96,7 +96,6 @@ class _Episodes:
         self.viewer_url = ""  # where the daemon's viewer shows the episode's match
         self.clients: list[int] = []
         self.scores: dict[int, int] = {}
-        self.gone: set[int] = set()  # the episode's agents that left the match (kicked, or dropped)
         self.steps = 0
 
     def start(self, seed: int) -> None:
@@ -111,8 +110,12 @@ class _Episodes:
         self.clients = list(self.stream.clients)
         self.stream.observe()
         self.scores = {c: self._player(c).score for c in self.clients}
-        self.gone = set()
         self.steps = 0
+
+    @property
+    def gone(self) -> set[int]:
+        """The episode's agents that left the match (kicked, or dropped): its stream's `left`."""
+        return set(self.stream.left) if self.stream is not None else set()
 
     def _player(self, client: int) -> wpb.Player:
         return self.stream.views[client].players.get(client, wpb.Player(client=client))
@@ -150,12 +153,13 @@ class _Episodes:
     def step(self, actions: dict[int, dict]) -> tuple[dict[int, float], bool, bool]:
         """Acts; returns (rewards, terminated, truncated). An agent that left (in `gone` from
         then on) is rewarded 0: its player, and its score, are no longer in the world."""
-        obs = self.stream.step([self.to_action(c, a) for c, a in actions.items() if c not in self.gone])
+        gone = self.gone
+        obs = self.stream.step([self.to_action(c, a) for c, a in actions.items() if c not in gone])
         self.steps += 1
-        self.gone.update(obs.left)
+        gone = self.gone  # with what this step lost
         rewards = {}
         for c in self.clients:
-            if c in self.gone:
+            if c in gone:
                 rewards[c] = 0.0
                 continue
             score = self._player(c).score
