@@ -8,10 +8,10 @@ the list only shrinks). Issue 21's boundary work empties both.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "server" / "gametap"
+from .test_tiers import PACKAGE, imported, module_name
+
+ROOT = PACKAGE.parents[1]
 GAME_PACKAGES = ("gametap.q3", "gametap.games")
 
 KNOWN_MODULES = {
@@ -36,22 +36,8 @@ KNOWN_PROTOS = {
 }
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def imports_a_game(tree: ast.AST) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-        else:
-            continue
-        if any(n == g or n.startswith(g + ".") for n in names for g in GAME_PACKAGES):
-            return True
-    return False
+    return any(n == g or n.startswith(g + ".") for n in imported(tree) for g in GAME_PACKAGES)
 
 
 def core_modules_importing_a_game() -> set[str]:
