@@ -26,13 +26,13 @@ from gametap.core import limits
 from gametap.core.auth import Gate, Role
 from gametap.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gametap.core.game import Game
+from gametap.core.ids import new_match_id
 from gametap.core.settings import Settings
 from gametap.core.tls import TlsFiles
 from gametap.recordings.archive import Archive, Upkeep
 from gametap.v1 import archive_pb2 as arpb
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker import control
-from gametap.worker.match import new_match_id
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from gametap.core.auth import Gate
 from gametap.core.errors import NotFound
 from gametap.core.game import Game
+from gametap.core.ids import new_match_id
 from gametap.core.limits import Limits
 from gametap.core.settings import Settings
 from gametap.v1 import match_pb2 as mpb
 from gametap.worker.game_ports import GamePorts
-from gametap.worker.match import Match, new_match_id
+from gametap.worker.match import Match
 
 log = logging.getLogger(__name__)
 

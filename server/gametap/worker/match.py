@@ -19,7 +19,6 @@ from pathlib import Path
 
 from gametap.core.errors import FailedPrecondition, InvalidArgument
 from gametap.core.game import Game
-from gametap.core.ids import MATCH_ID, new_match_id  # noqa: F401 (new_match_id: still imported from here)
 from gametap.core.limits import Limits
 from gametap.core.metrics import MatchMetrics
 from gametap.core.settings import Settings
